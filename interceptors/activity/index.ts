@@ -1,0 +1,97 @@
+// The enforcement point: an activity inbound interceptor for every worker. The activity body never
+// runs unless the artifact in its headers verifies against the trust bundle and is bound to this
+// exact call. It needs nothing from the workflow side, so a worker without the workflow
+// interceptors still cannot run a protected activity.
+import { Context } from '@temporalio/activity';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
+import { verifyArtifactForCall, type Ed25519 } from '../../src/artifact/artifact';
+import type { TrustBundle } from '../../src/artifact/trust-bundle';
+import { DenyCodes, HEADER_ARTIFACT } from '../../src/common/constants';
+import { governanceDeniedFailure } from '../../src/common/denial';
+import { argumentsDigest, ArgumentDigestError } from '../../src/common/digest';
+import type { DenialDetails } from '../../src/common/schemas';
+import { nodeEd25519 } from '../../src/crypto/node';
+
+export interface EnforcementOptions {
+  /** Returns the current trust bundle (called per activity, so a reloaded bundle takes effect at once). */
+  readonly trustBundle: () => TrustBundle;
+  /** Activity types that run without an artifact. Only governance workers set this (the authorization activity). */
+  readonly unprotectedActivityTypes?: readonly string[];
+  readonly ed25519?: Ed25519;
+  readonly now?: () => number;
+}
+
+function deny(code: string, reason: string, activityType: string, principal: string | null = null): never {
+  const details: DenialDetails = {
+    code,
+    reason,
+    ruleIds: [],
+    policyId: null,
+    policyVersion: null,
+    decisionId: null,
+    principal,
+    action: null,
+    target: activityType,
+  };
+  throw governanceDeniedFailure(details);
+}
+
+export function enforcementInterceptor(options: EnforcementOptions): ActivityInterceptorsFactory {
+  const ed = options.ed25519 ?? nodeEd25519;
+  const now = options.now ?? Date.now;
+  const unprotected = new Set(options.unprotectedActivityTypes ?? []);
+
+  return (ctx: Context) => {
+    const inbound: ActivityInboundCallsInterceptor = {
+      async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+        const info = ctx.info;
+        if (unprotected.has(info.activityType)) return next(input);
+        if (!info.workflowExecution || !info.workflowNamespace) {
+          deny(DenyCodes.artifactBindingMismatch, 'activity is not running on behalf of a workflow execution', info.activityType);
+        }
+        const payload = input.headers[HEADER_ARTIFACT];
+        if (!payload) deny(DenyCodes.artifactMissing, 'no authorization artifact in the activity headers', info.activityType);
+        let raw: unknown;
+        try {
+          raw = defaultPayloadConverter.fromPayload(payload);
+        } catch {
+          deny(DenyCodes.artifactMalformed, 'the authorization artifact header is not a decodable payload', info.activityType);
+        }
+        let digest: string;
+        try {
+          digest = argumentsDigest(input.args);
+        } catch (err) {
+          if (!(err instanceof ArgumentDigestError)) throw err;
+          deny(DenyCodes.artifactBindingMismatch, err.message, info.activityType);
+        }
+        let trust: TrustBundle;
+        try {
+          trust = options.trustBundle();
+        } catch (err) {
+          deny(DenyCodes.artifactUntrustedKey, `trust bundle unavailable: ${(err as Error).message}`, info.activityType);
+        }
+        const result = verifyArtifactForCall(
+          raw,
+          {
+            namespace: info.workflowNamespace,
+            workflowId: info.workflowExecution.workflowId,
+            runId: info.workflowExecution.runId,
+            activityId: info.activityId,
+            activityType: info.activityType,
+            isLocal: info.isLocal,
+            argsDigest: digest,
+            attempt: info.attempt,
+            scheduledTimestampMs: info.scheduledTimestampMs,
+          },
+          trust,
+          now(),
+          ed,
+        );
+        if (!result.ok) deny(result.code, result.reason, info.activityType);
+        return next(input);
+      },
+    };
+    return { inbound };
+  };
+}

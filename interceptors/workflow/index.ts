@@ -1,0 +1,267 @@
+// Workflow interceptors: the sandbox entry point (register with `workflowModules`). Only
+// deterministic, Node-free code is reachable from here.
+//
+// Every run first obtains its run grant (action `workflow`), then every activity, local activity,
+// child workflow start and continue-as-new is authorized by the authorization activity on the
+// governance task queue before it is scheduled. A denial upserts the governance search attributes
+// and fails the workflow closed.
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  defaultPayloadConverter,
+  SearchAttributeType,
+  defineSearchAttributeKey,
+  type Headers,
+} from '@temporalio/common';
+import {
+  isCancellation,
+  proxyActivities,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityInput,
+  type ContinueAsNewInput,
+  type LocalActivityInput,
+  type StartChildWorkflowExecutionInput,
+  type WorkflowExecuteInput,
+  type WorkflowInboundCallsInterceptor,
+  type WorkflowInterceptors,
+  type WorkflowOutboundCallsInterceptor,
+  type Next,
+} from '@temporalio/workflow';
+import {
+  AUTHORIZE_ACTIVITY,
+  DenyCodes,
+  HEADER_ARTIFACT,
+  HEADER_PARENT_GRANT,
+  HEADER_PRINCIPAL,
+  SEARCH_ATTRIBUTES,
+} from '../../src/common/constants';
+import { denialDetailsFromPayload, governanceDeniedFailure } from '../../src/common/denial';
+import { argumentsDigest, argumentsView } from '../../src/common/digest';
+import { matchesAnyGlob } from '../../src/common/glob';
+import {
+  AuthorizationResultSchema,
+  PrincipalHeaderSchema,
+  type Action,
+  type AuthorizationRequest,
+  type DenialDetails,
+  type SignedArtifact,
+} from '../../src/common/schemas';
+import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from '../../src/common/workflow-config';
+
+declare const __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__: Partial<WorkflowGovernanceConfig> | undefined;
+
+const config = resolveWorkflowConfig(
+  typeof __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__ === 'undefined' ? undefined : __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__,
+);
+
+const decisionKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.decision, SearchAttributeType.KEYWORD);
+const denyCodeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.denyCode, SearchAttributeType.KEYWORD);
+const policyVersionKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.policyVersion, SearchAttributeType.KEYWORD);
+
+function readHeader(headers: Headers, name: string): unknown {
+  const payload = headers[name];
+  if (!payload) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    return { malformed: true };
+  }
+}
+
+function withHeader(headers: Headers, name: string, value: unknown): Headers {
+  return { ...headers, [name]: defaultPayloadConverter.toPayload(value) };
+}
+
+/** Per-run governance state; the factory below runs once per workflow run. */
+class RunGovernance {
+  grant: SignedArtifact | undefined;
+  denial: ApplicationFailure | undefined;
+  private rejectRun: ((err: ApplicationFailure) => void) | undefined;
+  /** Rejects when any call of this run is denied, so strict mode can fail the run even if code catches. */
+  readonly denied: Promise<never> | undefined;
+
+  constructor() {
+    if (config.strict) {
+      this.denied = new Promise<never>((_, reject) => {
+        this.rejectRun = reject;
+      });
+      this.denied.catch(() => undefined); // observed through Promise.race in execute
+    }
+  }
+
+  private readonly authorizeActivity = proxyActivities<Record<string, (request: AuthorizationRequest) => Promise<unknown>>>({
+    taskQueue: config.taskQueue,
+    startToCloseTimeout: Math.min(10_000, config.authorizationTimeoutMs),
+    scheduleToCloseTimeout: config.authorizationTimeoutMs,
+    retry: { initialInterval: 200, backoffCoefficient: 2, maximumInterval: 5_000, nonRetryableErrorTypes: ['GovernanceMalformedRequest'] },
+    summary: 'governance: authorize',
+  })[AUTHORIZE_ACTIVITY]!;
+
+  isExempt(activityType: string): boolean {
+    return this.grant !== undefined && matchesAnyGlob(this.grant.payload.exempt, activityType);
+  }
+
+  /** Returns the signed artifact for the call, or fails closed. */
+  async authorize(call: {
+    action: Action;
+    target: string;
+    activityId: string | null;
+    childWorkflowId: string | null;
+    taskQueue: string;
+    args: readonly unknown[];
+    principal?: string | null;
+    parent?: unknown;
+  }): Promise<SignedArtifact> {
+    if (this.denial) throw this.denial; // after a denial this run authorizes nothing more
+    const info = workflowInfo();
+    const request: AuthorizationRequest = {
+      v: 1,
+      action: call.action,
+      target: call.target,
+      activityId: call.activityId,
+      childWorkflowId: call.childWorkflowId,
+      taskQueue: call.taskQueue,
+      args: argumentsView(call.args),
+      argsDigest: argumentsDigest(call.args),
+      workflow: {
+        namespace: info.namespace,
+        workflowId: info.workflowId,
+        runId: info.runId,
+        workflowType: info.workflowType,
+        taskQueue: info.taskQueue,
+        parent: info.parent ? { workflowId: info.parent.workflowId, runId: info.parent.runId } : null,
+        continuedFromRunId: info.continuedFromExecutionRunId ?? null,
+      },
+      principal: call.principal ?? null,
+      parent: call.parent ?? this.grant ?? null,
+    };
+    const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, action: call.action, target: call.target };
+    const principal = this.grant?.payload.principal ?? call.principal ?? null;
+    let raw: unknown;
+    try {
+      raw = await this.authorizeActivity(request);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      const malformed = cause instanceof ApplicationFailure && cause.type === 'GovernanceMalformedRequest';
+      return this.failClosed({
+        ...base,
+        principal,
+        code: malformed ? DenyCodes.malformedRequest : DenyCodes.governanceUnavailable,
+        reason: malformed
+          ? `the authorization request was rejected: ${cause.message}`
+          : `authorization did not complete (${(cause as Error | undefined)?.message ?? 'unknown error'}); denied, never allowed`,
+      });
+    }
+    const result = AuthorizationResultSchema.safeParse(raw);
+    if (!result.success) {
+      return this.failClosed({ ...base, principal, code: DenyCodes.invalidResponse, reason: 'the authorization activity returned an unparseable result' });
+    }
+    if (result.data.decision === 'deny') return this.failClosed(denialDetailsFromPayload(result.data.denial.payload));
+    return result.data.artifact;
+  }
+
+  failClosed(details: DenialDetails): never {
+    const failure = governanceDeniedFailure(details);
+    this.denial = failure;
+    upsertSearchAttributes([
+      { key: decisionKey, value: 'denied' },
+      { key: denyCodeKey, value: details.code },
+      { key: policyVersionKey, value: details.policyVersion ?? 'none' },
+    ]);
+    this.rejectRun?.(failure);
+    throw failure;
+  }
+}
+
+class GovernanceInbound implements WorkflowInboundCallsInterceptor {
+  constructor(private readonly run: RunGovernance) {}
+
+  async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const info = workflowInfo();
+    const claimed = PrincipalHeaderSchema.safeParse(readHeader(input.headers, HEADER_PRINCIPAL));
+    this.run.grant = await this.run.authorize({
+      action: 'workflow',
+      target: info.workflowType,
+      activityId: null,
+      childWorkflowId: null,
+      taskQueue: info.taskQueue,
+      args: input.args,
+      principal: claimed.success ? claimed.data.principal : null,
+      parent: readHeader(input.headers, HEADER_PARENT_GRANT) ?? null,
+    });
+    const body = next(input);
+    return this.run.denied ? Promise.race([body, this.run.denied]) : body;
+  }
+}
+
+class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
+  constructor(private readonly run: RunGovernance) {}
+
+  async scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
+    if (input.activityType === AUTHORIZE_ACTIVITY) return next(input); // recursion guard
+    const artifact = this.run.isExempt(input.activityType)
+      ? this.run.grant!
+      : await this.run.authorize({
+          action: 'activity',
+          target: input.activityType,
+          activityId: input.options.activityId ?? `${input.seq}`,
+          childWorkflowId: null,
+          taskQueue: input.options.taskQueue ?? workflowInfo().taskQueue,
+          args: input.args,
+        });
+    return next({ ...input, headers: withHeader(input.headers, HEADER_ARTIFACT, artifact) });
+  }
+
+  async scheduleLocalActivity(
+    input: LocalActivityInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
+  ): Promise<unknown> {
+    // Each LocalActivityDoBackoff comes back here with a new seq (hence a new activity id), so every
+    // attempt after a backoff is authorized afresh; errors from next() pass through untouched.
+    const artifact = this.run.isExempt(input.activityType)
+      ? this.run.grant!
+      : await this.run.authorize({
+          action: 'local-activity',
+          target: input.activityType,
+          activityId: `${input.seq}`,
+          childWorkflowId: null,
+          taskQueue: workflowInfo().taskQueue,
+          args: input.args,
+        });
+    return next({ ...input, headers: withHeader(input.headers, HEADER_ARTIFACT, artifact) });
+  }
+
+  async startChildWorkflowExecution(
+    input: StartChildWorkflowExecutionInput,
+    next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>,
+  ): Promise<[Promise<string>, Promise<unknown>]> {
+    const artifact = await this.run.authorize({
+      action: 'child-workflow',
+      target: input.workflowType,
+      activityId: null,
+      childWorkflowId: input.options.workflowId,
+      taskQueue: input.options.taskQueue ?? workflowInfo().taskQueue,
+      args: input.options.args,
+    });
+    return next({ ...input, headers: withHeader(input.headers, HEADER_PARENT_GRANT, artifact) });
+  }
+
+  async continueAsNew(input: ContinueAsNewInput, next: Next<WorkflowOutboundCallsInterceptor, 'continueAsNew'>): Promise<never> {
+    const artifact = await this.run.authorize({
+      action: 'continue-as-new',
+      target: input.options.workflowType,
+      activityId: null,
+      childWorkflowId: null,
+      taskQueue: input.options.taskQueue ?? workflowInfo().taskQueue,
+      args: input.args,
+    });
+    return next({ ...input, headers: withHeader(input.headers, HEADER_PARENT_GRANT, artifact) });
+  }
+}
+
+export const interceptors = (): WorkflowInterceptors => {
+  const run = new RunGovernance();
+  return { inbound: [new GovernanceInbound(run)], outbound: [new GovernanceOutbound(run)] };
+};

@@ -1,0 +1,53 @@
+// RFC 8785 JSON Canonicalization Scheme (JCS). Sandbox-safe: no Node modules.
+//
+// ECMAScript's JSON.stringify already serializes strings and finite numbers exactly as RFC 8785
+// requires (the RFC defines its number format by reference to ES Number.prototype.toString), so
+// the only canonical work left is sorting object keys by UTF-16 code units and rejecting every
+// value that has no JSON form instead of silently dropping or coercing it.
+
+export class CanonicalEncodingError extends Error {
+  override readonly name = 'CanonicalEncodingError';
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
+    super(`${message} at ${path || '<root>'}`);
+  }
+}
+
+export function canonicalize(value: unknown): string {
+  return encode(value, '');
+}
+
+function encode(value: unknown, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalEncodingError(`non-finite number ${value}`, path);
+      return JSON.stringify(value);
+    case 'object':
+      break;
+    default:
+      throw new CanonicalEncodingError(`${typeof value} has no JSON form`, path);
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((item, i) => encode(item, `${path}[${i}]`)).join(',')}]`;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new CanonicalEncodingError(`${proto?.constructor?.name ?? 'object'} is not a plain JSON object`, path);
+  }
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  const members: string[] = [];
+  for (const key of keys) {
+    const member = record[key];
+    if (member === undefined) throw new CanonicalEncodingError('undefined has no JSON form', `${path}.${key}`);
+    members.push(`${JSON.stringify(key)}:${encode(member, `${path}.${key}`)}`);
+  }
+  return `{${members.join(',')}}`;
+}

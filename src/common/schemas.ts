@@ -1,0 +1,138 @@
+// Every value that crosses a boundary (headers, activity inputs and results, artifacts) is parsed
+// with these schemas; the TypeScript types are inferred from them. Sandbox-safe.
+import { z } from 'zod';
+
+export const ARTIFACT_TYPE = 'temporal-governance/authorization-artifact@1';
+export const DENIAL_TYPE = 'temporal-governance/denial@1';
+
+/** What a governed call does. `workflow` is the run grant a workflow run obtains on its first task. */
+export const ActionSchema = z.enum(['workflow', 'activity', 'local-activity', 'child-workflow', 'continue-as-new']);
+export type Action = z.infer<typeof ActionSchema>;
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+export const PolicyRefSchema = z.object({ id: z.string().min(1), version: z.string().min(1) }).strict();
+export const ParentRefSchema = z.object({ id: z.string().min(1), hash: z.string().regex(DIGEST) }).strict();
+
+/** The call an authorization is bound to. Shared by artifacts and denials. */
+const bindingShape = {
+  decisionId: z.string().min(1),
+  action: ActionSchema,
+  /** Activity type for activity actions, workflow type otherwise. */
+  target: z.string().min(1),
+  namespace: z.string().min(1),
+  workflowId: z.string().min(1),
+  runId: z.string().min(1),
+  activityId: z.string().min(1).nullable(),
+  childWorkflowId: z.string().min(1).nullable(),
+  argsDigest: z.string().regex(DIGEST),
+  policy: PolicyRefSchema,
+  rules: z.array(z.string()),
+  parent: ParentRefSchema.nullable(),
+  issuedAt: z.number().int().nonnegative(),
+};
+
+export const ArtifactPayloadSchema = z
+  .object({
+    typ: z.literal(ARTIFACT_TYPE),
+    id: z.string().min(1),
+    kid: z.string().min(1),
+    iss: z.string().min(1),
+    principal: z.string().min(1),
+    ...bindingShape,
+    rootId: z.string().min(1),
+    /** Activity-type globs this run may call without a per-call artifact (run grants only). */
+    exempt: z.array(z.string()),
+    /** Null for grants (workflow, child-workflow, continue-as-new): they are bound to a run, not a moment. */
+    expiresAt: z.number().int().nonnegative().nullable(),
+  })
+  .strict();
+export type ArtifactPayload = z.infer<typeof ArtifactPayloadSchema>;
+
+export const SignedArtifactSchema = z
+  .object({ payload: ArtifactPayloadSchema, signature: z.string().regex(BASE64URL) })
+  .strict();
+export type SignedArtifact = z.infer<typeof SignedArtifactSchema>;
+
+export const DenyCodeSchema = z.string().regex(/^[A-Z][A-Z0-9_]*$/);
+export type DenyCode = z.infer<typeof DenyCodeSchema>;
+
+export const DenialPayloadSchema = z
+  .object({
+    typ: z.literal(DENIAL_TYPE),
+    id: z.string().min(1),
+    kid: z.string().min(1),
+    iss: z.string().min(1),
+    principal: z.string().min(1).nullable(),
+    ...bindingShape,
+    rootId: z.string().min(1).nullable(),
+    code: DenyCodeSchema,
+    reason: z.string(),
+  })
+  .strict();
+export type DenialPayload = z.infer<typeof DenialPayloadSchema>;
+
+export const SignedDenialSchema = z
+  .object({ payload: DenialPayloadSchema, signature: z.string().regex(BASE64URL) })
+  .strict();
+export type SignedDenial = z.infer<typeof SignedDenialSchema>;
+
+export const WorkflowIdentitySchema = z
+  .object({
+    namespace: z.string().min(1),
+    workflowId: z.string().min(1),
+    runId: z.string().min(1),
+    workflowType: z.string().min(1),
+    taskQueue: z.string().min(1),
+    parent: z.object({ workflowId: z.string().min(1), runId: z.string().min(1) }).strict().nullable(),
+    continuedFromRunId: z.string().min(1).nullable(),
+  })
+  .strict();
+export type WorkflowIdentity = z.infer<typeof WorkflowIdentitySchema>;
+
+/** Input of the authorization activity. */
+export const AuthorizationRequestSchema = z
+  .object({
+    v: z.literal(1),
+    action: ActionSchema,
+    target: z.string().min(1),
+    activityId: z.string().min(1).nullable(),
+    childWorkflowId: z.string().min(1).nullable(),
+    /** Task queue the governed call runs on. */
+    taskQueue: z.string().min(1),
+    /** The tagged JSON view of the arguments (see argumentsView); argsDigest must be its digest. */
+    args: z.array(z.unknown()),
+    argsDigest: z.string().regex(DIGEST),
+    workflow: WorkflowIdentitySchema,
+    /** Principal claimed by the client at workflow start; only a root run grant uses it. */
+    principal: z.string().min(1).nullable(),
+    /** The grant this request descends from: the run grant, or for a run grant the child/continue-as-new artifact. */
+    parent: z.unknown().nullable(),
+  })
+  .strict();
+export type AuthorizationRequest = z.infer<typeof AuthorizationRequestSchema>;
+
+export const AuthorizationResultSchema = z.discriminatedUnion('decision', [
+  z.object({ decision: z.literal('allow'), artifact: SignedArtifactSchema }).strict(),
+  z.object({ decision: z.literal('deny'), denial: SignedDenialSchema }).strict(),
+]);
+export type AuthorizationResult = z.infer<typeof AuthorizationResultSchema>;
+
+/** Structured details of every GovernanceDenied failure (`failure.details[0]`). */
+export const DenialDetailsSchema = z
+  .object({
+    code: DenyCodeSchema,
+    reason: z.string(),
+    ruleIds: z.array(z.string()),
+    policyId: z.string().nullable(),
+    policyVersion: z.string().nullable(),
+    decisionId: z.string().nullable(),
+    principal: z.string().nullable(),
+    action: ActionSchema.nullable(),
+    target: z.string().nullable(),
+  })
+  .strict();
+export type DenialDetails = z.infer<typeof DenialDetailsSchema>;
+
+export const PrincipalHeaderSchema = z.object({ principal: z.string().min(1) }).strict();

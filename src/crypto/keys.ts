@@ -1,0 +1,113 @@
+// Signing keys (Ed25519 JWK files, mode 0600) and trust bundles on disk. Node-only.
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { z } from 'zod';
+import { fromBase64Url } from '../common/base64url';
+import type { SigningKey } from '../artifact/artifact';
+import { parseTrustBundle, TrustBundleSchema, type TrustBundle, type TrustBundleDocument } from '../artifact/trust-bundle';
+
+export class KeyError extends Error {
+  override readonly name = 'KeyError';
+}
+
+const B64_32 = /^[A-Za-z0-9_-]{43}$/;
+
+export const SigningKeyFileSchema = z
+  .object({
+    kty: z.literal('OKP'),
+    crv: z.literal('Ed25519'),
+    kid: z.string().min(1),
+    x: z.string().regex(B64_32),
+    d: z.string().regex(B64_32),
+  })
+  .strict();
+
+export interface GeneratedKey {
+  readonly kid: string;
+  /** Public JWK members, safe to print and distribute. */
+  readonly x: string;
+}
+
+/**
+ * Generates a signing key into `keyPath` (created with mode 0600, never overwritten, never printed)
+ * and adds its public half to the trust bundle at `bundlePath` (created if missing). Adding a key to
+ * an existing bundle is the first half of a rotation.
+ */
+export function generateSigningKey(options: { keyPath: string; bundlePath: string; kid: string; now?: Date }): GeneratedKey {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const priv = privateKey.export({ format: 'jwk' });
+  const pub = publicKey.export({ format: 'jwk' });
+  if (!priv.d || !pub.x) throw new KeyError('key generation produced no key material');
+
+  let bundle: TrustBundleDocument = { typ: 'temporal-governance/trust-bundle@1', keys: [] as unknown as TrustBundleDocument['keys'] };
+  if (existsSync(options.bundlePath)) bundle = readTrustBundleDocument(options.bundlePath);
+  if (bundle.keys.some((k) => k.kid === options.kid)) {
+    throw new KeyError(`kid "${options.kid}" is already in ${options.bundlePath}; choose a new kid`);
+  }
+
+  let fd: number;
+  try {
+    fd = openSync(options.keyPath, 'wx', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new KeyError(code === 'EEXIST' ? `${options.keyPath} already exists; refusing to overwrite a signing key` : `cannot create ${options.keyPath}: ${code}`);
+  }
+  try {
+    writeSync(fd, `${JSON.stringify({ kty: 'OKP', crv: 'Ed25519', kid: options.kid, x: pub.x, d: priv.d }, null, 2)}\n`);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(options.keyPath, 0o600); // openSync's mode is filtered by the umask; be exact
+
+  const keys = [
+    ...bundle.keys,
+    { kid: options.kid, kty: 'OKP' as const, crv: 'Ed25519' as const, x: pub.x, notBefore: (options.now ?? new Date()).toISOString(), notAfter: null },
+  ];
+  writeFileSync(options.bundlePath, `${JSON.stringify({ typ: bundle.typ, keys }, null, 2)}\n`);
+  return { kid: options.kid, x: pub.x };
+}
+
+function readJson(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new KeyError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KeyError(`${what} ${path} is not valid JSON`); // never echo the content: it may be a key
+  }
+}
+
+export function readTrustBundleDocument(path: string): TrustBundleDocument {
+  const parsed = TrustBundleSchema.safeParse(readJson(path, 'trust bundle'));
+  if (!parsed.success) {
+    throw new KeyError(`invalid trust bundle ${path}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '<root>'}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export function loadTrustBundle(path: string): TrustBundle {
+  return parseTrustBundle(readTrustBundleDocument(path), path);
+}
+
+/** Loads a signing key; refuses files other users can read. */
+export function loadSigningKey(path: string): SigningKey & { readonly x: string } {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (err) {
+    throw new KeyError(`cannot read signing key ${path}: ${(err as NodeJS.ErrnoException).code}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new KeyError(`signing key ${path} is accessible by group or others (mode ${(mode & 0o777).toString(8)}); run chmod 600`);
+  }
+  const parsed = SigningKeyFileSchema.safeParse(readJson(path, 'signing key'));
+  if (!parsed.success) {
+    // Only field names, never values: the file holds the private key.
+    throw new KeyError(`invalid signing key ${path}: bad or missing ${parsed.error.issues.map((i) => i.path.join('.') || '<root>').join(', ')}`);
+  }
+  return { kid: parsed.data.kid, seed: fromBase64Url(parsed.data.d), x: parsed.data.x };
+}
