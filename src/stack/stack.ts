@@ -1,0 +1,226 @@
+// The dev stack the project provisions and starts itself (demo, tests, CI): Temporal and MongoDB.
+// Existing servers win: TEMPORAL_ADDRESS and MONGODB_URI point at them and nothing is started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { MongoClient } from 'mongodb';
+import { SEARCH_ATTRIBUTES } from '../common/constants';
+import { dataDir, ensureFerretDb, ensureTemporalCli, onPath, ProvisioningError } from './tools';
+
+export interface DevStack {
+  readonly temporalAddress: string;
+  readonly namespace: string;
+  /** Temporal Web UI, when this stack started the server (null for an external TEMPORAL_ADDRESS). */
+  readonly uiUrl: string | null;
+  readonly mongoUri: string | null;
+  /** What was started or used, for people reading logs. */
+  readonly description: string[];
+  stop(): Promise<void>;
+}
+
+export interface DevStackOptions {
+  readonly temporal?: boolean;
+  readonly mongo?: boolean;
+  /** Name of this stack's data: SQLite files under .data/<name>/. */
+  readonly name?: string;
+  /** Keep Temporal's SQLite database in .data/ (default: in memory). */
+  readonly persistTemporal?: boolean;
+  readonly log?: (line: string) => void;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Custom search attributes the governance interceptors write. */
+export const GOVERNANCE_SEARCH_ATTRIBUTES = [SEARCH_ATTRIBUTES.decision, SEARCH_ATTRIBUTES.denyCode, SEARCH_ATTRIBUTES.policyVersion];
+
+const supervisorPath = join(__dirname, 'supervisor.js');
+const running = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const child of running) child.stdin?.destroy();
+  running.clear();
+}
+process.once('exit', killAll);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts a server under the supervisor, which stops it as soon as this process goes away. */
+function startSupervised(name: string, command: string, args: string[], log: (line: string) => void): ChildProcess {
+  const child = spawn(process.execPath, [supervisorPath, command, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  const tail: string[] = [];
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    }
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.on('exit', (code) => {
+    if (running.delete(child) && code !== 0) log(`${name} exited with code ${code}:\n${tail.join('\n')}`);
+  });
+  (child as ChildProcess & { outputTail?: string[] }).outputTail = tail;
+  return child;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  running.delete(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdin?.end();
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function waitFor(what: string, child: ChildProcess | null, probe: () => Promise<void>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) {
+      const tail = (child as ChildProcess & { outputTail?: string[] }).outputTail ?? [];
+      throw new ProvisioningError(`${what} exited during start-up (code ${child.exitCode}):\n${tail.join('\n')}`);
+    }
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  throw new ProvisioningError(`${what} did not become ready within ${timeoutMs / 1000}s: ${(last as Error)?.message ?? last}`);
+}
+
+async function registerSearchAttributes(address: string, namespace: string, log: (line: string) => void): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = GOVERNANCE_SEARCH_ATTRIBUTES.filter((name) => !(name in (existing.customAttributes ?? {})));
+    if (missing.length === 0) return;
+    // 2 = INDEXED_VALUE_TYPE_KEYWORD
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((name) => [name, 2])),
+    });
+    log(`registered search attributes ${missing.join(', ')} on namespace ${namespace}`);
+  } catch (err) {
+    log(
+      `could not register governance search attributes on ${address} (${(err as Error).message}); ` +
+        `register them with: ${GOVERNANCE_SEARCH_ATTRIBUTES.map((n) => `temporal operator search-attribute create --name ${n} --type Keyword`).join(' && ')}`,
+    );
+  } finally {
+    await connection.close();
+  }
+}
+
+async function pingTemporal(address: string): Promise<void> {
+  const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+  try {
+    await connection.workflowService.getSystemInfo({});
+  } finally {
+    await connection.close();
+  }
+}
+
+async function pingMongo(uri: string): Promise<void> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 1_000, connectTimeoutMS: 1_000 });
+  try {
+    await client.db('admin').command({ ping: 1 });
+  } finally {
+    await client.close();
+  }
+}
+
+export async function startDevStack(options: DevStackOptions = {}): Promise<DevStack> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`[stack] ${line}\n`));
+  const name = options.name ?? 'dev';
+  const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
+  const started: ChildProcess[] = [];
+  const description: string[] = [];
+  const stop = async () => {
+    await Promise.all(started.map(stopChild));
+  };
+
+  try {
+    let temporalAddress = env.TEMPORAL_ADDRESS ?? '';
+    let uiUrl: string | null = null;
+    if (options.temporal !== false) {
+      if (temporalAddress) {
+        await waitFor(`Temporal at TEMPORAL_ADDRESS=${temporalAddress}`, null, () => pingTemporal(temporalAddress), 15_000);
+        description.push(`Temporal: existing server at ${temporalAddress} (TEMPORAL_ADDRESS)`);
+      } else {
+        const cli = ensureTemporalCli(log);
+        const [port, uiPort] = [await freePort(), await freePort()];
+        const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'error', '--namespace', namespace];
+        for (const sa of GOVERNANCE_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa}=Keyword`);
+        if (options.persistTemporal) {
+          mkdirSync(join(dataDir, name), { recursive: true });
+          args.push('--db-filename', join(dataDir, name, 'temporal.sqlite'));
+        }
+        const child = startSupervised('temporal server start-dev', cli, args, log);
+        started.push(child);
+        temporalAddress = `127.0.0.1:${port}`;
+        uiUrl = `http://127.0.0.1:${uiPort}`;
+        await waitFor('temporal server start-dev', child, () => pingTemporal(temporalAddress), 60_000);
+        description.push(`Temporal: ${cli} server start-dev on ${temporalAddress}, Web UI ${uiUrl}`);
+      }
+      await registerSearchAttributes(temporalAddress, namespace, log);
+    }
+
+    let mongoUri: string | null = null;
+    if (options.mongo !== false) {
+      if (env.MONGODB_URI) {
+        mongoUri = env.MONGODB_URI;
+        await waitFor('MongoDB at MONGODB_URI', null, () => pingMongo(mongoUri!), 15_000);
+        description.push('MongoDB: existing server (MONGODB_URI)');
+      } else {
+        const port = await freePort();
+        const mongod = onPath('mongod');
+        let child: ChildProcess;
+        if (mongod) {
+          const dbPath = join(dataDir, name, 'mongod');
+          mkdirSync(dbPath, { recursive: true });
+          child = startSupervised('mongod', mongod, ['--dbpath', dbPath, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], log);
+          description.push(`MongoDB: mongod on 127.0.0.1:${port}`);
+        } else {
+          const ferretdb = ensureFerretDb(log);
+          const dir = join(dataDir, name, 'ferretdb');
+          mkdirSync(dir, { recursive: true });
+          child = startSupervised('ferretdb', ferretdb, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dir}/`], log);
+          description.push(`MongoDB: FerretDB (SQLite backend in ${dir}) on 127.0.0.1:${port}`);
+        }
+        started.push(child);
+        mongoUri = `mongodb://127.0.0.1:${port}/`;
+        await waitFor('MongoDB server', child, () => pingMongo(mongoUri!), 60_000);
+      }
+    }
+
+    return { temporalAddress, namespace, uiUrl, mongoUri, description, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Stops the stack on Ctrl-C and termination too (the supervisors also stop on a hard kill). */
+export function stopOnSignals(stack: DevStack): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void stack.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+}
+
+export { ProvisioningError };

