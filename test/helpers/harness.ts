@@ -7,7 +7,7 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { generateSigningKey } from '../../src/crypto/keys';
-import { GovernancePlugin } from '../../src/plugin';
+import { GovernancePlugin, WORKFLOW_INTERCEPTORS_MODULE } from '../../src/plugin';
 import { createGovernanceWorker, type GovernanceWorkerOptions } from '../../src/worker/governance-worker';
 import type { WorkflowGovernanceConfig } from '../../src/common/workflow-config';
 import * as activities from '../fixtures/activities';
@@ -89,7 +89,7 @@ export async function governedEnv(options: {
   const bundleFor = (tamper: boolean, bundlePlugin: GovernancePlugin) => {
     const key = `${tamper}`;
     if (!bundles.has(key)) {
-      bundles.set(key, bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: tamper ? [tamperModule] : [], plugins: [bundlePlugin], logger: new DefaultLogger('WARN') }));
+      bundles.set(key, bundleWorkflowCode({ workflowsPath, workflowInterceptorModules: tamper ? [WORKFLOW_INTERCEPTORS_MODULE, tamperModule] : [], plugins: [bundlePlugin], logger: new DefaultLogger('WARN') }));
     }
     return bundles.get(key)!;
   };
