@@ -1,0 +1,49 @@
+// Determinism: every governed path replays from its real history with Worker.runReplayHistory.
+import { Worker } from '@temporalio/worker';
+import { GovernancePlugin } from '../src/plugin';
+import { governedEnv, uniqueName, workflowsPath, type Env } from './helpers/harness';
+import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip } from './fixtures/workflows';
+
+let env: Env;
+beforeAll(async () => {
+  env = await governedEnv();
+});
+afterAll(async () => env?.close());
+
+const cases: Array<[string, (...args: never[]) => Promise<unknown>, unknown[]]> = [
+  ['allowed activity', payOnce, [10, 'replay']],
+  ['denied activity', payOnce, [10_000, 'replay']],
+  ['denial caught by workflow code (strict)', payCatching, [10_000, 'replay']],
+  ['exempt activity', rateThenPay, [10, 'replay']],
+  ['local activity', payLocal, [10, 'replay']],
+  ['local activity backoff', flakyLocalWorkflow, ['replay']],
+  ['child workflow', parentPays, [10, 'replay']],
+  ['continue-as-new', payThenContinue, [1, 'replay']],
+  ['digest of tricky arguments', digestRoundTrip, []],
+];
+
+test.each(cases)('%s replays deterministically', async (_name, wf, args) => {
+  const workflowId = uniqueName(`replay-${wf.name}`);
+  const history = await env.run(async () => {
+    const handle = await env.client.workflow.start(wf as never, { taskQueue: env.taskQueue, workflowId, args: args as never });
+    await handle.result().catch(() => undefined);
+    return handle.fetchHistory();
+  });
+  expect(history.events?.length).toBeGreaterThan(5);
+  // Same plugin configuration, fresh replay worker: throws DeterminismViolationError on any divergence.
+  await Worker.runReplayHistory(
+    { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
+    history,
+    workflowId,
+  );
+});
+
+test('replaying with governance removed is detected as non-deterministic', async () => {
+  const workflowId = uniqueName('replay-negative');
+  const history = await env.run(async () => {
+    const handle = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId, args: [10, 'replay'] });
+    await handle.result();
+    return handle.fetchHistory();
+  });
+  await expect(Worker.runReplayHistory({ workflowsPath }, history, workflowId)).rejects.toThrow(/[Nn]ondeterminism|DeterminismViolation|non-determin/);
+});
