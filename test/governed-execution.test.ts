@@ -136,7 +136,7 @@ test('continue-as-new is authorized and the continued runs stay governed', async
 });
 
 test('the argument digest is identical before conversion (workflow) and after decoding (activity)', async () => {
-  const result = await env.run(async () => (await start(digestRoundTrip)).result());
+  const result = (await env.run(async () => (await start(digestRoundTrip)).result())) as { workflow: string; activity: string };
   expect(result.activity).toBe(result.workflow);
   expect(result.workflow).toMatch(/^sha256:[0-9a-f]{64}$/);
 });

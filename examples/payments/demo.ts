@@ -1,0 +1,168 @@
+// The governed demo: starts the dev stack, a governance worker and an app worker, runs a payments
+// scenario and prints what governance allowed and denied, and why.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { generateSigningKey } from '../../src/crypto/keys';
+import { GovernancePlugin } from '../../src/plugin';
+import { startDevStack, stopOnSignals } from '../../src/stack/stack';
+import { createGovernanceWorker } from '../../src/worker/governance-worker';
+import { DenialDetailsSchema, type DenialDetails } from '../../src/common/schemas';
+import * as activities from './activities';
+import type { Charge } from './activities';
+import { payInvoice, payInvoiceIgnoringErrors } from './workflows';
+
+interface Scenario {
+  readonly title: string;
+  readonly workflow: typeof payInvoice;
+  readonly charge: Charge;
+  readonly principal: string;
+  /** What governance must decide; the demo exits non-zero otherwise. */
+  readonly expected: 'completed' | 'denied';
+}
+
+const scenarios: Scenario[] = [
+  { title: 'Pay a 250 EUR invoice', workflow: payInvoice, expected: 'completed', principal: 'payments-bot', charge: { invoiceId: 'INV-1001', amount: 250, currency: 'EUR', country: 'DE' } },
+  { title: 'Pay a 25,000 EUR invoice', workflow: payInvoice, principal: 'payments-bot', expected: 'denied', charge: { invoiceId: 'INV-1002', amount: 25_000, currency: 'EUR', country: 'FR' } },
+  {
+    title: 'Swallow a denied charge',
+    workflow: payInvoiceIgnoringErrors,
+    principal: 'payments-bot',
+    expected: 'denied',
+    charge: { invoiceId: 'INV-1003', amount: 40_000, currency: 'USD', country: 'US' },
+  },
+  { title: 'Pay to a sanctioned country', workflow: payInvoice, principal: 'payments-bot', expected: 'denied', charge: { invoiceId: 'INV-1004', amount: 90, currency: 'EUR', country: 'KP' } },
+  { title: 'Support agent pays an invoice', workflow: payInvoice, principal: 'support-agent', expected: 'denied', charge: { invoiceId: 'INV-1005', amount: 10, currency: 'EUR', country: 'DE' } },
+];
+
+interface Outcome {
+  readonly scenario: Scenario;
+  readonly workflowId: string;
+  readonly status: 'completed' | 'denied' | 'failed';
+  readonly detail: string;
+  readonly denial?: DenialDetails;
+  readonly charged: boolean;
+}
+
+function governanceDenial(err: unknown): DenialDetails | undefined {
+  let cause: unknown = err;
+  while (cause) {
+    if (cause instanceof ApplicationFailure && cause.type === 'GovernanceDenied') {
+      const parsed = DenialDetailsSchema.safeParse(cause.details?.[0]);
+      return parsed.success ? parsed.data : undefined;
+    }
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+export interface DemoOptions {
+  /** Keep the stack (and its Web UI) running after the scenario until Ctrl-C. */
+  readonly keepRunning?: boolean;
+  readonly out?: (text: string) => void;
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
+  const out = options.out ?? ((text: string) => process.stdout.write(`${text}\n`));
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  out('Starting the dev stack (Temporal dev server with Web UI)...');
+  const stack = await startDevStack({ name: 'demo', mongo: false, persistTemporal: false, log: (l) => out(`  ${l}`) });
+  stopOnSignals(stack);
+  const keyDir = mkdtempSync(join(tmpdir(), 'governance-demo-keys-'));
+  try {
+    for (const line of stack.description) out(`  ${line}`);
+    const keyPath = join(keyDir, 'signing-key.json');
+    const bundlePath = join(keyDir, 'trust-bundle.json');
+    generateSigningKey({ keyPath, bundlePath, kid: 'demo-key-1' });
+
+    const connection = await NativeConnection.connect({ address: stack.temporalAddress });
+    const governanceTaskQueue = 'temporal-governance';
+    const appTaskQueue = 'payments';
+    const governance = await createGovernanceWorker({
+      connection,
+      taskQueue: governanceTaskQueue,
+      policy: join(__dirname, 'policy.yaml'),
+      principals: join(__dirname, 'principals.yaml'),
+      signingKeyPath: keyPath,
+      trustBundlePath: bundlePath,
+    });
+    const app = await Worker.create({
+      connection,
+      taskQueue: appTaskQueue,
+      workflowsPath: require.resolve('./workflows'),
+      activities,
+      plugins: [new GovernancePlugin({ trustBundle: bundlePath, workflow: { taskQueue: governanceTaskQueue } })],
+    });
+    const running = [governance.run(), app.run()];
+    const clientConnection = await Connection.connect({ address: stack.temporalAddress });
+    const outcomes: Outcome[] = [];
+    try {
+      out('Running the payments scenario...');
+      const stamp = Date.now().toString(36);
+      for (const scenario of scenarios) {
+        const client = new Client({ connection: clientConnection, plugins: [new GovernancePlugin({ principal: scenario.principal })] });
+        const workflowId = `${scenario.charge.invoiceId.toLowerCase()}-${stamp}`;
+        const handle = await client.workflow.start(scenario.workflow, { taskQueue: appTaskQueue, workflowId, args: [scenario.charge] });
+        const charged = () => activities.sideEffects.includes(`chargeCard:${scenario.charge.invoiceId}`);
+        try {
+          const result = await handle.result();
+          outcomes.push({ scenario, workflowId, status: 'completed', detail: result, charged: charged() });
+        } catch (err) {
+          const denial = governanceDenial(err);
+          const message = err instanceof WorkflowFailedError ? String(err.cause?.message) : String(err);
+          outcomes.push({ scenario, workflowId, status: denial ? 'denied' : 'failed', detail: denial ? `${denial.code}: ${denial.reason}` : message, denial, charged: charged() });
+        }
+      }
+    } finally {
+      governance.shutdown();
+      app.shutdown();
+      await Promise.all(running);
+      await clientConnection.close();
+      await connection.close();
+    }
+
+    out('');
+    out(
+      table([
+        ['Scenario', 'Principal', 'Workflow', 'Outcome', 'Card charged', 'Rule', 'Why'],
+        ...outcomes.map((o) => [
+          o.scenario.title,
+          o.scenario.principal,
+          o.workflowId,
+          o.status.toUpperCase(),
+          o.charged ? 'yes' : 'no',
+          o.denial?.ruleIds.join(',') || (o.status === 'completed' ? '-' : '(default deny)'),
+          o.detail,
+        ]),
+      ]),
+    );
+    out('');
+    out('lookupExchangeRate is exempt in the policy: it ran without a per-call authorization.');
+    out('"Swallow a denied charge" caught the denial in workflow code and still failed: strict fail-closed.');
+    if (stack.uiUrl) {
+      const query = encodeURIComponent('GovernanceDecision="denied"');
+      out(`Operators see the denials in the Temporal Web UI: ${stack.uiUrl}/namespaces/${stack.namespace}/workflows?query=${query}`);
+    }
+    if (options.keepRunning && stack.uiUrl) {
+      out('The stack keeps running; press Ctrl-C to stop it.');
+      await new Promise(() => undefined);
+    } else if (stack.uiUrl) {
+      out('(The dev server stops with the demo; run `npm run demo -- --keep-running` to browse the UI.)');
+    }
+    const unexpected = outcomes.filter((o) => o.status !== o.scenario.expected || (o.status === 'denied' && o.charged));
+    if (unexpected.length > 0) throw new Error(`unexpected outcomes: ${unexpected.map((o) => o.scenario.title).join(', ')}`);
+    return outcomes;
+  } finally {
+    rmSync(keyDir, { recursive: true, force: true });
+    await stack.stop();
+  }
+}
