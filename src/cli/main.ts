@@ -1,14 +1,11 @@
 #!/usr/bin/env node
 // temporal-governance: key tooling, policy checks, workers, the dev stack and the demo.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import { generateSigningKey, KeyError } from '../crypto/keys';
 import { loadPolicyFile } from '../policy/load';
 import { PolicyError } from '../policy/schema';
-import { startDevStack, stopOnSignals } from '../stack/stack';
 import { ProvisioningError } from '../stack/tools';
-import { createGovernanceWorker } from '../worker/governance-worker';
-import { GovernancePlugin } from '../plugin';
 import { DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 
 export const USAGE = `Usage: temporal-governance <command> [options]
@@ -76,6 +73,8 @@ export async function main(argv: string[], out = (line: string) => process.stdou
 
     case 'stack': {
       parse([sub, ...rest].filter((a): a is string => a !== undefined), {});
+      // Temporal and MongoDB modules load only for commands that need them: the CLI starts fast.
+      const { startDevStack, stopOnSignals } = await import('../stack/stack');
       const stack = await startDevStack({ name: 'stack', persistTemporal: true, log: out });
       stopOnSignals(stack);
       for (const line of stack.description) out(line);
@@ -109,6 +108,9 @@ export async function main(argv: string[], out = (line: string) => process.stdou
     case 'worker': {
       const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
       const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+      const { DefaultLogger, NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
+      const { createGovernanceWorker } = await import('../worker/governance-worker');
+      const { GovernancePlugin } = await import('../plugin');
       Runtime.install({ logger: new DefaultLogger('WARN') });
       if (sub === 'governance') {
         const { values } = parse(rest, {
@@ -176,10 +178,12 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
   return 1;
 }
 
-if (require.main === module) {
+export function cli(): void {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err: unknown) => process.exit(exitCodeFor(err, (line) => process.stderr.write(`${line}\n`))),
   );
 }
+
+if (require.main === module) cli();
 
