@@ -1,0 +1,342 @@
+// Generates docs/test-vectors/artifact-v1.json and denial-v1.json with OUR implementation and a
+// PUBLISHED TEST KEY (seed = bytes 0x00..0x1f). Ed25519 is deterministic and every input below is
+// fixed, so running this again reproduces the files byte for byte:
+//
+//   npx ts-node --transpile-only docs/test-vectors/generate.ts          # writes the files
+//   npx ts-node --transpile-only docs/test-vectors/generate.ts --check  # fails if they differ
+//
+// test/unit/artifact-vector.test.ts verifies the files independently of this code.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { decisionIdFor } from '../../activities/authorize';
+import { payloadHash, signArtifact, signDenial, signingInput, verifySignedArtifact, type SigningKey } from '../../src/artifact/artifact';
+import { parseTrustBundle } from '../../src/artifact/trust-bundle';
+import { toBase64Url } from '../../src/common/base64url';
+import { canonicalize } from '../../src/common/canonical';
+import { DENIAL_TYPE, ARTIFACT_TYPE, type ArtifactPayload, type AuthorizationRequest, type DenialPayload } from '../../src/common/schemas';
+import { argumentsDigest, argumentsView } from '../../src/common/digest';
+import { nobleEd25519 } from '../../src/crypto/noble';
+import { nodeEd25519 } from '../../src/crypto/node';
+import { parsePolicyText } from '../../src/policy/load';
+
+const OUT_DIR = __dirname;
+
+// ---- The published test key. NEVER use it for anything but these vectors. ----
+const SEED = Uint8Array.from({ length: 32 }, (_, i) => i);
+const KID = 'test-vector-key-1-DO-NOT-USE';
+const ISSUER = 'temporal-governance@test-vector';
+
+function publicKeyOf(seed: Uint8Array): Uint8Array {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
+  const jwk = createPublicKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })).export({ format: 'jwk' });
+  return new Uint8Array(Buffer.from(jwk.x!, 'base64url'));
+}
+
+const PUBLIC_KEY = publicKeyOf(SEED);
+const signingKey: SigningKey = { kid: KID, seed: SEED };
+
+const trustBundleDocument = {
+  typ: 'temporal-governance/trust-bundle@1',
+  keys: [{ kid: KID, kty: 'OKP', crv: 'Ed25519', x: toBase64Url(PUBLIC_KEY), notBefore: '2025-01-01T00:00:00.000Z', notAfter: null }],
+};
+const trustBundle = parseTrustBundle(trustBundleDocument, 'test vector');
+
+// ---- The policy the example decisions cite (only its id and content-hash version are signed). ----
+const POLICY_YAML = `id: payments
+exempt:
+  activities: [lookupExchangeRate]
+rules:
+  - id: payments-workflows
+    effect: allow
+    when: { actions: [workflow, child-workflow, continue-as-new], targets: ['pay*'], roles: [payments-operator] }
+  - id: charge-within-limit
+    effect: allow
+    when:
+      actions: [activity]
+      targets: [chargeCard]
+      roles: [payments-operator]
+      args: [{ field: amount, op: lte, value: 10000 }]
+  - id: charge-over-limit
+    effect: deny
+    code: AMOUNT_OVER_LIMIT
+    reason: a single charge above 10,000 needs a second approver
+    when: { targets: [chargeCard], args: [{ field: amount, op: gt, value: 10000 }] }
+`;
+const policy = parsePolicyText(POLICY_YAML, 'test vector policy');
+
+// ---- The workflow run everything below is bound to. ----
+const workflow = {
+  namespace: 'default',
+  workflowId: 'pay-order-42',
+  runId: '01957e2a-3b1c-7d4e-9f00-000000000042',
+  workflowType: 'payOrder',
+  taskQueue: 'payments',
+  parent: null,
+  continuedFromRunId: null,
+};
+const PRINCIPAL = 'alice';
+
+// The activity's arguments, as JavaScript source: evaluated here (and by the test) in this realm.
+// Chosen to exercise every carrier and every canonicalization trap (see docs/artifact.md).
+const ARGUMENTS_JS = `[
+  {
+    orderId: 'ord-42',
+    amount: 1299.5,
+    currency: 'EUR',
+    chargeAt: new Date('2025-03-01T12:00:00.000Z'),
+    memo: undefined,
+    lines: [['widget', 2], ['gadget', undefined]],
+    limits: { max: 2 ** 64, min: 1e-7, huge: 1e21, zero: -0, exact: 9007199254740991 },
+    fingerprint: new Uint8Array([1, 2, 255]),
+    note: 'tab\\t"quoted" back\\\\slash \\u0001 caf\\u00e9 \\u20ac',
+    '\\u00e9': 'U+00E9',
+    '\\ud83d\\ude00': 'U+1F600 (UTF-16 D83D DE00)',
+    '\\ufb01': 'U+FB01',
+    Z: 'upper case sorts first',
+    a: 'lower case',
+  },
+  new Uint8Array([0xde, 0xad, 0xbe, 0xef]),
+  undefined,
+  null,
+]`;
+
+function evaluateArguments(source: string): unknown[] {
+  return new Function(`return ${source};`)() as unknown[];
+}
+
+/** The Temporal payload for one argument, as the default payload converter produces it. */
+function wireForm(value: unknown): Record<string, string> {
+  const payload = defaultPayloadConverter.toPayload(value);
+  const encoding = Buffer.from(payload.metadata!.encoding!).toString('utf8');
+  const data = Buffer.from(payload.data ?? new Uint8Array());
+  if (encoding === 'json/plain') return { encoding, data: data.toString('utf8') };
+  if (encoding === 'binary/plain') return { encoding, dataHex: data.toString('hex') };
+  if (encoding === 'binary/null') return { encoding };
+  throw new Error(`unexpected encoding ${encoding}`);
+}
+
+function argumentsSection(source: string) {
+  const args = evaluateArguments(source);
+  const view = argumentsView(args);
+  return {
+    javascript: source,
+    wire: args.map(wireForm),
+    view,
+    canonicalView: canonicalize(view),
+    argsDigest: argumentsDigest(args),
+  };
+}
+
+function requestFor(action: AuthorizationRequest['action'], target: string, activityId: string | null, args: unknown[]): AuthorizationRequest {
+  return {
+    v: 1,
+    action,
+    target,
+    activityId,
+    childWorkflowId: null,
+    taskQueue: workflow.taskQueue,
+    args: argumentsView(args),
+    argsDigest: argumentsDigest(args),
+    workflow,
+    principal: action === 'workflow' ? PRINCIPAL : null,
+    parent: null,
+  };
+}
+
+function signedSection(payload: ArtifactPayload | DenialPayload, signed: { payload: unknown; signature: string }) {
+  const input = signingInput(payload);
+  const signature = Buffer.from(signed.signature, 'base64url');
+  return {
+    payload,
+    signingInput: Buffer.from(input).toString('utf8'),
+    signingInputLength: input.length,
+    payloadHash: payloadHash(payload),
+    signature: signed.signature,
+    signatureHex: signature.toString('hex'),
+    signed,
+  };
+}
+
+function build() {
+  // 1. The run grant: root of the lineage, issued on the workflow's first task.
+  const workflowArgsJs = `[{ orderId: 'ord-42', amount: 1299.5, currency: 'EUR' }]`;
+  const workflowArgs = evaluateArguments(workflowArgsJs);
+  const grantId = '3f1f7c2a-8a55-4e0b-9d6c-5b2f0e1a7c01';
+  const grantPayload: ArtifactPayload = {
+    typ: ARTIFACT_TYPE,
+    id: grantId,
+    kid: KID,
+    iss: ISSUER,
+    principal: PRINCIPAL,
+    decisionId: decisionIdFor(requestFor('workflow', workflow.workflowType, null, workflowArgs)),
+    action: 'workflow',
+    target: workflow.workflowType,
+    namespace: workflow.namespace,
+    workflowId: workflow.workflowId,
+    runId: workflow.runId,
+    activityId: null,
+    childWorkflowId: null,
+    argsDigest: argumentsDigest(workflowArgs),
+    policy: { id: policy.id, version: policy.version },
+    rules: ['payments-workflows'],
+    parent: null,
+    issuedAt: Date.parse('2025-03-01T12:00:00.000Z'),
+    rootId: grantId,
+    exempt: policy.exempt.activities,
+    expiresAt: null,
+  };
+  const grant = signArtifact(grantPayload, signingKey, nodeEd25519);
+
+  // 2. The per-call artifact for activity chargeCard (activity id "1"), a child of the run grant.
+  const args = argumentsSection(ARGUMENTS_JS);
+  const activityId = '1';
+  const issuedAt = Date.parse('2025-03-01T12:00:01.234Z');
+  const ttlMs = 5 * 60_000;
+  const artifactPayload: ArtifactPayload = {
+    typ: ARTIFACT_TYPE,
+    id: '9b2e4d61-0c3a-4f7e-8e15-2a6d9c4b3e02',
+    kid: KID,
+    iss: ISSUER,
+    principal: PRINCIPAL,
+    decisionId: decisionIdFor(requestFor('activity', 'chargeCard', activityId, evaluateArguments(ARGUMENTS_JS))),
+    action: 'activity',
+    target: 'chargeCard',
+    namespace: workflow.namespace,
+    workflowId: workflow.workflowId,
+    runId: workflow.runId,
+    activityId,
+    childWorkflowId: null,
+    argsDigest: args.argsDigest,
+    policy: { id: policy.id, version: policy.version },
+    rules: ['charge-within-limit'],
+    parent: { id: grantId, hash: payloadHash(grantPayload) },
+    issuedAt,
+    rootId: grantId,
+    exempt: [],
+    expiresAt: issuedAt + ttlMs,
+  };
+  const artifact = signArtifact(artifactPayload, signingKey, nodeEd25519);
+
+  // 3. A denial of a second charge in the same run (activity id "2").
+  const deniedArgsJs = `[{ orderId: 'ord-42', amount: 25000, currency: 'EUR' }]`;
+  const deniedArgs = evaluateArguments(deniedArgsJs);
+  const denialPayload: DenialPayload = {
+    typ: DENIAL_TYPE,
+    id: 'c7a0e8f3-5d21-4b96-a3e4-71f0d2b58c03',
+    kid: KID,
+    iss: ISSUER,
+    principal: PRINCIPAL,
+    decisionId: decisionIdFor(requestFor('activity', 'chargeCard', '2', deniedArgs)),
+    action: 'activity',
+    target: 'chargeCard',
+    namespace: workflow.namespace,
+    workflowId: workflow.workflowId,
+    runId: workflow.runId,
+    activityId: '2',
+    childWorkflowId: null,
+    argsDigest: argumentsDigest(deniedArgs),
+    policy: { id: policy.id, version: policy.version },
+    rules: ['charge-over-limit'],
+    parent: { id: grantId, hash: payloadHash(grantPayload) },
+    issuedAt: Date.parse('2025-03-01T12:00:02.000Z'),
+    rootId: grantId,
+    code: 'AMOUNT_OVER_LIMIT',
+    reason: 'a single charge above 10,000 needs a second approver',
+  };
+  const denial = signDenial(denialPayload, signingKey, nodeEd25519);
+
+  // Sanity: both Ed25519 implementations accept what we produced.
+  for (const ed of [nodeEd25519, nobleEd25519]) {
+    for (const signed of [grant, artifact]) {
+      const result = verifySignedArtifact(signed, trustBundle, signed.payload.issuedAt + 1_000, ed);
+      if (!result.ok) throw new Error(`generated artifact does not verify: ${result.reason}`);
+    }
+  }
+
+  const key = {
+    warning:
+      'PUBLISHED TEST KEY: the seed is the bytes 0x00..0x1f. Anyone can sign with it. Never put it in a real trust bundle, never use it for anything but these test vectors.',
+    kid: KID,
+    seedHex: Buffer.from(SEED).toString('hex'),
+    publicKeyHex: Buffer.from(PUBLIC_KEY).toString('hex'),
+    publicKeyBase64url: toBase64Url(PUBLIC_KEY),
+    signingKeyFile: { kty: 'OKP', crv: 'Ed25519', kid: KID, x: toBase64Url(PUBLIC_KEY), d: toBase64Url(SEED) },
+  };
+
+  const artifactVector = {
+    title: 'temporal-governance authorization artifact test vector, version 1',
+    specification: 'docs/artifact.md',
+    generator: 'docs/test-vectors/generate.ts',
+    key,
+    trustBundle: trustBundleDocument,
+    /** A time at which every artifact here is valid (key valid, per-call artifact unexpired). */
+    verificationTime: issuedAt + 1_000,
+    policy: { yaml: POLICY_YAML, id: policy.id, version: policy.version },
+    runGrant: {
+      description: 'Root run grant (action "workflow") of workflow pay-order-42; parent null, rootId = its own id, expiresAt null.',
+      workflowArguments: { javascript: workflowArgsJs, view: argumentsView(workflowArgs), argsDigest: argumentsDigest(workflowArgs) },
+      ...signedSection(grantPayload, grant),
+    },
+    artifact: {
+      description: 'Per-call artifact for activity chargeCard, activity id "1", in the same run; parent = the run grant.',
+      arguments: args,
+      /** The call as the activity worker sees it (ctx.info) for the first attempt. */
+      call: {
+        namespace: workflow.namespace,
+        workflowId: workflow.workflowId,
+        runId: workflow.runId,
+        activityId,
+        activityType: 'chargeCard',
+        isLocal: false,
+        argsDigest: args.argsDigest,
+        attempt: 1,
+        scheduledTimestampMs: issuedAt + 50,
+      },
+      ...signedSection(artifactPayload, artifact),
+    },
+  };
+
+  const denialVector = {
+    title: 'temporal-governance denial record test vector, version 1',
+    specification: 'docs/artifact.md',
+    generator: 'docs/test-vectors/generate.ts',
+    note: 'A signed denial record. It verifies under the trust bundle of artifact-v1.json, but it is NOT an authorization artifact: its typ differs and every verifier must reject it where an artifact is expected (deny code ARTIFACT_WRONG_TYPE).',
+    key: { kid: KID, publicKeyBase64url: toBase64Url(PUBLIC_KEY), seedHex: key.seedHex },
+    trustBundle: trustBundleDocument,
+    arguments: { javascript: deniedArgsJs, view: argumentsView(deniedArgs), argsDigest: argumentsDigest(deniedArgs) },
+    denial: signedSection(denialPayload, denial),
+  };
+
+  return {
+    'artifact-v1.json': `${JSON.stringify(artifactVector, null, 2)}\n`,
+    'denial-v1.json': `${JSON.stringify(denialVector, null, 2)}\n`,
+  };
+}
+
+function main() {
+  const check = process.argv.includes('--check');
+  let stale = false;
+  for (const [name, text] of Object.entries(build())) {
+    const path = join(OUT_DIR, name);
+    if (check) {
+      let current = '';
+      try {
+        current = readFileSync(path, 'utf8');
+      } catch {
+        // missing counts as stale
+      }
+      if (current !== text) {
+        stale = true;
+        console.error(`${path} differs from what the generator produces`);
+      } else console.log(`${path} is reproducible`);
+    } else {
+      writeFileSync(path, text);
+      console.log(`wrote ${path}`);
+    }
+  }
+  if (stale) process.exit(1);
+}
+
+main();
