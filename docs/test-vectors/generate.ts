@@ -19,6 +19,7 @@ import { DENIAL_TYPE, ARTIFACT_TYPE, type ArtifactPayload, type AuthorizationReq
 import { argumentsDigest, argumentsView } from '../../src/common/digest';
 import { nobleEd25519 } from '../../src/crypto/noble';
 import { nodeEd25519 } from '../../src/crypto/node';
+import { evaluatePolicy } from '../../src/policy/evaluate';
 import { parsePolicyText } from '../../src/policy/load';
 
 const OUT_DIR = __dirname;
@@ -77,6 +78,30 @@ const workflow = {
   continuedFromRunId: null,
 };
 const PRINCIPAL = 'alice';
+const ROLES = ['payments-operator'];
+
+/** The policy decision for a call, evaluated exactly as the authorization activity does. */
+function decide(action: AuthorizationRequest['action'], target: string, args: unknown[]) {
+  // The authorization activity evaluates argument conditions on the tagged view's values.
+  const values = argumentsView(args).map((entry) => {
+    const [tag, value] = entry as [string, unknown];
+    return tag === 'json' || tag === 'bytes' ? value : undefined;
+  });
+  return evaluatePolicy(policy, {
+    principal: PRINCIPAL,
+    roles: ROLES,
+    action,
+    target,
+    workflowType: workflow.workflowType,
+    taskQueue: workflow.taskQueue,
+    args: values,
+  });
+}
+
+function allowed(decision: ReturnType<typeof decide>): string[] {
+  if (decision.decision !== 'allow') throw new Error(`expected allow, got ${decision.code}: ${decision.reason}`);
+  return decision.ruleIds;
+}
 
 // The activity's arguments, as JavaScript source: evaluated here (and by the test) in this realm.
 // Chosen to exercise every carrier and every canonicalization trap (see docs/artifact.md).
@@ -180,7 +205,7 @@ function build() {
     childWorkflowId: null,
     argsDigest: argumentsDigest(workflowArgs),
     policy: { id: policy.id, version: policy.version },
-    rules: ['payments-workflows'],
+    rules: allowed(decide('workflow', workflow.workflowType, workflowArgs)),
     parent: null,
     issuedAt: Date.parse('2025-03-01T12:00:00.000Z'),
     rootId: grantId,
@@ -210,7 +235,7 @@ function build() {
     childWorkflowId: null,
     argsDigest: args.argsDigest,
     policy: { id: policy.id, version: policy.version },
-    rules: ['charge-within-limit'],
+    rules: allowed(decide('activity', 'chargeCard', evaluateArguments(ARGUMENTS_JS))),
     parent: { id: grantId, hash: payloadHash(grantPayload) },
     issuedAt,
     rootId: grantId,
@@ -222,6 +247,8 @@ function build() {
   // 3. A denial of a second charge in the same run (activity id "2").
   const deniedArgsJs = `[{ orderId: 'ord-42', amount: 25000, currency: 'EUR' }]`;
   const deniedArgs = evaluateArguments(deniedArgsJs);
+  const refusal = decide('activity', 'chargeCard', deniedArgs);
+  if (refusal.decision !== 'deny') throw new Error('expected the second charge to be denied');
   const denialPayload: DenialPayload = {
     typ: DENIAL_TYPE,
     id: 'c7a0e8f3-5d21-4b96-a3e4-71f0d2b58c03',
@@ -238,12 +265,12 @@ function build() {
     childWorkflowId: null,
     argsDigest: argumentsDigest(deniedArgs),
     policy: { id: policy.id, version: policy.version },
-    rules: ['charge-over-limit'],
+    rules: refusal.ruleIds,
     parent: { id: grantId, hash: payloadHash(grantPayload) },
     issuedAt: Date.parse('2025-03-01T12:00:02.000Z'),
     rootId: grantId,
-    code: 'AMOUNT_OVER_LIMIT',
-    reason: 'a single charge above 10,000 needs a second approver',
+    code: refusal.code,
+    reason: refusal.reason,
   };
   const denial = signDenial(denialPayload, signingKey, nodeEd25519);
 
@@ -274,6 +301,7 @@ function build() {
     /** A time at which every artifact here is valid (key valid, per-call artifact unexpired). */
     verificationTime: issuedAt + 1_000,
     policy: { yaml: POLICY_YAML, id: policy.id, version: policy.version },
+    principals: { [PRINCIPAL]: { roles: ROLES } },
     runGrant: {
       description: 'Root run grant (action "workflow") of workflow pay-order-42; parent null, rootId = its own id, expiresAt null.',
       workflowArguments: { javascript: workflowArgsJs, view: argumentsView(workflowArgs), argsDigest: argumentsDigest(workflowArgs) },

@@ -11,7 +11,8 @@ export class ProvisioningError extends Error {
 }
 
 export const projectRoot = join(__dirname, '..', '..');
-export const toolsDir = join(projectRoot, '.tools');
+/** Downloaded and built tools; GOVERNANCE_TOOLS_DIR shares one cache between checkouts. */
+export const toolsDir = process.env.GOVERNANCE_TOOLS_DIR || join(projectRoot, '.tools');
 export const dataDir = join(projectRoot, '.data');
 
 export function onPath(binary: string): string | undefined {

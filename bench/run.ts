@@ -1,0 +1,123 @@
+// `npm run bench`: governance overhead in one run against one dev server.
+//   1. per-activity latency, ungoverned vs governed (real Temporal dev server, real workers)
+//   2. Ed25519 sign/verify and artifact verification, node:crypto vs @noble/ed25519
+//   3. policy parse and evaluation on a generated 100-rule policy
+// Options: --activities N (measured calls per variant, default 200), --rounds R (alternating
+// rounds, default 4), --warmup W (warm-up calls per variant, default 20), --time-box-ms T (per
+// micro-benchmark loop, default 1000), --skip-latency (CPU sections only, no server).
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { startDevStack, stopOnSignals } from '../src/stack/stack';
+import { cryptoTable, runCrypto } from './crypto';
+import { dispatchQuantumNote, latencyTable, makeBenchKeys, runLatency } from './latency';
+import { policyTable, runPolicy } from './policy';
+import { machineInfo } from './util';
+
+interface Options {
+  activities: number;
+  rounds: number;
+  warmup: number;
+  timeBoxMs: number;
+  skipLatency: boolean;
+}
+
+class UsageError extends Error {}
+
+const USAGE = 'usage: npm run bench -- [--activities N] [--rounds R] [--warmup W] [--time-box-ms T] [--skip-latency]';
+
+function parseArgs(argv: readonly string[]): Options {
+  const options: Options = { activities: 200, rounds: 4, warmup: 20, timeBoxMs: 1_000, skipLatency: false };
+  const integer = (flag: string, value: string | undefined, min: number): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer >= ${min}, got ${value ?? 'nothing'}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--activities':
+        options.activities = integer(flag, value(), 1);
+        break;
+      case '--rounds':
+        options.rounds = integer(flag, value(), 1);
+        break;
+      case '--warmup':
+        options.warmup = integer(flag, value(), 1);
+        break;
+      case '--time-box-ms':
+        options.timeBoxMs = integer(flag, value(), 10);
+        break;
+      case '--skip-latency':
+        options.skipLatency = true;
+        break;
+      case '--help':
+      case '-h':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+      default:
+        throw new UsageError(`unknown option ${flag}`);
+    }
+  }
+  if (options.rounds > options.activities) options.rounds = options.activities;
+  return options;
+}
+
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const print = (text: string) => process.stdout.write(`${text}\n`);
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+
+  print('temporal-governance benchmark');
+  print(machineInfo());
+
+  const keys = makeBenchKeys();
+  try {
+    if (!options.skipLatency) {
+      const stack = await startDevStack({ name: 'bench', mongo: false, log: (line) => log(`stack: ${line}`) });
+      stopOnSignals(stack);
+      try {
+        print(stack.description.join('\n'));
+        log(`measuring latency: ${options.activities} calls per variant in ${options.rounds} rounds`);
+        const latency = await runLatency({
+          address: stack.temporalAddress,
+          namespace: stack.namespace,
+          keys,
+          activities: options.activities,
+          rounds: options.rounds,
+          warmup: options.warmup,
+          log,
+        });
+        print(latencyTable(latency));
+        const note = dispatchQuantumNote(latency, stack.uiUrl !== null);
+        if (note) print(note);
+      } finally {
+        await stack.stop();
+      }
+    }
+
+    // CPU micro-benchmarks run after the server is stopped, so it cannot steal a core from them.
+    log(`measuring Ed25519 (${options.timeBoxMs} ms per loop)`);
+    print(cryptoTable(await runCrypto(keys, options.timeBoxMs)));
+
+    log(`measuring policy evaluation (${options.timeBoxMs} ms per loop)`);
+    print(policyTable(runPolicy(options.timeBoxMs)));
+  } finally {
+    keys.remove();
+  }
+  print(`\ntotal ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`\nbench FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

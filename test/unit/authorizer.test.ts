@@ -1,0 +1,636 @@
+// The authorization activity's logic (activities/authorize.ts), called directly without Temporal.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createAuthorizer, decisionIdFor, type AuthorizerOptions } from '../../activities/authorize';
+import { payloadHash, signArtifact, signingInput, verifyArtifactForCall, verifySignedArtifact, type SigningKey } from '../../src/artifact/artifact';
+import type { TrustBundle } from '../../src/artifact/trust-bundle';
+import { fromBase64Url, toBase64Url } from '../../src/common/base64url';
+import { DenyCodes } from '../../src/common/constants';
+import { argumentsDigest, argumentsView } from '../../src/common/digest';
+import {
+  ARTIFACT_TYPE,
+  AuthorizationResultSchema,
+  DENIAL_TYPE,
+  type AuthorizationRequest,
+  type AuthorizationResult,
+  type SignedArtifact,
+  type SignedDenial,
+  type WorkflowIdentity,
+} from '../../src/common/schemas';
+import { generateSigningKey, loadSigningKey, loadTrustBundle } from '../../src/crypto/keys';
+import { nodeEd25519 } from '../../src/crypto/node';
+import { principalDirectory } from '../../src/identity/principals';
+import { parsePolicyText } from '../../src/policy/load';
+
+const T0 = Date.parse('2025-06-01T09:00:00.000Z');
+const DAY = 86_400_000;
+const TTL = 120_000;
+
+const policy = parsePolicyText(`
+id: unit-policy
+exempt:
+  activities: [lookupRate, 'audit*']
+rules:
+  - id: allow-operator-workflows
+    effect: allow
+    reason: operators may run workflows
+    when:
+      actions: [workflow, child-workflow, continue-as-new]
+      roles: [operator]
+  - id: allow-small-charges
+    effect: allow
+    when:
+      actions: [activity, local-activity]
+      targets: ['charge*']
+      roles: [operator]
+      args:
+        - { field: amount, op: lte, value: 1000 }
+  - id: deny-large-charges
+    effect: deny
+    code: AMOUNT_OVER_LIMIT
+    reason: charges above 1000 need a second approver
+    when:
+      targets: ['charge*']
+      args:
+        - { field: amount, op: gt, value: 1000 }
+`);
+
+const principals = principalDirectory({
+  principals: { alice: { roles: ['operator'] }, bob: { roles: ['viewer'] }, carol: { roles: ['operator'], description: 'second operator' } },
+});
+
+let dir: string;
+let signingKey: SigningKey;
+let trust: TrustBundle;
+let clock = T0;
+let authorize: (input: unknown) => Promise<AuthorizationResult>;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'governance-unit-authorizer-'));
+  const keyPath = join(dir, 'signing-key.json');
+  const bundlePath = join(dir, 'trust-bundle.json');
+  generateSigningKey({ keyPath, bundlePath, kid: 'unit-key-1', now: new Date(T0 - DAY) });
+  signingKey = loadSigningKey(keyPath);
+  trust = loadTrustBundle(bundlePath);
+  authorize = createAuthorizer(options());
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  clock = T0;
+});
+
+function options(overrides: Partial<AuthorizerOptions> = {}): AuthorizerOptions {
+  return {
+    policy,
+    signingKey,
+    trustBundle: trust,
+    principals,
+    ed25519: nodeEd25519,
+    issuer: 'unit-governance',
+    artifactTtlMs: TTL,
+    now: () => clock,
+    ...overrides,
+  };
+}
+
+function workflow(overrides: Partial<WorkflowIdentity> = {}): WorkflowIdentity {
+  return {
+    namespace: 'default',
+    workflowId: 'wf-1',
+    runId: 'run-1',
+    workflowType: 'PaymentWorkflow',
+    taskQueue: 'payments',
+    parent: null,
+    continuedFromRunId: null,
+    ...overrides,
+  };
+}
+
+type RequestSpec = Partial<Omit<AuthorizationRequest, 'args' | 'argsDigest' | 'workflow'>> & {
+  values?: unknown[];
+  workflow?: Partial<WorkflowIdentity>;
+};
+
+function request(spec: RequestSpec = {}): AuthorizationRequest {
+  const { values = [], workflow: wf, ...rest } = spec;
+  return {
+    v: 1,
+    action: 'workflow',
+    target: 'PaymentWorkflow',
+    activityId: null,
+    childWorkflowId: null,
+    taskQueue: 'payments',
+    args: argumentsView(values),
+    argsDigest: argumentsDigest(values),
+    workflow: workflow(wf),
+    principal: 'alice',
+    parent: null,
+    ...rest,
+  };
+}
+
+function activityRequest(grant: SignedArtifact | null, spec: RequestSpec = {}): AuthorizationRequest {
+  return request({ action: 'activity', target: 'charge', activityId: '1', principal: null, parent: grant, values: [{ amount: 500 }], ...spec });
+}
+
+function allowed(result: AuthorizationResult): SignedArtifact {
+  expect(AuthorizationResultSchema.parse(result)).toEqual(result);
+  if (result.decision !== 'allow') throw new Error(`expected allow, got ${result.denial.payload.code}: ${result.denial.payload.reason}`);
+  return result.artifact;
+}
+
+function denied(result: AuthorizationResult, code: string): SignedDenial {
+  expect(AuthorizationResultSchema.parse(result)).toEqual(result);
+  if (result.decision !== 'deny') throw new Error(`expected deny ${code}, got allow`);
+  expect(result.denial.payload.code).toBe(code);
+  expect(result.denial.payload.typ).toBe(DENIAL_TYPE);
+  // Every denial is signed by the governance key over its canonical payload.
+  const key = trust.keys.get(result.denial.payload.kid)!;
+  expect(key).toBeDefined();
+  expect(nodeEd25519.verify(fromBase64Url(result.denial.signature), signingInput(result.denial.payload), key)).toBe(true);
+  return result.denial;
+}
+
+async function rootGrant(spec: RequestSpec = {}): Promise<SignedArtifact> {
+  return allowed(await authorize(request(spec)));
+}
+
+describe('root run grant', () => {
+  it('is allowed for a known operator and shaped as a run grant', async () => {
+    const req = request();
+    const grant = allowed(await authorize(req));
+    const p = grant.payload;
+    expect(p).toEqual({
+      typ: ARTIFACT_TYPE,
+      id: expect.any(String),
+      kid: 'unit-key-1',
+      iss: 'unit-governance',
+      principal: 'alice',
+      decisionId: decisionIdFor(req),
+      action: 'workflow',
+      target: 'PaymentWorkflow',
+      namespace: 'default',
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      activityId: null,
+      childWorkflowId: null,
+      argsDigest: req.argsDigest,
+      policy: { id: 'unit-policy', version: policy.version },
+      rules: ['allow-operator-workflows'],
+      parent: null,
+      issuedAt: T0,
+      rootId: p.id,
+      exempt: ['lookupRate', 'audit*'],
+      expiresAt: null,
+    });
+    expect(p.exempt).toEqual(policy.exempt.activities);
+    expect(verifySignedArtifact(grant, trust, T0, nodeEd25519)).toEqual({ ok: true, value: grant });
+  });
+
+  it('stays valid long after it was issued (run grants do not expire)', async () => {
+    const grant = await rootGrant();
+    expect(verifySignedArtifact(grant, trust, T0 + 30 * DAY, nodeEd25519).ok).toBe(true);
+  });
+
+  it('admits exempt activities of its run at the enforcement point', async () => {
+    const grant = await rootGrant();
+    const call = {
+      namespace: 'default',
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      activityId: '3',
+      activityType: 'lookupRate',
+      isLocal: false,
+      argsDigest: argumentsDigest(['EUR']),
+      attempt: 1,
+      scheduledTimestampMs: T0,
+    };
+    expect(verifyArtifactForCall(grant, call, trust, T0, nodeEd25519)).toMatchObject({ ok: true, value: { exempt: true } });
+    expect(verifyArtifactForCall(grant, { ...call, activityType: 'charge' }, trust, T0, nodeEd25519).ok).toBe(false);
+  });
+
+  it('gives every authorization a fresh id but the same decision id', async () => {
+    const a = await rootGrant();
+    const b = await rootGrant();
+    expect(a.payload.id).not.toBe(b.payload.id);
+    expect(a.payload.decisionId).toBe(b.payload.decisionId);
+  });
+
+  it('denies a workflow started without a principal with a signed UNAUTHENTICATED denial', async () => {
+    const req = request({ principal: null });
+    const denial = denied(await authorize(req), DenyCodes.unauthenticated);
+    expect(denial.payload).toMatchObject({
+      principal: null,
+      rootId: null,
+      parent: null,
+      rules: [],
+      action: 'workflow',
+      target: 'PaymentWorkflow',
+      decisionId: decisionIdFor(req),
+      policy: { id: 'unit-policy', version: policy.version },
+      issuedAt: T0,
+      kid: 'unit-key-1',
+      iss: 'unit-governance',
+    });
+    // The signature covers the payload: changing the code breaks it.
+    const key = trust.keys.get('unit-key-1')!;
+    expect(nodeEd25519.verify(fromBase64Url(denial.signature), signingInput({ ...denial.payload, code: 'OK' }), key)).toBe(false);
+  });
+
+  it('denies an unknown principal with UNKNOWN_PRINCIPAL', async () => {
+    const denial = denied(await authorize(request({ principal: 'mallory' })), DenyCodes.unknownPrincipal);
+    expect(denial.payload.principal).toBe('mallory');
+    expect(denial.payload.reason).toContain('mallory');
+  });
+
+  it('denies a known principal without a matching role with NO_MATCHING_ALLOW', async () => {
+    const denial = denied(await authorize(request({ principal: 'bob' })), DenyCodes.noMatchingAllow);
+    expect(denial.payload.rules).toEqual([]);
+  });
+
+  it('denies a run grant request that names a parent grant it does not descend from', async () => {
+    const grant = await rootGrant();
+    // A run grant is not a valid parent for another run grant.
+    denied(await authorize(request({ parent: grant, workflow: { runId: 'run-9' } })), DenyCodes.invalidGrant);
+  });
+});
+
+describe('activity authorization', () => {
+  it('is allowed under the run grant, bound to the call and chained to the grant', async () => {
+    const grant = await rootGrant();
+    clock = T0 + 5_000;
+    const req = activityRequest(grant);
+    const artifact = allowed(await authorize(req));
+    const p = artifact.payload;
+    expect(p).toMatchObject({
+      principal: 'alice',
+      action: 'activity',
+      target: 'charge',
+      activityId: '1',
+      namespace: 'default',
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      argsDigest: argumentsDigest([{ amount: 500 }]),
+      rules: ['allow-small-charges'],
+      exempt: [],
+      issuedAt: T0 + 5_000,
+      expiresAt: T0 + 5_000 + TTL,
+      decisionId: decisionIdFor(req),
+    });
+    expect(p.expiresAt).toBe(p.issuedAt + TTL);
+    expect(p.parent).toEqual({ id: grant.payload.id, hash: payloadHash(grant.payload) });
+    expect(p.rootId).toBe(grant.payload.rootId);
+    expect(p.id).not.toBe(grant.payload.id);
+
+    const call = {
+      namespace: 'default',
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      activityId: '1',
+      activityType: 'charge',
+      isLocal: false,
+      argsDigest: argumentsDigest([{ amount: 500 }]),
+      attempt: 1,
+      scheduledTimestampMs: clock,
+    };
+    expect(verifyArtifactForCall(artifact, call, trust, clock, nodeEd25519)).toEqual({ ok: true, value: { artifact, exempt: false } });
+  });
+
+  it('is allowed for a local activity', async () => {
+    const grant = await rootGrant();
+    const artifact = allowed(await authorize(activityRequest(grant, { action: 'local-activity', target: 'chargeLocal' })));
+    expect(artifact.payload.action).toBe('local-activity');
+    expect(artifact.payload.expiresAt).toBe(T0 + TTL);
+  });
+
+  it('takes the principal from the grant, not from the request', async () => {
+    const grant = await rootGrant();
+    const artifact = allowed(await authorize(activityRequest(grant, { principal: 'bob' })));
+    expect(artifact.payload.principal).toBe('alice');
+  });
+
+  it('is denied by a deny rule with its code, rule ids, argument values and lineage', async () => {
+    const grant = await rootGrant();
+    const denial = denied(await authorize(activityRequest(grant, { values: [{ amount: 5000 }] })), 'AMOUNT_OVER_LIMIT');
+    expect(denial.payload.rules).toEqual(['deny-large-charges']);
+    expect(denial.payload.reason).toBe('charges above 1000 need a second approver; args[0].amount = 5000 (gt 1000)');
+    expect(denial.payload.principal).toBe('alice');
+    expect(denial.payload.parent).toEqual({ id: grant.payload.id, hash: payloadHash(grant.payload) });
+    expect(denial.payload.rootId).toBe(grant.payload.rootId);
+  });
+
+  it('is denied by default when the amount is missing', async () => {
+    const grant = await rootGrant();
+    denied(await authorize(activityRequest(grant, { values: [{ to: 'acct-1' }] })), DenyCodes.noMatchingAllow);
+    denied(await authorize(activityRequest(grant, { values: [] })), DenyCodes.noMatchingAllow);
+    denied(await authorize(activityRequest(grant, { values: [{ amount: '5' }] })), DenyCodes.noMatchingAllow);
+  });
+
+  it('is denied with INVALID_GRANT without a parent grant', async () => {
+    const denial = denied(await authorize(activityRequest(null, { principal: 'alice' })), DenyCodes.invalidGrant);
+    expect(denial.payload.parent).toBeNull();
+  });
+
+  it.each<[string, Partial<WorkflowIdentity>]>([
+    ['another run', { runId: 'run-2' }],
+    ['another workflow', { workflowId: 'wf-2' }],
+    ['another namespace', { namespace: 'prod' }],
+  ])('is denied with INVALID_GRANT when the grant is bound to %s', async (_label, change) => {
+    const grant = await rootGrant();
+    const denial = denied(await authorize(activityRequest(grant, { workflow: change })), DenyCodes.invalidGrant);
+    expect(denial.payload.reason).toContain('not bound to this run');
+  });
+
+  it('is denied with INVALID_GRANT for a forged grant (one flipped signature bit)', async () => {
+    const grant = await rootGrant();
+    const raw = fromBase64Url(grant.signature);
+    raw[5] = raw[5]! ^ 0x01;
+    const forged = { ...grant, signature: toBase64Url(raw) };
+    const denial = denied(await authorize(activityRequest(forged)), DenyCodes.invalidGrant);
+    expect(denial.payload.reason).toContain('not valid');
+    expect(denial.payload.reason).toContain('signature does not verify');
+  });
+
+  it('is denied with INVALID_GRANT for a grant whose payload was edited (another principal)', async () => {
+    const grant = await rootGrant();
+    const edited = { ...grant, payload: { ...grant.payload, principal: 'carol' } };
+    denied(await authorize(activityRequest(edited)), DenyCodes.invalidGrant);
+  });
+
+  it('is denied with INVALID_GRANT for a grant signed by an untrusted key', async () => {
+    const grant = await rootGrant();
+    const rogue: SigningKey = { kid: 'unit-key-1', seed: new Uint8Array(32).fill(3) };
+    const resigned = signArtifact(grant.payload, rogue, nodeEd25519);
+    denied(await authorize(activityRequest(resigned)), DenyCodes.invalidGrant);
+  });
+
+  it('is denied with INVALID_GRANT when the parent is a per-call artifact, not the run grant', async () => {
+    const grant = await rootGrant();
+    const perCall = allowed(await authorize(activityRequest(grant)));
+    denied(await authorize(activityRequest(perCall, { activityId: '2' })), DenyCodes.invalidGrant);
+  });
+
+  it('is denied with INVALID_GRANT when the parent is a denial', async () => {
+    const grant = await rootGrant();
+    const denial = denied(await authorize(activityRequest(grant, { values: [{ amount: 5000 }] })), 'AMOUNT_OVER_LIMIT');
+    denied(await authorize(activityRequest(denial as unknown as SignedArtifact)), DenyCodes.invalidGrant);
+  });
+
+  it('is denied with MALFORMED_REQUEST when the digest does not match the arguments', async () => {
+    const grant = await rootGrant();
+    const req = { ...activityRequest(grant), argsDigest: argumentsDigest([{ amount: 1 }]) };
+    denied(await authorize(req), DenyCodes.malformedRequest);
+    // Arguments swapped under an honest digest: same verdict.
+    const swapped = { ...activityRequest(grant), args: argumentsView([{ amount: 999_999 }]) };
+    denied(await authorize(swapped), DenyCodes.malformedRequest);
+  });
+
+  it('does not show a top-level byte argument to the policy as its hex string', async () => {
+    // The activity receives a Uint8Array; a rule written for the string "0102" must not match it.
+    const bytesPolicy = parsePolicyText(`
+id: bytes-policy
+rules:
+  - { id: allow-workflows, effect: allow, when: { actions: [workflow] } }
+  - id: allow-hex-string
+    effect: allow
+    when:
+      actions: [activity]
+      args: [{ arg: 0, op: eq, value: '0102' }]
+`);
+    const authorizeBytes = createAuthorizer(options({ policy: bytesPolicy }));
+    const grant = allowed(await authorizeBytes(request()));
+    allowed(await authorizeBytes(activityRequest(grant, { target: 'store', values: ['0102'] })));
+    denied(await authorizeBytes(activityRequest(grant, { target: 'store', values: [new Uint8Array([1, 2])] })), DenyCodes.noMatchingAllow);
+  });
+
+  it('signs with the clock of the authorizer', async () => {
+    const grant = await rootGrant();
+    clock = T0 + DAY;
+    const artifact = allowed(await authorize(activityRequest(grant)));
+    expect(artifact.payload.issuedAt).toBe(T0 + DAY);
+    expect(artifact.payload.expiresAt).toBe(T0 + DAY + TTL);
+  });
+});
+
+describe('malformed requests', () => {
+  async function rejection(input: unknown): Promise<ApplicationFailure> {
+    let caught: unknown;
+    try {
+      await authorize(input);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ApplicationFailure);
+    return caught as ApplicationFailure;
+  }
+
+  it.each<[string, unknown]>([
+    ['null', null],
+    ['a string', 'authorize me'],
+    ['a wrong version', { ...request(), v: 2 }],
+    ['a missing workflow', (({ workflow: _w, ...r }) => r)(request())],
+    ['an unknown action', { ...request(), action: 'admin' }],
+    ['a bad digest format', { ...request(), argsDigest: 'sha256:xyz' }],
+    ['an extra field', { ...request(), admin: true }],
+    ['an empty principal', { ...request(), principal: '' }],
+  ])('throws a non-retryable GovernanceMalformedRequest for %s', async (_label, input) => {
+    const failure = await rejection(input);
+    expect(failure.type).toBe('GovernanceMalformedRequest');
+    expect(failure.nonRetryable).toBe(true);
+    expect(failure.message).toMatch(/^malformed authorization request: /);
+  });
+});
+
+describe('child workflow run grants', () => {
+  const childValues = [{ orderId: 'o-1', items: [1, 2] }];
+
+  async function childArtifact(parentGrant: SignedArtifact, childWorkflowId = 'child-1'): Promise<SignedArtifact> {
+    return allowed(
+      await authorize(
+        request({
+          action: 'child-workflow',
+          target: 'ChildWorkflow',
+          childWorkflowId,
+          principal: null,
+          parent: parentGrant,
+          values: childValues,
+        }),
+      ),
+    );
+  }
+
+  function childRunRequest(child: SignedArtifact, spec: RequestSpec = {}): AuthorizationRequest {
+    return request({
+      target: 'ChildWorkflow',
+      principal: 'bob', // a claim: the child run takes its principal from the parent artifact
+      parent: child,
+      values: childValues,
+      ...spec,
+      workflow: {
+        workflowId: 'child-1',
+        runId: 'child-run-1',
+        workflowType: 'ChildWorkflow',
+        parent: { workflowId: 'wf-1', runId: 'run-1' },
+        ...spec.workflow,
+      },
+    });
+  }
+
+  it('authorizes starting the child as a run-bound artifact', async () => {
+    const grant = await rootGrant();
+    const child = await childArtifact(grant);
+    expect(child.payload).toMatchObject({
+      action: 'child-workflow',
+      target: 'ChildWorkflow',
+      childWorkflowId: 'child-1',
+      activityId: null,
+      workflowId: 'wf-1',
+      runId: 'run-1',
+      expiresAt: null,
+      exempt: [],
+      principal: 'alice',
+      rootId: grant.payload.rootId,
+      parent: { id: grant.payload.id, hash: payloadHash(grant.payload) },
+      argsDigest: argumentsDigest(childValues),
+    });
+  });
+
+  it('grants the child run with the principal of the parent artifact, whatever the request claims', async () => {
+    const grant = await rootGrant();
+    const child = await childArtifact(grant);
+    const runGrant = allowed(await authorize(childRunRequest(child)));
+    expect(runGrant.payload).toMatchObject({
+      action: 'workflow',
+      target: 'ChildWorkflow',
+      workflowId: 'child-1',
+      runId: 'child-run-1',
+      principal: 'alice',
+      rootId: grant.payload.rootId,
+      parent: { id: child.payload.id, hash: payloadHash(child.payload) },
+      exempt: policy.exempt.activities,
+      expiresAt: null,
+    });
+    expect(runGrant.payload.rootId).not.toBe(runGrant.payload.id);
+  });
+
+  it('lets a child of an unknown-principal claim run on the parent principal', async () => {
+    const grant = await rootGrant();
+    const child = await childArtifact(grant);
+    expect(allowed(await authorize(childRunRequest(child, { principal: 'mallory' }))).payload.principal).toBe('alice');
+    expect(allowed(await authorize(childRunRequest(child, { principal: null }))).payload.principal).toBe('alice');
+  });
+
+  it.each<[string, RequestSpec]>([
+    ['another child workflow id', { workflow: { workflowId: 'child-2' } }],
+    ['another parent run', { workflow: { parent: { workflowId: 'wf-1', runId: 'run-9' } } }],
+    ['another parent workflow', { workflow: { parent: { workflowId: 'wf-9', runId: 'run-1' } } }],
+    ['no parent workflow', { workflow: { parent: null } }],
+    ['another workflow type', { target: 'OtherWorkflow', workflow: { workflowType: 'OtherWorkflow' } }],
+    ['other arguments', { values: [{ orderId: 'o-2', items: [1, 2] }] }],
+    ['another namespace', { workflow: { namespace: 'prod' } }],
+  ])('denies the child run with INVALID_GRANT for %s', async (_label, spec) => {
+    const grant = await rootGrant();
+    const child = await childArtifact(grant);
+    denied(await authorize(childRunRequest(child, spec)), DenyCodes.invalidGrant);
+  });
+
+  it('denies a child run that presents the parent run grant instead of a child artifact', async () => {
+    const grant = await rootGrant();
+    denied(await authorize(childRunRequest(grant)), DenyCodes.invalidGrant);
+  });
+
+  it('denies starting a child without a run grant', async () => {
+    denied(
+      await authorize(request({ action: 'child-workflow', target: 'ChildWorkflow', childWorkflowId: 'child-1', values: childValues })),
+      DenyCodes.invalidGrant,
+    );
+  });
+});
+
+describe('continue-as-new run grants', () => {
+  const nextValues = [{ cursor: 42 }];
+
+  async function canArtifact(grant: SignedArtifact): Promise<SignedArtifact> {
+    return allowed(await authorize(request({ action: 'continue-as-new', principal: null, parent: grant, values: nextValues })));
+  }
+
+  function nextRunRequest(can: SignedArtifact, spec: RequestSpec = {}): AuthorizationRequest {
+    return request({ principal: null, parent: can, values: nextValues, ...spec, workflow: { runId: 'run-2', continuedFromRunId: 'run-1', ...spec.workflow } });
+  }
+
+  it('grants the next run via continuedFromRunId, keeping principal and root', async () => {
+    const grant = await rootGrant();
+    const can = await canArtifact(grant);
+    expect(can.payload).toMatchObject({ action: 'continue-as-new', runId: 'run-1', expiresAt: null, argsDigest: argumentsDigest(nextValues) });
+    const next = allowed(await authorize(nextRunRequest(can)));
+    expect(next.payload).toMatchObject({
+      action: 'workflow',
+      workflowId: 'wf-1',
+      runId: 'run-2',
+      principal: 'alice',
+      rootId: grant.payload.rootId,
+      parent: { id: can.payload.id, hash: payloadHash(can.payload) },
+    });
+    // And the new run's grant authorizes its activities.
+    allowed(await authorize(activityRequest(next, { workflow: { runId: 'run-2', continuedFromRunId: 'run-1' } })));
+  });
+
+  it.each<[string, RequestSpec]>([
+    ['another previous run', { workflow: { continuedFromRunId: 'run-0' } }],
+    ['no previous run', { workflow: { continuedFromRunId: null } }],
+    ['another workflow id', { workflow: { workflowId: 'wf-2' } }],
+    ['other arguments', { values: [{ cursor: 43 }] }],
+    ['another workflow type', { target: 'Other', workflow: { workflowType: 'Other' } }],
+  ])('denies the next run with INVALID_GRANT for %s', async (_label, spec) => {
+    const grant = await rootGrant();
+    const can = await canArtifact(grant);
+    denied(await authorize(nextRunRequest(can, spec)), DenyCodes.invalidGrant);
+  });
+});
+
+describe('decisionIdFor', () => {
+  const act = (activityId: string, wf: Partial<WorkflowIdentity> = {}, values: unknown[] = [1]) =>
+    request({ action: 'activity', target: 'charge', activityId, values, workflow: wf });
+
+  it('has the form dec_<32 hex> and is stable for the same call', () => {
+    const id = decisionIdFor(act('1'));
+    expect(id).toMatch(/^dec_[0-9a-f]{32}$/);
+    expect(decisionIdFor(act('1'))).toBe(id);
+    expect(decisionIdFor(JSON.parse(JSON.stringify(act('1'))))).toBe(id);
+  });
+
+  it('depends on the call identity only, not its arguments, principal or time', () => {
+    expect(decisionIdFor(act('1', {}, [2]))).toBe(decisionIdFor(act('1')));
+    expect(decisionIdFor({ ...act('1'), principal: 'carol' })).toBe(decisionIdFor(act('1')));
+  });
+
+  it('differs across activity ids, runs, workflows, namespaces and actions', () => {
+    const ids = new Set([
+      decisionIdFor(act('1')),
+      decisionIdFor(act('2')),
+      decisionIdFor(act('1', { runId: 'run-2' })),
+      decisionIdFor(act('1', { workflowId: 'wf-2' })),
+      decisionIdFor(act('1', { namespace: 'prod' })),
+      decisionIdFor({ ...act('1'), action: 'local-activity' }),
+      decisionIdFor(request()),
+      decisionIdFor(request({ action: 'continue-as-new' })),
+      decisionIdFor(request({ action: 'child-workflow', childWorkflowId: 'c-1' })),
+      decisionIdFor(request({ action: 'child-workflow', childWorkflowId: 'c-2' })),
+    ]);
+    expect(ids.size).toBe(10);
+  });
+
+  it('is what the authorizer puts in artifacts and denials', async () => {
+    const grant = await rootGrant();
+    const ok = activityRequest(grant, { activityId: '7' });
+    expect(allowed(await authorize(ok)).payload.decisionId).toBe(decisionIdFor(ok));
+    const no = activityRequest(grant, { activityId: '8', values: [{ amount: 5000 }] });
+    expect(denied(await authorize(no), 'AMOUNT_OVER_LIMIT').payload.decisionId).toBe(decisionIdFor(no));
+  });
+});
