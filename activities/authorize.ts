@@ -1,6 +1,7 @@
 // The authorization activity. Runs only on governance workers, the only holders of the signing key.
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
+import { hexToBytes } from '@noble/hashes/utils.js';
 import { payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
 import type { TrustBundle } from '../src/artifact/trust-bundle';
 import { canonicalize } from '../src/common/canonical';
@@ -53,7 +54,7 @@ function argumentValues(view: readonly unknown[]): unknown[] {
   return view.map((entry) => {
     if (!Array.isArray(entry)) return undefined;
     if (entry[0] === 'json') return entry[1];
-    if (entry[0] === 'bytes') return entry[1];
+    if (entry[0] === 'bytes' && typeof entry[1] === 'string') return hexToBytes(entry[1]);
     return undefined;
   });
 }

@@ -1,4 +1,5 @@
 // The single wiring point: one plugin for Client and Worker, so workflow code does not change.
+import { statSync } from 'node:fs';
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { enforcementInterceptor } from '../interceptors/activity';
@@ -101,7 +102,18 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   private trustBundleSource(): () => TrustBundle {
     const source = this.options.trustBundle;
     if (source === undefined) throw new GovernancePluginError('GovernancePlugin needs a trustBundle on workers: the enforcement point verifies against it');
-    const bundle = typeof source === 'string' ? loadTrustBundle(source) : source;
-    return () => bundle;
+    if (typeof source !== 'string') return () => source;
+    // Loaded now, so a bad bundle stops the worker; re-read when the file changes, so adding or
+    // retiring a key takes effect without a restart. A bundle that stops parsing denies everything.
+    const stamp = () => {
+      const s = statSync(source);
+      return `${s.mtimeMs}:${s.size}:${s.ino}`;
+    };
+    let current = { stamp: stamp(), bundle: loadTrustBundle(source) };
+    return () => {
+      const now = stamp();
+      if (now !== current.stamp) current = { stamp: now, bundle: loadTrustBundle(source) };
+      return current.bundle;
+    };
   }
 }

@@ -55,9 +55,15 @@ export function parseTrustBundle(document: unknown, source = '<inline>'): TrustB
   }
   const keys = new Map<string, TrustedKey>();
   for (const k of result.data.keys) {
+    let publicKey: Uint8Array;
+    try {
+      publicKey = fromBase64Url(k.x);
+    } catch (err) {
+      throw new TrustBundleError(`invalid trust bundle ${source}: key ${k.kid}: x: ${(err as Error).message}`);
+    }
     keys.set(k.kid, {
       kid: k.kid,
-      publicKey: fromBase64Url(k.x),
+      publicKey,
       notBefore: Date.parse(k.notBefore),
       notAfter: k.notAfter === null ? null : Date.parse(k.notAfter),
     });

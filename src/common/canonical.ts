@@ -19,13 +19,21 @@ export function canonicalize(value: unknown): string {
   return encode(value, '');
 }
 
+// RFC 8785 section 3.2.2.2: a lone surrogate is not a Unicode string and must be an error.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function encodeString(value: string, path: string): string {
+  if (LONE_SURROGATE.test(value)) throw new CanonicalEncodingError('string contains a lone surrogate', path);
+  return JSON.stringify(value);
+}
+
 function encode(value: unknown, path: string): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'string':
-      return JSON.stringify(value);
+      return encodeString(value, path);
     case 'number':
       if (!Number.isFinite(value)) throw new CanonicalEncodingError(`non-finite number ${value}`, path);
       return JSON.stringify(value);
@@ -35,7 +43,13 @@ function encode(value: unknown, path: string): string {
       throw new CanonicalEncodingError(`${typeof value} has no JSON form`, path);
   }
   if (Array.isArray(value)) {
-    return `[${value.map((item, i) => encode(item, `${path}[${i}]`)).join(',')}]`;
+    const items: string[] = [];
+    // An index loop, not map(): map skips holes and would emit `[1,,2]`.
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw new CanonicalEncodingError('array hole has no JSON form', `${path}[${i}]`);
+      items.push(encode(value[i], `${path}[${i}]`));
+    }
+    return `[${items.join(',')}]`;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
@@ -47,7 +61,7 @@ function encode(value: unknown, path: string): string {
   for (const key of keys) {
     const member = record[key];
     if (member === undefined) throw new CanonicalEncodingError('undefined has no JSON form', `${path}.${key}`);
-    members.push(`${JSON.stringify(key)}:${encode(member, `${path}.${key}`)}`);
+    members.push(`${encodeString(key, `${path}.${key}`)}:${encode(member, `${path}.${key}`)}`);
   }
   return `{${members.join(',')}}`;
 }

@@ -2,7 +2,7 @@
 // and in the activity (values after decoding). Sandbox-safe: pure JS hashing from @noble/hashes.
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
-import { canonicalize } from './canonical';
+import { canonicalize, CanonicalEncodingError } from './canonical';
 
 export class ArgumentDigestError extends Error {
   override readonly name = 'ArgumentDigestError';
@@ -37,5 +37,12 @@ export function argumentsView(args: readonly unknown[]): unknown[] {
 
 /** `sha256:<hex>` over the RFC 8785 canonical form of {@link argumentsView}. */
 export function argumentsDigest(args: readonly unknown[]): string {
-  return `sha256:${sha256Hex(canonicalize(argumentsView(args)))}`;
+  let canonical: string;
+  try {
+    canonical = canonicalize(argumentsView(args));
+  } catch (err) {
+    if (err instanceof CanonicalEncodingError) throw new ArgumentDigestError(`arguments cannot be canonicalized: ${err.message}`);
+    throw err;
+  }
+  return `sha256:${sha256Hex(canonical)}`;
 }

@@ -1,5 +1,5 @@
 // Signing keys (Ed25519 JWK files, mode 0600) and trust bundles on disk. Node-only.
-import { generateKeyPairSync } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { fromBase64Url } from '../common/base64url';
@@ -109,5 +109,12 @@ export function loadSigningKey(path: string): SigningKey & { readonly x: string 
     // Only field names, never values: the file holds the private key.
     throw new KeyError(`invalid signing key ${path}: bad or missing ${parsed.error.issues.map((i) => i.path.join('.') || '<root>').join(', ')}`);
   }
-  return { kid: parsed.data.kid, seed: fromBase64Url(parsed.data.d), x: parsed.data.x };
+  const seed = fromBase64Url(parsed.data.d);
+  // A key file whose halves do not match would sign artifacts that no verifier accepts.
+  const derived = createPublicKey(createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: parsed.data.d, x: parsed.data.x }, format: 'jwk' })).export({ format: 'jwk' }).x;
+  const fromSeed = createPublicKey(
+    createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]), format: 'der', type: 'pkcs8' }),
+  ).export({ format: 'jwk' }).x;
+  if (derived !== parsed.data.x || fromSeed !== parsed.data.x) throw new KeyError(`invalid signing key ${path}: the public key x does not belong to the private key d`);
+  return { kid: parsed.data.kid, seed, x: parsed.data.x };
 }

@@ -9,7 +9,8 @@ export const nobleEd25519: Ed25519 = {
   sign: (message, seed) => ed.sign(message, seed),
   verify: (signature, message, key) => {
     try {
-      return ed.verify(signature, message, key.publicKey);
+      // zip215: false = RFC 8032 strict rules, as OpenSSL applies them: both sides accept the same signatures.
+      return ed.verify(signature, message, key.publicKey, { zip215: false });
     } catch {
       return false; // malformed points are a failed verification, not a crash
     }

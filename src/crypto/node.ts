@@ -6,7 +6,8 @@ import type { TrustedKey } from '../artifact/trust-bundle';
 
 // KeyObject creation costs more than a verification; cache per key object identity.
 const publicKeys = new WeakMap<TrustedKey, KeyObject>();
-const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+// Keyed by the seed's bytes, not the array: a reused buffer must never sign with a stale key.
+const privateKeys = new Map<string, KeyObject>();
 
 function publicKeyObject(key: TrustedKey): KeyObject {
   let k = publicKeys.get(key);
@@ -18,12 +19,13 @@ function publicKeyObject(key: TrustedKey): KeyObject {
 }
 
 function privateKeyObject(seed: Uint8Array): KeyObject {
-  let k = privateKeys.get(seed);
+  const id = toBase64Url(seed);
+  let k = privateKeys.get(id);
   if (!k) {
     // RFC 8410 PKCS#8 wrapping of a raw 32-byte Ed25519 seed.
     const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
     k = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    privateKeys.set(seed, k);
+    privateKeys.set(id, k);
   }
   return k;
 }

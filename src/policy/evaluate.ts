@@ -21,6 +21,16 @@ export type PolicyDecision =
 
 const MISSING = Symbol('missing');
 
+const regexps = new Map<string, RegExp>();
+function cachedRegExp(source: string): RegExp {
+  let re = regexps.get(source);
+  if (!re) {
+    re = new RegExp(source);
+    regexps.set(source, re);
+  }
+  return re;
+}
+
 function readField(value: unknown, field: string | undefined): unknown {
   if (field === undefined) return value;
   let current: unknown = value;
@@ -69,7 +79,7 @@ export function argConditionHolds(condition: ArgCondition, args: readonly unknow
     case 'notIn':
       return !condition.value.some((v) => v === actual);
     case 'matches':
-      return typeof actual === 'string' && new RegExp(condition.value).test(actual);
+      return typeof actual === 'string' && cachedRegExp(condition.value).test(actual);
     case 'glob':
       return typeof actual === 'string' && matchesGlob(condition.value, actual);
   }
