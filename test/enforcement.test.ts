@@ -19,22 +19,22 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.close());
 
-/** The enforcement point's denial: the activity fails non-retryably with GovernanceDenied. */
-async function activityDenial(handle: WorkflowHandle): Promise<ApplicationFailure> {
-  const err = await handle.result().then(
-    () => {
-      throw new Error('workflow completed, expected the activity to be denied');
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  const activityFailure = (err as WorkflowFailedError).cause;
-  expect(activityFailure).toBeInstanceOf(ActivityFailure);
-  const cause = (activityFailure as ActivityFailure).cause;
-  expect(cause).toBeInstanceOf(ApplicationFailure);
-  expect((cause as ApplicationFailure).type).toBe('GovernanceDenied');
-  expect((cause as ApplicationFailure).nonRetryable).toBe(true);
-  return cause as ApplicationFailure;
+/**
+ * The enforcement point's denial. Under governed workflows the interceptors turn it into the run's
+ * own GovernanceDenied failure (search attributes set); without them it arrives as the cause of an
+ * ActivityFailure. Either way it is non-retryable and names the reason.
+ */
+async function activityDenial(handle: WorkflowHandle, governedWorkflow = true): Promise<ApplicationFailure> {
+  const failure = await expectGovernanceDenied(handle);
+  expect(failure.nonRetryable).toBe(true);
+  if (governedWorkflow) {
+    const { searchAttributes } = await handle.describe();
+    expect(searchAttributes).toMatchObject({ GovernanceDecision: ['denied'], GovernanceDenyCode: [(failure.details?.[0] as { code: string }).code] });
+  } else {
+    const err = await handle.result().catch((e: unknown) => e);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(ActivityFailure);
+  }
+  return failure;
 }
 
 async function startTampered(wf: typeof payOnce | typeof payTwice, tamper: object, args: [number, string], workflowId = uniqueName('tamper')) {
@@ -181,7 +181,7 @@ test('a worker without the workflow interceptors cannot run a protected activity
   });
   const failure = await env.run(async () => {
     const handle = await env.client.workflow.start(payOnQueue, { taskQueue, workflowId: uniqueName('ungoverned'), args: [env.taskQueue, 10, marker] });
-    return activityDenial(handle);
+    return activityDenial(handle, false);
   }, [plain, governedActivities]);
   expect(failure.details?.[0]).toMatchObject({ code: 'ARTIFACT_MISSING' });
   expect(runsOf(marker)).toBe(0);

@@ -22,7 +22,7 @@ export interface EnforcementOptions {
   readonly now?: () => number;
 }
 
-function deny(code: string, reason: string, activityType: string, principal: string | null = null): never {
+function deny(code: string, reason: string, activityType: string, isLocal: boolean, principal: string | null = null): never {
   const details: DenialDetails = {
     code,
     reason,
@@ -31,7 +31,7 @@ function deny(code: string, reason: string, activityType: string, principal: str
     policyVersion: null,
     decisionId: null,
     principal,
-    action: null,
+    action: isLocal ? 'local-activity' : 'activity',
     target: activityType,
   };
   throw governanceDeniedFailure(details);
@@ -48,28 +48,28 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
         const info = ctx.info;
         if (unprotected.has(info.activityType)) return next(input);
         if (!info.workflowExecution || !info.workflowNamespace) {
-          deny(DenyCodes.artifactBindingMismatch, 'activity is not running on behalf of a workflow execution', info.activityType);
+          deny(DenyCodes.artifactBindingMismatch, 'activity is not running on behalf of a workflow execution', info.activityType, info.isLocal);
         }
         const payload = input.headers[HEADER_ARTIFACT];
-        if (!payload) deny(DenyCodes.artifactMissing, 'no authorization artifact in the activity headers', info.activityType);
+        if (!payload) deny(DenyCodes.artifactMissing, 'no authorization artifact in the activity headers', info.activityType, info.isLocal);
         let raw: unknown;
         try {
           raw = defaultPayloadConverter.fromPayload(payload);
         } catch {
-          deny(DenyCodes.artifactMalformed, 'the authorization artifact header is not a decodable payload', info.activityType);
+          deny(DenyCodes.artifactMalformed, 'the authorization artifact header is not a decodable payload', info.activityType, info.isLocal);
         }
         let digest: string;
         try {
           digest = argumentsDigest(input.args);
         } catch (err) {
           if (!(err instanceof ArgumentDigestError)) throw err;
-          deny(DenyCodes.artifactBindingMismatch, err.message, info.activityType);
+          deny(DenyCodes.artifactBindingMismatch, err.message, info.activityType, info.isLocal);
         }
         let trust: TrustBundle;
         try {
           trust = options.trustBundle();
         } catch (err) {
-          deny(DenyCodes.artifactUntrustedKey, `trust bundle unavailable: ${(err as Error).message}`, info.activityType);
+          deny(DenyCodes.artifactUntrustedKey, `trust bundle unavailable: ${(err as Error).message}`, info.activityType, info.isLocal);
         }
         const result = verifyArtifactForCall(
           raw,
@@ -88,7 +88,7 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
           now(),
           ed,
         );
-        if (!result.ok) deny(result.code, result.reason, info.activityType);
+        if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
         return next(input);
       },
     };

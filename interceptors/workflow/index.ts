@@ -14,8 +14,10 @@ import {
   type Headers,
 } from '@temporalio/common';
 import {
+  getCurrentDetails,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityInput,
@@ -31,6 +33,7 @@ import {
 import {
   AUTHORIZE_ACTIVITY,
   DenyCodes,
+  GOVERNANCE_DENIED,
   HEADER_ARTIFACT,
   HEADER_PARENT_GRANT,
   HEADER_PRINCIPAL,
@@ -44,6 +47,7 @@ import {
   PrincipalHeaderSchema,
   type Action,
   type AuthorizationRequest,
+  DenialDetailsSchema,
   type DenialDetails,
   type SignedArtifact,
 } from '../../src/common/schemas';
@@ -58,6 +62,13 @@ const config = resolveWorkflowConfig(
 const decisionKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.decision, SearchAttributeType.KEYWORD);
 const denyCodeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.denyCode, SearchAttributeType.KEYWORD);
 const policyVersionKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.policyVersion, SearchAttributeType.KEYWORD);
+const principalKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.principal, SearchAttributeType.KEYWORD);
+
+/** What the UI shows for one authorization: `activity chargeCard #5`, `child-workflow payInvoice`. */
+function describeCall(call: { action: Action; target: string; activityId: string | null; childWorkflowId: string | null }): string {
+  const id = call.activityId ? ` #${call.activityId}` : call.childWorkflowId ? ` ${call.childWorkflowId}` : '';
+  return `${call.action} ${call.target}${id}`;
+}
 
 function readHeader(headers: Headers, name: string): unknown {
   const payload = headers[name];
@@ -90,13 +101,16 @@ class RunGovernance {
     }
   }
 
-  private readonly authorizeActivity = proxyActivities<Record<string, (request: AuthorizationRequest) => Promise<unknown>>>({
-    taskQueue: config.taskQueue,
-    startToCloseTimeout: Math.min(10_000, config.authorizationTimeoutMs),
-    scheduleToCloseTimeout: config.authorizationTimeoutMs,
-    retry: { initialInterval: 200, backoffCoefficient: 2, maximumInterval: 5_000, nonRetryableErrorTypes: ['GovernanceMalformedRequest'] },
-    summary: 'governance: authorize',
-  })[AUTHORIZE_ACTIVITY]!;
+  /** The authorization activity, with a summary naming the call so the event history reads by itself. */
+  private authorizeActivity(summary: string): (request: AuthorizationRequest) => Promise<unknown> {
+    return proxyActivities<Record<string, (request: AuthorizationRequest) => Promise<unknown>>>({
+      taskQueue: config.taskQueue,
+      startToCloseTimeout: Math.min(10_000, config.authorizationTimeoutMs),
+      scheduleToCloseTimeout: config.authorizationTimeoutMs,
+      retry: { initialInterval: 200, backoffCoefficient: 2, maximumInterval: 5_000, nonRetryableErrorTypes: ['GovernanceMalformedRequest'] },
+      summary: `authorize ${summary}`,
+    })[AUTHORIZE_ACTIVITY]!;
+  }
 
   isExempt(activityType: string): boolean {
     return this.grant !== undefined && matchesAnyGlob(this.grant.payload.exempt, activityType);
@@ -138,9 +152,12 @@ class RunGovernance {
     };
     const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, action: call.action, target: call.target };
     const principal = this.grant?.payload.principal ?? call.principal ?? null;
+    const what = describeCall(call);
+    const previousDetails = getCurrentDetails();
+    setCurrentDetails(`governance: waiting for authorization of ${what} (task queue ${config.taskQueue})`);
     let raw: unknown;
     try {
-      raw = await this.authorizeActivity(request);
+      raw = await this.authorizeActivity(what)(request);
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -159,16 +176,19 @@ class RunGovernance {
       return this.failClosed({ ...base, principal, code: DenyCodes.invalidResponse, reason: 'the authorization activity returned an unparseable result' });
     }
     if (result.data.decision === 'deny') return this.failClosed(denialDetailsFromPayload(result.data.denial.payload));
+    setCurrentDetails(previousDetails);
     return result.data.artifact;
   }
 
   failClosed(details: DenialDetails): never {
     const failure = governanceDeniedFailure(details);
     this.denial = failure;
+    setCurrentDetails(`governance: DENIED ${failure.message}`);
     upsertSearchAttributes([
       { key: decisionKey, value: 'denied' },
       { key: denyCodeKey, value: details.code },
       { key: policyVersionKey, value: details.policyVersion ?? 'none' },
+      ...(details.principal ? [{ key: principalKey, value: details.principal }] : []),
     ]);
     this.rejectRun?.(failure);
     throw failure;
@@ -199,6 +219,23 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
 class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
   constructor(private readonly run: RunGovernance) {}
 
+  /**
+   * A GovernanceDenied raised by the enforcement point (forged, replayed or expired artifact) fails
+   * the run closed exactly like a policy denial: search attributes, strict mode, nothing after it.
+   */
+  private async enforced<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      if (cause instanceof ApplicationFailure && cause.type === GOVERNANCE_DENIED) {
+        const details = DenialDetailsSchema.safeParse(cause.details?.[0]);
+        if (details.success) this.run.failClosed({ ...details.data, principal: details.data.principal ?? this.run.grant?.payload.principal ?? null });
+      }
+      throw err;
+    }
+  }
+
   async scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
     if (input.activityType === AUTHORIZE_ACTIVITY) return next(input); // recursion guard
     const artifact = this.run.isExempt(input.activityType)
@@ -211,7 +248,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
           taskQueue: input.options.taskQueue ?? workflowInfo().taskQueue,
           args: input.args,
         });
-    return next({ ...input, headers: withHeader(input.headers, HEADER_ARTIFACT, artifact) });
+    return this.enforced(next({ ...input, headers: withHeader(input.headers, HEADER_ARTIFACT, artifact) }));
   }
 
   async scheduleLocalActivity(
@@ -219,7 +256,8 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
     next: Next<WorkflowOutboundCallsInterceptor, 'scheduleLocalActivity'>,
   ): Promise<unknown> {
     // Each LocalActivityDoBackoff comes back here with a new seq (hence a new activity id), so every
-    // attempt after a backoff is authorized afresh; errors from next() pass through untouched.
+    // attempt after a backoff is authorized afresh; LocalActivityDoBackoff from next() passes through
+    // untouched (enforced() only acts on GovernanceDenied activity failures).
     const artifact = this.run.isExempt(input.activityType)
       ? this.run.grant!
       : await this.run.authorize({
@@ -230,7 +268,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
           taskQueue: workflowInfo().taskQueue,
           args: input.args,
         });
-    return next({ ...input, headers: withHeader(input.headers, HEADER_ARTIFACT, artifact) });
+    return this.enforced(next({ ...input, headers: withHeader(input.headers, HEADER_ARTIFACT, artifact) }));
   }
 
   async startChildWorkflowExecution(

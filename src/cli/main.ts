@@ -21,10 +21,44 @@ Commands:
                                  Run a governance worker (authorization activity).
   worker demo-app --bundle FILE [--task-queue Q] [--governance-task-queue Q]
                                  Run the payments demo's app worker with governance wired in.
+  denials list [--since 1h] [--limit N] [--json]
+                                 Denied workflows, from Temporal visibility (GovernanceDecision = "denied").
+  denials show WORKFLOW_ID [--json]
+                                 Why a workflow was denied: its failure sentence and structured details.
   help                           Show this message.
 
 Environment: TEMPORAL_ADDRESS (existing Temporal server), TEMPORAL_NAMESPACE (default "default"),
 MONGODB_URI (existing MongoDB).`;
+
+async function withClient<T>(fn: (client: import('@temporalio/client').Client) => Promise<T>): Promise<T> {
+  const { Client, Connection } = await import('@temporalio/client');
+  const address = process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
+  let connection;
+  try {
+    connection = await Connection.connect({ address, connectTimeout: 5_000 });
+  } catch (err) {
+    throw new OperatorConnectionError(`cannot reach Temporal at ${address} (set TEMPORAL_ADDRESS): ${(err as Error).message}`);
+  }
+  try {
+    return await fn(new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' }));
+  } finally {
+    await connection.close();
+  }
+}
+
+class OperatorConnectionError extends Error {
+  override readonly name = 'OperatorConnectionError';
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+function shortVersion(version: string | null): string {
+  return version?.startsWith('sha256:') ? `${version.slice(0, 19)}...` : version ?? '';
+}
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -159,6 +193,67 @@ export async function main(argv: string[], out = (line: string) => process.stdou
       throw new UsageError(`unknown worker kind ${sub ?? '(none)'}; expected "governance" or "demo-app"`);
     }
 
+    case 'denials': {
+      const ops = await import('../operators/denials');
+      if (sub === 'list') {
+        const { values } = parse(rest, { since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
+        let since: Date | undefined;
+        try {
+          since = values.since === undefined ? undefined : new Date(Date.now() - ops.parseDuration(values.since));
+        } catch (err) {
+          throw new UsageError((err as Error).message);
+        }
+        const limit = values.limit === undefined ? 100 : Number(values.limit);
+        if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit must be a positive integer');
+        const rows = await withClient((client) => ops.listDenials(client, { since, limit }));
+        if (values.json) {
+          out(JSON.stringify(rows, null, 2));
+          return 0;
+        }
+        if (rows.length === 0) {
+          out(`no denied workflows${values.since ? ` in the last ${values.since}` : ''}`);
+          return 0;
+        }
+        out(
+          table([
+            ['Workflow ID', 'Type', 'Closed', 'Deny code', 'Principal', 'Policy version'],
+            ...rows.map((r) => [r.workflowId, r.workflowType, r.closedAt?.toISOString() ?? 'running', r.denyCode ?? '', r.principal ?? '', shortVersion(r.policyVersion)]),
+          ]),
+        );
+        return 0;
+      }
+      if (sub === 'show') {
+        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, 1);
+        const report = await withClient((client) => ops.showDenial(client, positionals[0]!));
+        if (values.json) {
+          out(JSON.stringify(report, null, 2));
+          return report.details ? 0 : 1;
+        }
+        if (!report.details) {
+          out(`workflow ${report.workflowId} (${report.workflowType}) is ${report.status} and was not denied by governance`);
+          return 1;
+        }
+        const d = report.details;
+        out(report.message ?? '');
+        out('');
+        out(
+          table([
+            ['Field', 'Value'],
+            ['workflow', `${report.workflowId} (${report.workflowType}), ${report.status}`],
+            ['deny code', d.code],
+            ['principal', d.principal ?? '(unknown)'],
+            ['denied call', `${d.action ?? '?'} ${d.target ?? '?'}`],
+            ['rules', d.ruleIds.join(', ') || '(none: default deny or enforcement)'],
+            ['reason', d.reason],
+            ['policy', d.policyId ? `${d.policyId} ${d.policyVersion}` : '(not a policy decision)'],
+            ['decision id', d.decisionId ?? '(none)'],
+          ]),
+        );
+        return 0;
+      }
+      throw new UsageError(`unknown denials command ${sub ?? '(none)'}; expected "denials list" or "denials show WORKFLOW_ID"`);
+    }
+
     default:
       throw new UsageError(`unknown command ${command}`);
   }
@@ -170,7 +265,7 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
     write(`temporal-governance: ${err.message}\n\n${USAGE}`);
     return 2;
   }
-  if (err instanceof PolicyError || err instanceof KeyError || err instanceof ProvisioningError) {
+  if (err instanceof PolicyError || err instanceof KeyError || err instanceof ProvisioningError || err instanceof OperatorConnectionError || (err instanceof Error && err.name === 'OperatorError')) {
     write(`temporal-governance: ${err.message}`);
     return 1;
   }

@@ -15,6 +15,7 @@ export const SEARCH_ATTRIBUTES = {
   decision: 'GovernanceDecision',
   denyCode: 'GovernanceDenyCode',
   policyVersion: 'GovernancePolicyVersion',
+  principal: 'GovernancePrincipal',
 } as const;
 
 /** Deny codes produced by governance itself; policy rules may name their own. */

@@ -32,7 +32,7 @@ export interface DevStackOptions {
 }
 
 /** Custom search attributes the governance interceptors write. */
-export const GOVERNANCE_SEARCH_ATTRIBUTES = [SEARCH_ATTRIBUTES.decision, SEARCH_ATTRIBUTES.denyCode, SEARCH_ATTRIBUTES.policyVersion];
+export const GOVERNANCE_SEARCH_ATTRIBUTES = Object.values(SEARCH_ATTRIBUTES);
 
 const supervisorPath = join(__dirname, 'supervisor.js');
 const running = new Set<ChildProcess>();
