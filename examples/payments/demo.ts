@@ -4,13 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { generateSigningKey } from '../../src/crypto/keys';
 import { GovernancePlugin } from '../../src/plugin';
 import { startDevStack, stopOnSignals } from '../../src/stack/stack';
 import { createGovernanceWorker } from '../../src/worker/governance-worker';
 import { DenialDetailsSchema, type DenialDetails } from '../../src/common/schemas';
+import { findGovernanceDenial } from '../../src/common/denial';
+import { table } from '../../src/cli/table';
 import * as activities from './activities';
 import type { Charge } from './activities';
 import { payInvoice, payInvoiceIgnoringErrors } from './workflows';
@@ -48,22 +49,10 @@ interface Outcome {
 }
 
 function governanceDenial(err: unknown): DenialDetails | undefined {
-  let cause: unknown = err;
-  while (cause) {
-    if (cause instanceof ApplicationFailure && cause.type === 'GovernanceDenied') {
-      const parsed = DenialDetailsSchema.safeParse(cause.details?.[0]);
-      return parsed.success ? parsed.data : undefined;
-    }
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return undefined;
+  const parsed = DenialDetailsSchema.safeParse(findGovernanceDenial(err)?.details?.[0]);
+  return parsed.success ? parsed.data : undefined;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
 
 export interface DemoOptions {
   /** Keep the stack (and its Web UI) running after the scenario until Ctrl-C. */

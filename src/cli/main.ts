@@ -7,6 +7,7 @@ import { loadPolicyFile } from '../policy/load';
 import { PolicyError } from '../policy/schema';
 import { ProvisioningError } from '../stack/tools';
 import { DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
+import { table } from './table';
 
 export const USAGE = `Usage: temporal-governance <command> [options]
 
@@ -50,11 +51,6 @@ class OperatorConnectionError extends Error {
   override readonly name = 'OperatorConnectionError';
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
 
 function shortVersion(version: string | null): string {
   return version?.startsWith('sha256:') ? `${version.slice(0, 19)}...` : version ?? '';

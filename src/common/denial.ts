@@ -36,3 +36,13 @@ export function governanceDeniedFailure(details: DenialDetails): ApplicationFail
     details: [DenialDetailsSchema.parse(details)],
   });
 }
+
+/** The GovernanceDenied failure anywhere in an error's cause chain (workflow, activity or child failure). */
+export function findGovernanceDenial(err: unknown): ApplicationFailure | undefined {
+  let cause: unknown = err;
+  while (cause) {
+    if (cause instanceof ApplicationFailure && cause.type === GOVERNANCE_DENIED) return cause;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

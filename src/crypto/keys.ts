@@ -3,6 +3,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { fromBase64Url } from '../common/base64url';
+import { privateKeyFromSeed } from './node';
 import type { SigningKey } from '../artifact/artifact';
 import { parseTrustBundle, TrustBundleSchema, type TrustBundle, type TrustBundleDocument } from '../artifact/trust-bundle';
 
@@ -112,9 +113,7 @@ export function loadSigningKey(path: string): SigningKey & { readonly x: string 
   const seed = fromBase64Url(parsed.data.d);
   // A key file whose halves do not match would sign artifacts that no verifier accepts.
   const derived = createPublicKey(createPrivateKey({ key: { kty: 'OKP', crv: 'Ed25519', d: parsed.data.d, x: parsed.data.x }, format: 'jwk' })).export({ format: 'jwk' }).x;
-  const fromSeed = createPublicKey(
-    createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]), format: 'der', type: 'pkcs8' }),
-  ).export({ format: 'jwk' }).x;
+  const fromSeed = createPublicKey(privateKeyFromSeed(seed)).export({ format: 'jwk' }).x;
   if (derived !== parsed.data.x || fromSeed !== parsed.data.x) throw new KeyError(`invalid signing key ${path}: the public key x does not belong to the private key d`);
   return { kid: parsed.data.kid, seed, x: parsed.data.x };
 }

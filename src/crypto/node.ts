@@ -18,13 +18,16 @@ function publicKeyObject(key: TrustedKey): KeyObject {
   return k;
 }
 
+/** RFC 8410 PKCS#8 wrapping of a raw 32-byte Ed25519 seed. */
+export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]), format: 'der', type: 'pkcs8' });
+}
+
 function privateKeyObject(seed: Uint8Array): KeyObject {
   const id = toBase64Url(seed);
   let k = privateKeys.get(id);
   if (!k) {
-    // RFC 8410 PKCS#8 wrapping of a raw 32-byte Ed25519 seed.
-    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seed)]);
-    k = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    k = privateKeyFromSeed(seed);
     privateKeys.set(id, k);
   }
   return k;

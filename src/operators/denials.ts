@@ -1,8 +1,9 @@
 // Operator views of denials, straight from Temporal: visibility (search attributes) to find them,
 // the workflow's failure to explain them.
-import { ApplicationFailure, defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
+import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import { GOVERNANCE_DENIED, SEARCH_ATTRIBUTES } from '../common/constants';
+import { SEARCH_ATTRIBUTES } from '../common/constants';
+import { findGovernanceDenial } from '../common/denial';
 import { DenialDetailsSchema, type DenialDetails } from '../common/schemas';
 
 export interface DenialRow {
@@ -65,14 +66,6 @@ export async function listDenials(client: Client, options: { since?: Date; limit
   return rows;
 }
 
-function findDenial(err: unknown): ApplicationFailure | undefined {
-  let cause: unknown = err;
-  while (cause) {
-    if (cause instanceof ApplicationFailure && cause.type === GOVERNANCE_DENIED) return cause;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
 
 export async function showDenial(client: Client, workflowId: string): Promise<DenialReport> {
   const handle = client.workflow.getHandle(workflowId);
@@ -85,7 +78,7 @@ export async function showDenial(client: Client, workflowId: string): Promise<De
   const history = await handle.fetchHistory();
   const failed = (history.events ?? []).find((e) => e.workflowExecutionFailedEventAttributes)?.workflowExecutionFailedEventAttributes?.failure;
   const error = failed ? defaultFailureConverter.failureToError(failed, defaultPayloadConverter) : undefined;
-  const denial = findDenial(error);
+  const denial = findGovernanceDenial(error);
   const parsed = DenialDetailsSchema.safeParse(denial?.details?.[0]);
   const attributes = description.searchAttributes as Record<string, unknown> | undefined;
   return {

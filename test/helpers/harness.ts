@@ -4,7 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
+import { findGovernanceDenial } from '../../src/common/denial';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { generateSigningKey } from '../../src/crypto/keys';
 import { GovernancePlugin, WORKFLOW_INTERCEPTORS_MODULE } from '../../src/plugin';
@@ -157,9 +158,8 @@ export async function expectGovernanceDenied(handle: WorkflowHandle): Promise<Ap
     await handle.result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
-      let cause: unknown = err.cause;
-      while (cause && !(cause instanceof ApplicationFailure && cause.type === 'GovernanceDenied')) cause = (cause as Error & { cause?: unknown }).cause;
-      if (cause instanceof ApplicationFailure) return cause;
+      const denial = findGovernanceDenial(err);
+      if (denial) return denial;
       throw new Error(`workflow failed, but not with GovernanceDenied: ${String(err.cause)}`);
     }
     throw err;
