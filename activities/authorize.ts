@@ -1,5 +1,4 @@
 // The authorization activity. Runs only on governance workers, the only holders of the signing key.
-import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
@@ -16,6 +15,7 @@ import {
   type SignedArtifact,
 } from '../src/common/schemas';
 import type { PrincipalDirectory } from '../src/identity/principals';
+import { rootOf, type LineageSignal } from '../src/lineage/schema';
 import { evaluatePolicy } from '../src/policy/evaluate';
 import type { Policy } from '../src/policy/schema';
 
@@ -29,7 +29,17 @@ export interface AuthorizerOptions {
   readonly issuer: string;
   /** Lifetime of per-call (activity and local activity) artifacts. */
   readonly artifactTtlMs: number;
+  /**
+   * Issue time of a decision. The governance worker passes the authorization activity's first
+   * scheduled time, so a retried authorization reproduces the same artifact byte for byte (same
+   * id, same signature) and lineage never sees two versions of one decision.
+   */
   readonly now?: () => number;
+  /**
+   * Durable hand-off of every decision to lineage, before it is returned. If it throws, no decision
+   * is returned (the activity fails and is retried).
+   */
+  readonly handOff?: (signal: LineageSignal, rootId: string) => Promise<void>;
 }
 
 type Denied = { readonly code: string; readonly reason: string; readonly ruleIds?: string[] };
@@ -89,6 +99,16 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
   }
 
   return async function authorize(input: unknown): Promise<AuthorizationResult> {
+    const result = await decide(input);
+    if (options.handOff) {
+      const signal: LineageSignal =
+        result.decision === 'allow' ? { kind: 'artifact', signed: result.artifact } : { kind: 'denial', signed: result.denial };
+      await options.handOff(signal, rootOf(signal.signed));
+    }
+    return result;
+  };
+
+  async function decide(input: unknown): Promise<AuthorizationResult> {
     const parsed = AuthorizationRequestSchema.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -119,12 +139,16 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     let rootId: string | null = null;
     let parent: SignedArtifact | null = null;
 
+    // Same call, same time, same policy and key: same id. Anything else that differs gets a new one.
+    const idFor = (prefix: string, decision: string) =>
+      `${prefix}_${sha256Hex(canonicalize([decisionId, at, policy.version, signingKey.kid, decision])).slice(0, 32)}`;
+
     const deny = (d: Denied): AuthorizationResult => ({
       decision: 'deny',
       denial: signDenial(
         {
           typ: DENIAL_TYPE,
-          id: randomUUID(),
+          id: idFor('den', `${d.code}:${d.reason}`),
           kid: signingKey.kid,
           iss: options.issuer,
           principal,
@@ -161,7 +185,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     });
     if (decision.decision === 'deny') return deny(decision);
 
-    const id = randomUUID();
+    const id = idFor('art', 'allow');
     const perCall = request.action === 'activity' || request.action === 'local-activity';
     return {
       decision: 'allow',
@@ -183,5 +207,5 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
         ed25519,
       ),
     };
-  };
+  }
 }

@@ -50,6 +50,8 @@ export function makeBenchKeys(): BenchKeys {
 }
 
 export interface LatencyOptions {
+  /** MongoDB the governance worker persists lineage to (lineage is part of governance). */
+  readonly mongoUri: string;
   readonly address: string;
   readonly namespace: string;
   readonly keys: BenchKeys;
@@ -117,6 +119,8 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         signingKeyPath: options.keys.keyPath,
         trustBundlePath: options.keys.bundlePath,
         issuer: 'temporal-governance-bench',
+        mongoUri: options.mongoUri,
+        database: `bench_${Date.now().toString(36)}`,
       }),
     );
     for (const worker of workers) runs.push(worker.run());

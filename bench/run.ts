@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const keys = makeBenchKeys();
   try {
     if (!options.skipLatency) {
-      const stack = await startDevStack({ name: 'bench', mongo: false, log: (line) => log(`stack: ${line}`) });
+      const stack = await startDevStack({ name: 'bench', log: (line) => log(`stack: ${line}`) });
       stopOnSignals(stack);
       try {
         print(stack.description.join('\n'));
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
         const latency = await runLatency({
           address: stack.temporalAddress,
           namespace: stack.namespace,
+          mongoUri: stack.mongoUri!,
           keys,
           activities: options.activities,
           rounds: options.rounds,

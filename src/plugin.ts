@@ -54,7 +54,11 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
         ...options.interceptors,
         activity: [
           ...(options.interceptors?.activity ?? []),
-          enforcementInterceptor({ trustBundle: trust, unprotectedActivityTypes: this.options.unprotectedActivityTypes }),
+          enforcementInterceptor({
+            trustBundle: trust,
+            unprotectedActivityTypes: this.options.unprotectedActivityTypes,
+            lineageTaskQueue: this.workflowConfig.taskQueue,
+          }),
         ],
         workflowModules: options.workflowBundle
           ? options.interceptors?.workflowModules

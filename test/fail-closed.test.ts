@@ -5,7 +5,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { createGovernanceWorker } from '../src/worker/governance-worker';
 import { PolicyError } from '../src/policy/schema';
 import { KeyError } from '../src/crypto/keys';
-import { governedEnv, expectGovernanceDenied, uniqueName, makeKeys, address, fixtures } from './helpers/harness';
+import { governedEnv, expectGovernanceDenied, uniqueName, makeKeys, address, fixtures, mongoUri } from './helpers/harness';
 import { runsOf } from './fixtures/activities';
 import { payOnce } from './fixtures/workflows';
 
@@ -40,6 +40,7 @@ describe('the governance worker refuses to start', () => {
     principals: join(fixtures, 'principals.yaml'),
     signingKeyPath: keys.keyPath,
     trustBundlePath: keys.bundlePath,
+    mongoUri: mongoUri(),
   });
 
   test('with an invalid policy, naming the offending field', async () => {

@@ -63,8 +63,8 @@ export interface DemoOptions {
 export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
   const out = options.out ?? ((text: string) => process.stdout.write(`${text}\n`));
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  out('Starting the dev stack (Temporal dev server with Web UI)...');
-  const stack = await startDevStack({ name: 'demo', mongo: false, persistTemporal: false, log: (l) => out(`  ${l}`) });
+  out('Starting the dev stack (Temporal dev server with Web UI, MongoDB for lineage)...');
+  const stack = await startDevStack({ name: 'demo', persistTemporal: false, log: (l) => out(`  ${l}`) });
   stopOnSignals(stack);
   const keyDir = mkdtempSync(join(tmpdir(), 'governance-demo-keys-'));
   try {
@@ -83,6 +83,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       principals: join(__dirname, 'principals.yaml'),
       signingKeyPath: keyPath,
       trustBundlePath: bundlePath,
+      mongoUri: stack.mongoUri!,
     });
     const app = await Worker.create({
       connection,

@@ -12,6 +12,13 @@ import { governanceDeniedFailure } from '../../src/common/denial';
 import { argumentsDigest, ArgumentDigestError } from '../../src/common/digest';
 import type { DenialDetails } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
+import { handOffToLineage } from '../../src/lineage/handoff';
+import type { Outcome } from '../../src/lineage/schema';
+
+function failureTypeOf(err: unknown): string {
+  const type = (err as { type?: unknown })?.type;
+  return typeof type === 'string' && type ? type : ((err as Error)?.name ?? 'Error');
+}
 
 export interface EnforcementOptions {
   /** Returns the current trust bundle (called per activity, so a reloaded bundle takes effect at once). */
@@ -20,6 +27,8 @@ export interface EnforcementOptions {
   readonly unprotectedActivityTypes?: readonly string[];
   readonly ed25519?: Ed25519;
   readonly now?: () => number;
+  /** Governance task queue: when set, started / completed / failed are reported to lineage. */
+  readonly lineageTaskQueue?: string;
 }
 
 function deny(code: string, reason: string, activityType: string, isLocal: boolean, principal: string | null = null): never {
@@ -89,7 +98,28 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
           ed,
         );
         if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
-        return next(input);
+        if (!options.lineageTaskQueue || result.value.exempt) return next(input);
+
+        const artifact = result.value.artifact.payload;
+        const report = (status: Outcome['status'], failureType: string | null = null) =>
+          handOffToLineage(
+            ctx.client,
+            options.lineageTaskQueue!,
+            { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } },
+            artifact.rootId,
+          );
+        // "started" is recorded before the body runs; if it cannot be, the attempt fails (and retries).
+        await report('started');
+        let value: unknown;
+        try {
+          value = await next(input);
+        } catch (err) {
+          await report('failed', failureTypeOf(err)).catch((e: unknown) => ctx.log.warn('lineage: could not record a failed outcome', { error: String(e) }));
+          throw err;
+        }
+        // The body ran: a lost "completed" report must not make it run again.
+        await report('completed').catch((e: unknown) => ctx.log.warn('lineage: could not record a completed outcome', { error: String(e) }));
+        return value;
       },
     };
     return { inbound };

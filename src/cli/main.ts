@@ -152,6 +152,8 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           'ttl-ms': { type: 'string' },
         });
         required(values, 'policy', 'principals', 'key', 'bundle');
+        const mongoUri = process.env.MONGODB_URI;
+        if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores lineage');
         const ttl = values['ttl-ms'] === undefined ? undefined : Number(values['ttl-ms']);
         if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new UsageError('--ttl-ms must be a positive integer');
         const connection = await NativeConnection.connect({ address });
@@ -164,6 +166,7 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           signingKeyPath: values.key!,
           trustBundlePath: values.bundle!,
           artifactTtlMs: ttl,
+          mongoUri,
         });
         await runWorkerUntilSignal(worker, out);
         await connection.close();

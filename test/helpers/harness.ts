@@ -28,6 +28,12 @@ export const fixtures = join(__dirname, '..', 'fixtures');
 export const workflowsPath = join(fixtures, 'workflows.ts');
 export const tamperModule = join(fixtures, 'tamper-interceptors.ts');
 
+export function mongoUri(): string {
+  const uri = process.env.MONGODB_URI;
+  if (!uri) throw new Error('MONGODB_URI is not set: run the tests through jest (global-setup starts the stack)');
+  return uri;
+}
+
 export function address(): string {
   const a = process.env.TEMPORAL_ADDRESS;
   if (!a) throw new Error('TEMPORAL_ADDRESS is not set: run the tests through jest (global-setup starts the stack)');
@@ -60,6 +66,8 @@ export interface Env {
   readonly keys: Keys;
   readonly taskQueue: string;
   readonly governanceTaskQueue: string;
+  /** MongoDB database the governance workers of this env write lineage to. */
+  readonly lineageDatabase: string;
   readonly plugin: GovernancePlugin;
   /** Runs fn while the app worker (and governance worker, if any) poll. */
   run<T>(fn: () => Promise<T>, extraWorkers?: Worker[]): Promise<T>;
@@ -78,6 +86,7 @@ export async function governedEnv(options: {
   const clientConnection = await Connection.connect({ address: address() });
   const keys = makeKeys();
   const taskQueue = uniqueName('app');
+  const lineageDatabase = uniqueName('lineage').replace(/-/g, '_');
   const governanceTaskQueue = options.workflowConfig?.taskQueue ?? uniqueName('governance');
   const plugin = new GovernancePlugin({
     principal: options.principal ?? 'alice',
@@ -101,6 +110,7 @@ export async function governedEnv(options: {
     keys,
     taskQueue,
     governanceTaskQueue,
+    lineageDatabase,
     plugin,
     async appWorker(opts = {}) {
       const { trustBundle, tamper, ...rest } = opts;
@@ -124,6 +134,8 @@ export async function governedEnv(options: {
         principals: join(fixtures, 'principals.yaml'),
         signingKeyPath: keys.keyPath,
         trustBundlePath: keys.bundlePath,
+        mongoUri: mongoUri(),
+        database: lineageDatabase,
         ...(options.governance || {}),
         ...opts,
       });

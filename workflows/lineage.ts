@@ -1,0 +1,46 @@
+// The lineage workflow: one per root execution, fed by signal-with-start from the authorization
+// activity (decisions) and the enforcement point (outcomes). It batches what it receives and hands
+// it to the persist activity; MongoDB being down only delays persistence, since the records are
+// durable in this workflow's history. Runs on governance workers, without governance interceptors.
+import { condition, continueAsNew, defineSignal, proxyActivities, setHandler, sleep, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { LINEAGE_SIGNAL, LineageSignalSchema, PERSIST_LINEAGE_ACTIVITY, type LineageSignal, type LineageWorkflowInput } from '../src/lineage/schema';
+
+export const lineageSignal = defineSignal<[unknown]>(LINEAGE_SIGNAL);
+
+const BATCH = 200;
+/** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
+const SIGNALS_PER_RUN = 2_000;
+const IDLE = '10 minutes';
+
+const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[]) => Promise<unknown>>>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
+})[PERSIST_LINEAGE_ACTIVITY]!;
+
+export async function governanceLineage(input: LineageWorkflowInput): Promise<void> {
+  const pending: LineageSignal[] = [...input.pending];
+  let received = 0;
+  setHandler(lineageSignal, (raw) => {
+    const parsed = LineageSignalSchema.safeParse(raw);
+    if (parsed.success) pending.push(parsed.data); // a malformed signal cannot carry a signed decision
+    received += 1;
+  });
+
+  for (;;) {
+    if (!(await condition(() => pending.length > 0, IDLE))) {
+      return; // idle: the next signal-with-start begins a fresh run; the store keeps the chain head
+    }
+    const batch = pending.slice(0, BATCH);
+    try {
+      await persist(input.rootId, batch);
+      pending.splice(0, batch.length);
+    } catch {
+      await sleep('5 seconds'); // MongoDB unavailable: the batch stays, durable in history
+    }
+    if ((received >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested) && pending.length <= BATCH) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending });
+    }
+  }
+}
