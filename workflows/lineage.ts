@@ -7,7 +7,7 @@ import { LINEAGE_SIGNAL, LineageSignalSchema, PERSIST_LINEAGE_ACTIVITY, type Lin
 
 export const lineageSignal = defineSignal<[unknown]>(LINEAGE_SIGNAL);
 
-const BATCH = 200;
+const BATCH = 500;
 /** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
 const SIGNALS_PER_RUN = 2_000;
 const IDLE = '10 minutes';
@@ -26,21 +26,32 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
     if (parsed.success) pending.push(parsed.data); // a malformed signal cannot carry a signed decision
     received += 1;
   });
+  const mustRotate = () => received >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested;
 
-  for (;;) {
-    if (!(await condition(() => pending.length > 0, IDLE))) {
-      return; // idle: the next signal-with-start begins a fresh run; the store keeps the chain head
-    }
+  /** Persists the oldest batch; false when MongoDB is unavailable (the batch stays, durable in history). */
+  async function flush(): Promise<boolean> {
     const batch = pending.slice(0, BATCH);
     try {
       await persist(input.rootId, batch);
       pending.splice(0, batch.length);
+      return true;
     } catch {
-      await sleep('5 seconds'); // MongoDB unavailable: the batch stays, durable in history
+      await sleep('5 seconds');
+      return false;
     }
-    if ((received >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested) && pending.length <= BATCH) {
+  }
+
+  for (;;) {
+    if (!(await condition(() => pending.length > 0 || mustRotate(), IDLE))) {
+      return; // idle: the next signal-with-start begins a fresh run; the store keeps the chain head
+    }
+    if (mustRotate()) {
+      // Drain first so the next run starts with a small backlog; signals keep arriving meanwhile,
+      // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
+      while (pending.length > BATCH && (await flush()));
       await condition(allHandlersFinished);
       await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending });
     }
+    await flush();
   }
 }

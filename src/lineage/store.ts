@@ -2,7 +2,7 @@
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, recordFields, type LineageRecord, type LineageSignal } from './schema';
+import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, recordFields, type LineageRecord, type LineageSignal, type Outcome } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
@@ -87,11 +87,16 @@ export async function persistLineageBatch(
   });
   if (docs.length > 0) await c.insertMany(docs, { ordered: true });
 
+  // Only the latest outcome of each record matters; one bulk write, not one round trip each.
+  const latest = new Map<string, Outcome>();
+  for (const sig of batch) if (sig.kind === 'outcome') latest.set(sig.id, sig.outcome);
   let outcomes = 0;
-  for (const s of batch) {
-    if (s.kind !== 'outcome') continue;
-    const r = await c.updateOne({ _id: s.id }, { $set: { outcome: s.outcome } });
-    outcomes += r.matchedCount;
+  if (latest.size > 0) {
+    const r = await c.bulkWrite(
+      [...latest].map(([id, outcome]) => ({ updateOne: { filter: { _id: id }, update: { $set: { outcome } } } })),
+      { ordered: false },
+    );
+    outcomes = r.matchedCount;
   }
   return { inserted: docs.length, alreadyPresent: present.size, rejected, outcomes };
 }

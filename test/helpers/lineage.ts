@@ -1,0 +1,50 @@
+// Reading back what governance decided, from Temporal histories, to compare with MongoDB.
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { AuthorizationResultSchema } from '../../src/common/schemas';
+import { AUTHORIZE_ACTIVITY } from '../../src/common/constants';
+import type { Db } from 'mongodb';
+import { lineageCollection } from '../../src/lineage/store';
+
+export interface IssuedDecision {
+  readonly id: string;
+  readonly decision: 'allow' | 'deny';
+  readonly parentId: string | null;
+  readonly rootId: string;
+  readonly action: string;
+  readonly workflowId: string;
+}
+
+/** Every decision returned to a run, following continue-as-new and child workflows. */
+export async function issuedDecisions(client: Client, workflowId: string, runId: string): Promise<IssuedDecision[]> {
+  const out: IssuedDecision[] = [];
+  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  const scheduled = new Map<number, string>();
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) scheduled.set(Number(e.eventId), s.activityType?.name ?? '');
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c && scheduled.get(Number(c.scheduledEventId)) === AUTHORIZE_ACTIVITY) {
+      const parsed = AuthorizationResultSchema.parse(defaultPayloadConverter.fromPayload(c.result!.payloads![0]!));
+      const p = parsed.decision === 'allow' ? parsed.artifact.payload : parsed.denial.payload;
+      out.push({ id: p.id, decision: parsed.decision, parentId: p.parent?.id ?? null, rootId: p.rootId ?? p.id, action: p.action, workflowId: p.workflowId });
+    }
+    const child = e.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    if (child) out.push(...(await issuedDecisions(client, child.workflowId!, child.runId!)));
+    const next = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (next) out.push(...(await issuedDecisions(client, workflowId, next)));
+  }
+  return out;
+}
+
+/** Waits until MongoDB holds at least `count` lineage records for the root (persistence is batched). */
+export async function waitForRecords(db: Db, rootId: string, count: number, timeoutMs = 60_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  let n = 0;
+  while (Date.now() < deadline) {
+    n = await lineageCollection(db).countDocuments({ rootId });
+    if (n >= count) return n;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return n;
+}
