@@ -46,7 +46,7 @@ test('nested children, continue-as-new and a denial: every decision has exactly 
       decisions[k] = await issuedDecisions(env.client, h.workflowId, h.firstExecutionRunId);
     }
     // Persistence is batched: wait while the governance worker still runs the lineage workflows.
-    for (const list of Object.values(decisions)) await waitForRecords(db, list[0]!.rootId, list.length);
+    for (const list of Object.values(decisions)) await waitForRecords(db, list[0]!.rootId, list.length, 60_000, env.client);
     await new Promise((r) => setTimeout(r, 1_000)); // and give duplicates, if any, a chance to appear
   });
 
@@ -102,7 +102,7 @@ test('5,000 authorizations under one root: one document each, gap-free, across l
     const root = first[0]!.rootId;
     // 5,000 charges + 5 run grants + 4 continue-as-new grants
     const t0 = Date.now();
-    const got = await waitForRecords(db, root, total + 9, 240_000);
+    const got = await waitForRecords(db, root, total + 9, Number(process.env.LINEAGE_WAIT_MS ?? 240_000), env.client);
     if (process.env.LINEAGE_LOAD_TOTAL) console.log(`records ${got} after ${Date.now() - t0} ms of waiting`);
     return root;
   });

@@ -10,9 +10,15 @@ export const lineageSignal = defineSignal<[unknown]>(LINEAGE_SIGNAL);
 const BATCH = 500;
 /** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
 const SIGNALS_PER_RUN = 2_000;
-const IDLE = '10 minutes';
+const IDLE = '1 hour';
 
-const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[]) => Promise<unknown>>>({
+interface PersistResult {
+  head: { seq: number; hash: string } | null;
+  grants: Record<string, string[]>;
+}
+const RECENT = 5_000;
+
+const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; grants: Record<string, string[]> }) => Promise<PersistResult>>>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '2 minutes',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
@@ -20,6 +26,10 @@ const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSi
 
 export async function governanceLineage(input: LineageWorkflowInput): Promise<void> {
   const pending: LineageSignal[] = [...input.pending];
+  let head = input.head ?? null;
+  const grants: Record<string, string[]> = { ...(input.grants ?? {}) };
+  const recentOrder: string[] = [...(input.recent ?? [])];
+  const recent = new Set(recentOrder);
   let received = 0;
   setHandler(lineageSignal, (raw) => {
     const parsed = LineageSignalSchema.safeParse(raw);
@@ -30,10 +40,20 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
 
   /** Persists the oldest batch; false when MongoDB is unavailable (the batch stays, durable in history). */
   async function flush(): Promise<boolean> {
-    const batch = pending.slice(0, BATCH);
+    const taken = pending.slice(0, BATCH);
+    // A repeated hand-off (an authorization retried after its signal landed) carries the same id.
+    const batch = taken.filter((s) => s.kind === 'outcome' || !recent.has(s.signed.payload.id));
     try {
-      await persist(input.rootId, batch);
-      pending.splice(0, batch.length);
+      const result = await persist(input.rootId, batch, { head, grants });
+      head = result.head;
+      Object.assign(grants, result.grants);
+      for (const s of batch) {
+        if (s.kind === 'outcome' || recent.has(s.signed.payload.id)) continue;
+        recent.add(s.signed.payload.id);
+        recentOrder.push(s.signed.payload.id);
+      }
+      while (recentOrder.length > RECENT) recent.delete(recentOrder.shift()!);
+      pending.splice(0, taken.length);
       return true;
     } catch {
       await sleep('5 seconds');
@@ -50,7 +70,7 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
       while (pending.length > BATCH && (await flush()));
       await condition(allHandlersFinished);
-      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending });
+      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, head, grants, recent: recentOrder });
     }
     await flush();
   }

@@ -40,7 +40,17 @@ export const LineageSignalSchema = z.discriminatedUnion('kind', [
 ]);
 export type LineageSignal = z.infer<typeof LineageSignalSchema>;
 
-export const LineageWorkflowInputSchema = z.object({ rootId: z.string().min(1), pending: z.array(LineageSignalSchema) }).strict();
+export const LineageWorkflowInputSchema = z
+  .object({
+    rootId: z.string().min(1),
+    pending: z.array(LineageSignalSchema),
+    /** Chain state carried across continue-as-new (absent on a fresh start: the store reads it once). */
+    head: z.object({ seq: z.number().int().nonnegative(), hash: z.string() }).strict().nullable().optional(),
+    grants: z.record(z.string(), z.array(z.string())).optional(),
+    /** Ids recorded recently, so a repeated hand-off of the same decision is dropped, not re-chained. */
+    recent: z.array(z.string()).optional(),
+  })
+  .strict();
 export type LineageWorkflowInput = z.infer<typeof LineageWorkflowInputSchema>;
 
 const HASH = z.string().regex(/^sha256:[0-9a-f]{64}$/);

@@ -26,18 +26,46 @@ export async function ensureLineageIndexes(db: Db): Promise<void> {
   await c.createIndex({ workflowId: 1, issuedAt: 1 }, { name: 'workflow' });
 }
 
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/**
+ * What the lineage workflow knows about its root, so persisting needs no reads: FerretDB's SQLite
+ * backend answers every query with a collection scan, so reads per batch would grow with all
+ * lineage ever written.
+ */
+export interface ChainState {
+  /** The last stored record of the root; null = unknown (a fresh workflow run): read it once. */
+  readonly head: ChainHead | null;
+  /** Ancestors of the root's grants (the only records that can be parents). */
+  readonly grants: Readonly<Record<string, readonly string[]>>;
+}
+
 export interface PersistResult {
   readonly inserted: number;
   readonly alreadyPresent: number;
   readonly rejected: string[];
   readonly outcomes: number;
+  readonly head: ChainHead | null;
+  /** Ancestors of the grants this batch stored, for the next batch's parents. */
+  readonly grants: Record<string, string[]>;
 }
 
+export class LineageStoreError extends Error {
+  override readonly name = 'LineageStoreError';
+}
+
+const GRANT_ACTIONS = new Set(['workflow', 'child-workflow', 'continue-as-new']);
+
 /**
- * Persists one batch of a root's lineage signals. Idempotent: records already stored are skipped,
- * sequence numbers continue from the stored head, and an ordered insert leaves a gap-free prefix if
- * it is interrupted, so a retry after any crash neither duplicates nor skips. Single writer per
- * root: only that root's lineage workflow calls this, one batch at a time.
+ * Persists one batch of a root's lineage signals, continuing the root's hash chain. Idempotent: the
+ * documents are a pure function of (chain state, batch), so a retried batch writes the same
+ * documents and duplicate-key errors on identical documents are ignored; a conflicting document is
+ * an error, never skipped. Single writer per root: only that root's lineage workflow calls this,
+ * one batch at a time. Without a chain state (tests, repair tools) it reads the head, skips records
+ * already stored and looks parents up.
  */
 export async function persistLineageBatch(
   db: Db,
@@ -45,6 +73,7 @@ export async function persistLineageBatch(
   batch: readonly LineageSignal[],
   verifySignature: (signed: SignedArtifact | SignedDenial) => boolean,
   now: () => Date = () => new Date(),
+  chain?: ChainState,
 ): Promise<PersistResult> {
   const c = lineageCollection(db);
   const seen = new Set<string>();
@@ -58,34 +87,41 @@ export async function persistLineageBatch(
     else decisions.push({ kind: s.kind, signed: s.signed });
   }
 
-  const ids = decisions.map((d) => d.signed.payload.id);
-  const present = new Set((await c.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+  const present = chain
+    ? new Set<string>()
+    : new Set((await c.find({ _id: { $in: decisions.map((d) => d.signed.payload.id) } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
   const fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
 
-  const head = await c.find({ rootId }, { projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next();
+  const head = chain?.head ?? (await c.find({ rootId }, { projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next());
   let seq = head ? head.seq + 1 : 0;
   let prevHash = head ? head.hash : GENESIS_HASH;
 
-  const inBatch = new Map<string, readonly string[]>();
+  const known = new Map<string, readonly string[]>(Object.entries(chain?.grants ?? {}));
   const freshIds = new Set(fresh.map((d) => d.signed.payload.id));
-  const outsideParents = [...new Set(fresh.map((d) => d.signed.payload.parent?.id).filter((id): id is string => !!id && !freshIds.has(id)))];
-  const stored = new Map(
-    (await c.find({ _id: { $in: outsideParents } }, { projection: { ancestors: 1 } }).toArray()).map((d) => [d._id, d.ancestors] as const),
-  );
+  const missingParents = [
+    ...new Set(fresh.map((d) => d.signed.payload.parent?.id).filter((id): id is string => !!id && !freshIds.has(id) && !known.has(id))),
+  ];
+  if (missingParents.length > 0) {
+    for (const d of await c.find({ _id: { $in: missingParents } }, { projection: { ancestors: 1 } }).toArray()) known.set(d._id, d.ancestors);
+  }
   const recordedAt = now();
+  const grants: Record<string, string[]> = {};
   const docs: LineageRecord[] = fresh.map(({ kind, signed }) => {
     const fields = recordFields(signed, kind);
-    const parentAncestors = fields.parentId ? (inBatch.get(fields.parentId) ?? stored.get(fields.parentId) ?? []) : [];
+    if (fields.rootId !== rootId) throw new LineageStoreError(`record ${fields._id} belongs to root ${fields.rootId}, not ${rootId}`);
+    const parentAncestors = fields.parentId ? known.get(fields.parentId) : [];
+    // Parents are always handed off before their children; a missing one is retried, never guessed.
+    if (!parentAncestors) throw new LineageStoreError(`parent ${fields.parentId} of record ${fields._id} is not stored yet`);
     const ancestors = fields.parentId ? [...parentAncestors, fields.parentId] : [];
-    const link = { rootId, seq, prevHash, parentId: fields.parentId, ancestors, signed };
-    const hash = chainHash(link);
-    inBatch.set(fields._id, ancestors);
+    const hash = chainHash({ rootId, seq, prevHash, parentId: fields.parentId, ancestors, signed });
+    known.set(fields._id, ancestors);
+    if (GRANT_ACTIONS.has(fields.action) && kind === 'artifact') grants[fields._id] = ancestors;
     const doc: LineageRecord = { ...fields, rootId, ancestors, depth: ancestors.length, seq, prevHash, hash, recordedAt, outcome: null };
     seq += 1;
     prevHash = hash;
     return doc;
   });
-  if (docs.length > 0) await c.insertMany(docs, { ordered: true });
+  if (docs.length > 0) await insertIdempotently(c, docs);
 
   // Only the latest outcome of each record matters; one bulk write, not one round trip each.
   const latest = new Map<string, Outcome>();
@@ -98,5 +134,32 @@ export async function persistLineageBatch(
     );
     outcomes = r.matchedCount;
   }
-  return { inserted: docs.length, alreadyPresent: present.size, rejected, outcomes };
+  const last = docs[docs.length - 1];
+  return {
+    inserted: docs.length,
+    alreadyPresent: present.size,
+    rejected,
+    outcomes,
+    head: last ? { seq: last.seq, hash: last.hash } : head ? { seq: head.seq, hash: head.hash } : null,
+    grants,
+  };
+}
+
+/** Inserts documents; a duplicate is fine only if the stored document is the same link of the chain. */
+async function insertIdempotently(c: Collection<LineageRecord>, docs: LineageRecord[]): Promise<void> {
+  try {
+    await c.insertMany(docs, { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: Array<{ code?: number; index: number }> | { code?: number; index: number } }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
+    const expected = list.map((e) => docs[e.index]!);
+    const stored = new Map((await c.find({ _id: { $in: expected.map((d) => d._id) } }, { projection: { seq: 1, hash: 1 } }).toArray()).map((d) => [d._id, d]));
+    for (const doc of expected) {
+      const s = stored.get(doc._id);
+      if (!s || s.seq !== doc.seq || s.hash !== doc.hash) {
+        throw new LineageStoreError(`record ${doc._id} conflicts with a stored document (seq ${doc.seq}); refusing to write a forked chain`);
+      }
+    }
+  }
 }

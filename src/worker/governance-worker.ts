@@ -18,7 +18,7 @@ import { fromBase64Url } from '../common/base64url';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { LineageSignalSchema, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
 import { handOffToLineage } from '../lineage/handoff';
-import { connectLineage, ensureLineageIndexes, persistLineageBatch } from '../lineage/store';
+import { connectLineage, ensureLineageIndexes, persistLineageBatch, type ChainState } from '../lineage/store';
 import { toBase64Url } from '../common/base64url';
 
 
@@ -84,9 +84,9 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     workflowBundle: await lineageBundle(),
     activities: {
       [AUTHORIZE_ACTIVITY]: authorize,
-      [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[]) => {
+      [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
         const parsed = batch.map((s) => LineageSignalSchema.parse(s));
-        return persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord);
+        return persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain);
       },
     },
     interceptors: {

@@ -38,13 +38,19 @@ export async function issuedDecisions(client: Client, workflowId: string, runId:
 }
 
 /** Waits until MongoDB holds at least `count` lineage records for the root (persistence is batched). */
-export async function waitForRecords(db: Db, rootId: string, count: number, timeoutMs = 60_000): Promise<number> {
+export async function waitForRecords(db: Db, rootId: string, count: number, timeoutMs = 60_000, client?: Client): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let n = 0;
   while (Date.now() < deadline) {
     n = await lineageCollection(db).countDocuments({ rootId });
     if (n >= count) return n;
     await new Promise((r) => setTimeout(r, 250));
+  }
+  if (client) {
+    // Say why: the lineage workflow's pending persist activity carries the last failure.
+    const d = await client.workflow.getHandle(`temporal-governance-lineage-${rootId}`).describe();
+    const failures = (d.raw.pendingActivities ?? []).map((a) => `${a.activityType?.name}: attempt ${a.attempt}: ${a.lastFailure?.message ?? 'no failure yet'}`);
+    throw new Error(`only ${n} of ${count} lineage records after ${timeoutMs} ms; lineage workflow ${d.status.name}; ${failures.join('; ') || 'no pending activity'}`);
   }
   return n;
 }
