@@ -26,10 +26,19 @@ Commands:
                                  Denied workflows, from Temporal visibility (GovernanceDecision = "denied").
   denials show WORKFLOW_ID [--json]
                                  Why a workflow was denied: its failure sentence and structured details.
+  lineage show ID | ancestry ID | descendants ID [--database DB] [--json]
+                                 One lineage record, its ancestors (root first) or everything below it.
+  lineage denials [--since 1h] [--principal P] [--limit N] [--database DB] [--json]
+                                 Denied authorizations recorded in lineage, newest first.
+  lineage verify --bundle FILE [--root R] [--database DB] [--json]
+                                 Check offline every signature, hash link, parent/ancestor link and
+                                 sequence number (all roots, or one); exit 1 on any violation.
+  lineage export --root R --format json|mermaid|dot [--database DB]
+                                 One root's lineage as JSON records, a Mermaid flowchart or a DOT graph.
   help                           Show this message.
 
 Environment: TEMPORAL_ADDRESS (existing Temporal server), TEMPORAL_NAMESPACE (default "default"),
-MONGODB_URI (existing MongoDB).`;
+MONGODB_URI (existing MongoDB; the lineage commands read lineage from it).`;
 
 async function withClient<T>(fn: (client: import('@temporalio/client').Client) => Promise<T>): Promise<T> {
   const { Client, Connection } = await import('@temporalio/client');
@@ -248,6 +257,11 @@ export async function main(argv: string[], out = (line: string) => process.stdou
         return 0;
       }
       throw new UsageError(`unknown denials command ${sub ?? '(none)'}; expected "denials list" or "denials show WORKFLOW_ID"`);
+    }
+
+    case 'lineage': {
+      const { lineageCommand } = await import('./lineage');
+      return lineageCommand(sub, rest, out);
     }
 
     default:

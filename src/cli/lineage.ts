@@ -1,0 +1,275 @@
+// `temporal-governance lineage ...`: the auditor's view of the lineage collection in MongoDB.
+// Loaded lazily by main.ts; the MongoDB driver loads only when a command connects.
+import type { Db } from 'mongodb';
+import type { LineageRecord } from '../lineage/schema';
+import type { Violation } from '../lineage/verify';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { OperatorError, parseDuration } from '../operators/denials';
+import { UsageError } from './main';
+import { table } from './table';
+
+type Out = (line: string) => void;
+
+/** Strict options, an exact number of positionals; anything else is a UsageError (main.ts's rule). */
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = 0) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
+  return parsed;
+}
+
+const common = { database: { type: 'string' }, json: { type: 'boolean' } } as const;
+
+/** Hides a password in a connection string before it is printed. */
+export function redactUri(uri: string): string {
+  return uri.replace(/\/\/([^@/]*)@/, (_m, credentials: string) => `//${credentials.split(':')[0]}:***@`);
+}
+
+const firstLine = (text: string) => text.split('\n')[0] ?? text;
+
+async function withLineageDb<T>(database: string | undefined, fn: (db: Db) => Promise<T>): Promise<T> {
+  const uri = process.env.MONGODB_URI;
+  if (!uri) throw new OperatorError('MONGODB_URI is not set: point it at the MongoDB that stores lineage (e.g. export MONGODB_URI=mongodb://127.0.0.1:27017)');
+  const { connectLineage, DEFAULT_DATABASE } = await import('../lineage/store');
+  const { LineageDocumentError } = await import('../lineage/queries');
+  let connection: Awaited<ReturnType<typeof connectLineage>>;
+  try {
+    connection = await connectLineage(uri, database ?? DEFAULT_DATABASE);
+  } catch (err) {
+    throw new OperatorError(`cannot reach MongoDB at ${redactUri(uri)}: ${firstLine((err as Error).message)}`);
+  }
+  try {
+    return await fn(connection.db);
+  } catch (err) {
+    if (err instanceof LineageDocumentError) throw new OperatorError(err.message);
+    if (err instanceof Error && err.name.startsWith('Mongo')) throw new OperatorError(`MongoDB at ${redactUri(uri)}: ${firstLine(err.message)}`);
+    throw err;
+  } finally {
+    await connection.client.close();
+  }
+}
+
+function notFound(db: Db, id: string): never {
+  throw new OperatorError(`no lineage record ${id} in database ${db.databaseName}`);
+}
+
+const call = (r: LineageRecord) => `${r.action} ${r.target}`;
+const decision = (r: LineageRecord) => (r.decision === 'deny' ? `deny ${r.denyCode ?? ''}`.trim() : 'allow');
+
+function recordTable(records: readonly LineageRecord[]): string {
+  return table([
+    ['Seq', 'Id', 'Depth', 'Decision', 'Call', 'Principal', 'Workflow', 'Rules', 'Issued'],
+    ...records.map((r) => [
+      String(r.seq),
+      r._id,
+      String(r.depth),
+      decision(r),
+      call(r),
+      r.principal ?? '',
+      `${r.workflowId}/${r.runId}`,
+      r.rules.join(',') || '-',
+      r.issuedAt.toISOString(),
+    ]),
+  ]);
+}
+
+function showTable(r: LineageRecord): string {
+  const signed = r.artifact ?? r.denial;
+  const outcome = r.outcome
+    ? `${r.outcome.status}${r.outcome.failureType ? ` (${r.outcome.failureType})` : ''}, attempt ${r.outcome.attempt}, ${new Date(r.outcome.at).toISOString()}`
+    : '(none reported)';
+  return table([
+    ['Field', 'Value'],
+    ['id', r._id],
+    ['decision', `${r.decision} (${r.kind})`],
+    ...(r.decision === 'deny' ? [['deny code', r.denyCode ?? ''], ['reason', r.reason ?? '']] : []),
+    ['principal', r.principal ?? '(unknown)'],
+    ['call', call(r)],
+    ['workflow', `${r.namespace}/${r.workflowId}/${r.runId}`],
+    ['policy', `${r.policy.id} ${r.policy.version}`],
+    ['rules', r.rules.join(', ') || '(none)'],
+    ['decision id', r.decisionId],
+    ['parent', r.parentId ?? '(none: root)'],
+    ['root', r.rootId],
+    ['ancestors', r.ancestors.join(' > ') || '(none)'],
+    ['depth', String(r.depth)],
+    ['seq', String(r.seq)],
+    ['issued at', r.issuedAt.toISOString()],
+    ['recorded at', r.recordedAt.toISOString()],
+    ['signed by', signed ? `${signed.payload.kid} (${signed.payload.iss})` : '(nothing signed)'],
+    ['outcome', outcome],
+    ['prevHash', r.prevHash],
+    ['hash', r.hash],
+  ]);
+}
+
+function violationTable(violations: readonly Violation[]): string {
+  return table([
+    ['Document', 'Root', 'Seq', 'Code', 'Problem'],
+    ...violations.map((v) => [v.id, v.rootId, v.seq === null ? '-' : String(v.seq), v.code, v.message]),
+  ]);
+}
+
+function progressBar(done: number, total: number): string {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  return `verifying [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} records`;
+}
+
+const positiveInteger = (text: string | undefined, name: string, fallback: number) => {
+  const n = text === undefined ? fallback : Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer`);
+  return n;
+};
+
+/** Where diagnostics go: a final count line always, a redrawn progress bar only on a terminal. */
+export interface LineageIo {
+  readonly err?: Out;
+  readonly progress?: (text: string) => void;
+  readonly isTTY?: boolean;
+}
+
+export async function lineageCommand(sub: string | undefined, rest: string[], out: Out, io: LineageIo = {}): Promise<number> {
+  const err = io.err ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const progress = io.progress ?? ((text: string) => process.stderr.write(text));
+  const stderrIsTTY = io.isTTY ?? process.stderr.isTTY === true;
+  const json = (value: unknown) => out(JSON.stringify(value, null, 2));
+  const q = () => import('../lineage/queries');
+
+  switch (sub) {
+    case 'show': {
+      const { values, positionals } = parse(rest, common, 1);
+      const id = positionals[0]!;
+      const record = await withLineageDb(values.database, async (db) => (await (await q()).getRecord(db, id)) ?? notFound(db, id));
+      if (values.json) json(record);
+      else out(showTable(record));
+      return 0;
+    }
+
+    case 'ancestry': {
+      const { values, positionals } = parse(rest, common, 1);
+      const id = positionals[0]!;
+      const result = await withLineageDb(values.database, async (db) => (await (await q()).ancestry(db, id)) ?? notFound(db, id));
+      if (values.json) json(result);
+      else {
+        out(`ancestry of ${id}, root first:`);
+        out(recordTable([...result.ancestors, result.record]));
+        if (result.missing.length > 0) out(`missing ancestor document(s): ${result.missing.join(', ')}`);
+      }
+      // An incomplete chain of authority is an audit finding.
+      return result.missing.length > 0 ? 1 : 0;
+    }
+
+    case 'descendants': {
+      const { values, positionals } = parse(rest, common, 1);
+      const id = positionals[0]!;
+      const records = await withLineageDb(values.database, async (db) => {
+        const queries = await q();
+        if (!(await queries.getRecord(db, id))) notFound(db, id);
+        return queries.descendants(db, id);
+      });
+      if (values.json) json(records);
+      else if (records.length === 0) out(`${id} has no descendants`);
+      else {
+        out(`${records.length} descendant(s) of ${id}:`);
+        out(recordTable(records));
+      }
+      return 0;
+    }
+
+    case 'denials': {
+      const { values } = parse(rest, { ...common, since: { type: 'string' }, principal: { type: 'string' }, limit: { type: 'string' } });
+      let since: Date | undefined;
+      try {
+        since = values.since === undefined ? undefined : new Date(Date.now() - parseDuration(values.since));
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const limit = positiveInteger(values.limit, 'limit', 100);
+      const records = await withLineageDb(values.database, async (db) => (await q()).denials(db, { since, principal: values.principal, limit }));
+      if (values.json) json(records);
+      else if (records.length === 0) out(`no denials recorded${values.principal ? ` for ${values.principal}` : ''}${values.since ? ` in the last ${values.since}` : ''}`);
+      else {
+        out(
+          table([
+            ['Issued', 'Id', 'Deny code', 'Principal', 'Call', 'Workflow', 'Rules', 'Root'],
+            ...records.map((r) => [
+              r.issuedAt.toISOString(),
+              r._id,
+              r.denyCode ?? '',
+              r.principal ?? '(unknown)',
+              call(r),
+              `${r.workflowId}/${r.runId}`,
+              r.rules.join(',') || '-',
+              r.rootId,
+            ]),
+          ]),
+        );
+      }
+      return 0;
+    }
+
+    case 'verify': {
+      const { values } = parse(rest, { ...common, root: { type: 'string' }, bundle: { type: 'string' } });
+      if (!values.bundle) throw new UsageError('missing --bundle');
+      if (values.root === '') throw new UsageError('--root must not be empty');
+      const { loadTrustBundle } = await import('../crypto/keys');
+      let trust;
+      try {
+        trust = loadTrustBundle(values.bundle);
+      } catch (e) {
+        if ((e as Error).name === 'TrustBundleError') throw new OperatorError((e as Error).message);
+        throw e;
+      }
+      const { verifyLineage } = await import('../lineage/verify');
+      let lastDraw = 0;
+      const summary = await withLineageDb(values.database, (db) =>
+        verifyLineage(db, trust, {
+          rootId: values.root,
+          onProgress: (done, total) => {
+            if (!stderrIsTTY) return;
+            const now = Date.now();
+            if (done !== total && now - lastDraw < 100) return;
+            lastDraw = now;
+            progress(`\r${progressBar(done, total)}`);
+          },
+        }),
+      );
+      if (stderrIsTTY && summary.records > 0) progress('\n');
+      err(`verified ${summary.records} record(s) in ${summary.roots} root(s): ${summary.violations.length} violation(s)`);
+      if (values.json) json(summary);
+      else {
+        if (summary.violations.length > 0) out(violationTable(summary.violations));
+        out(
+          summary.violations.length === 0
+            ? `OK: ${summary.records} record(s) in ${summary.roots} root(s); every signature, hash link, parent link and sequence number checks out`
+            : `FAILED: ${summary.violations.length} violation(s) in ${new Set(summary.violations.map((v) => v.id)).size} document(s) (${summary.records} record(s), ${summary.roots} root(s))`,
+        );
+      }
+      return summary.violations.length === 0 ? 0 : 1;
+    }
+
+    case 'export': {
+      const { values } = parse(rest, { ...common, root: { type: 'string' }, format: { type: 'string' } });
+      const { isExportFormat, exportLines } = await import('../lineage/export');
+      const format = values.format ?? (values.json ? 'json' : undefined);
+      if (!values.root) throw new UsageError('missing --root');
+      if (format === undefined) throw new UsageError('missing --format (json, mermaid or dot)');
+      if (!isExportFormat(format) || (values.json && format !== 'json')) throw new UsageError(`--format must be json, mermaid or dot${values.json ? ' (--json means json)' : ''}`);
+      const rootId = values.root;
+      await withLineageDb(values.database, async (db) => {
+        const queries = await q();
+        if ((await queries.countRecords(db, rootId)) === 0) throw new OperatorError(`root ${rootId} has no lineage records in database ${db.databaseName}`);
+        for await (const line of exportLines(queries.rootRecords(db, rootId), format)) out(line);
+      });
+      return 0;
+    }
+
+    default:
+      throw new UsageError(`unknown lineage command ${sub ?? '(none)'}; expected show, ancestry, descendants, denials, verify or export`);
+  }
+}

@@ -1,0 +1,138 @@
+// Auditor reads of the lineage collection. Every document is parsed with LineageRecordSchema on the
+// way out: a document that does not parse is reported by its _id, never cast to a record. Uses only
+// what FerretDB v1 also serves: find with equality, $in, $gte, sort, limit and countDocuments.
+import type { Collection, Db, Document, Filter, Sort } from 'mongodb';
+import { LINEAGE_COLLECTION, LineageRecordSchema, type LineageRecord } from './schema';
+
+/** A stored document that is not a valid lineage record. */
+export class LineageDocumentError extends Error {
+  override readonly name = 'LineageDocumentError';
+  constructor(
+    readonly id: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`lineage document ${id} is not a valid lineage record: ${problems.join('; ')} (run "lineage verify" on its root)`);
+  }
+}
+
+export type ParsedDocument =
+  | { readonly ok: true; readonly record: LineageRecord }
+  | {
+      readonly ok: false;
+      readonly id: string;
+      /** Best effort from the raw document, null when absent or of the wrong type. */
+      readonly rootId: string | null;
+      readonly seq: number | null;
+      readonly hash: string | null;
+      readonly problems: readonly string[];
+    };
+
+/** Parses one raw document; never throws. */
+export function parseLineageDocument(doc: Document): ParsedDocument {
+  const parsed = LineageRecordSchema.safeParse(doc);
+  if (parsed.success) return { ok: true, record: parsed.data };
+  const seq = doc.seq;
+  return {
+    ok: false,
+    id: String(doc._id),
+    rootId: typeof doc.rootId === 'string' ? doc.rootId : null,
+    seq: typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : null,
+    hash: typeof doc.hash === 'string' ? doc.hash : null,
+    problems: parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '<root>'}: ${i.message}`),
+  };
+}
+
+function recordOf(doc: Document): LineageRecord {
+  const parsed = parseLineageDocument(doc);
+  if (!parsed.ok) throw new LineageDocumentError(parsed.id, parsed.problems);
+  return parsed.record;
+}
+
+/** A stored document before parsing: untrusted. Our ids are strings; anything else is reported. */
+export interface RawLineageDocument {
+  _id: string;
+  [field: string]: unknown;
+}
+
+/** The lineage collection, untyped: documents are untrusted until parsed. */
+export function rawLineageCollection(db: Db): Collection<RawLineageDocument> {
+  return db.collection<RawLineageDocument>(LINEAGE_COLLECTION);
+}
+const raw = rawLineageCollection;
+
+/** One record by id (index: _id), or null. */
+export async function getRecord(db: Db, id: string): Promise<LineageRecord | null> {
+  const doc = await raw(db).findOne({ _id: id });
+  return doc ? recordOf(doc) : null;
+}
+
+export interface Ancestry {
+  readonly record: LineageRecord;
+  /** Root first, the record's parent last, in the order of record.ancestors. */
+  readonly ancestors: LineageRecord[];
+  /** Ancestor ids the record names that have no document. */
+  readonly missing: string[];
+}
+
+/** A record and its ancestors, read with one `_id: {$in: ancestors}` query (index: _id). Null if the record does not exist. */
+export async function ancestry(db: Db, id: string): Promise<Ancestry | null> {
+  const record = await getRecord(db, id);
+  if (!record) return null;
+  const docs = record.ancestors.length === 0 ? [] : await raw(db).find({ _id: { $in: record.ancestors } }).toArray();
+  const byId = new Map(docs.map((d) => [String(d._id), d]));
+  const ancestors: LineageRecord[] = [];
+  const missing: string[] = [];
+  for (const a of record.ancestors) {
+    const doc = byId.get(a);
+    if (doc) ancestors.push(recordOf(doc));
+    else missing.push(a);
+  }
+  return { record, ancestors, missing };
+}
+
+/** Every record below `id`, across child workflows and continue-as-new (index: ancestors), ordered by rootId, seq. */
+export async function descendants(db: Db, id: string): Promise<LineageRecord[]> {
+  const docs = await raw(db).find({ ancestors: id }).sort({ rootId: 1, seq: 1 }).toArray();
+  return docs.map(recordOf);
+}
+
+/** All documents of a root in seq order (index: root_seq), parsed but not thrown: verification reads this. */
+export async function* rootDocuments(db: Db, rootId?: string): AsyncGenerator<ParsedDocument> {
+  const filter: Filter<RawLineageDocument> = rootId === undefined ? {} : { rootId };
+  const sort: Sort = rootId === undefined ? { rootId: 1, seq: 1 } : { seq: 1 };
+  const cursor = raw(db).find(filter).sort(sort).batchSize(1_000);
+  try {
+    for await (const doc of cursor) yield parseLineageDocument(doc);
+  } finally {
+    await cursor.close();
+  }
+}
+
+/** The records of one root in seq order, streamed (index: root_seq). Throws LineageDocumentError on a document that does not parse. */
+export async function* rootRecords(db: Db, rootId: string): AsyncGenerator<LineageRecord> {
+  for await (const parsed of rootDocuments(db, rootId)) {
+    if (!parsed.ok) throw new LineageDocumentError(parsed.id, parsed.problems);
+    yield parsed.record;
+  }
+}
+
+/** How many documents a root has (or the whole collection without a root). */
+export async function countRecords(db: Db, rootId?: string): Promise<number> {
+  return raw(db).countDocuments(rootId === undefined ? {} : { rootId });
+}
+
+export interface DenialQuery {
+  /** Only denials issued at or after this time. */
+  readonly since?: Date;
+  readonly principal?: string;
+  readonly limit: number;
+}
+
+/** Denied authorizations, newest first (index: decision_time, or principal_time with a principal). */
+export async function denials(db: Db, query: DenialQuery): Promise<LineageRecord[]> {
+  const filter: Filter<RawLineageDocument> = { decision: 'deny' };
+  if (query.principal !== undefined) filter.principal = query.principal;
+  if (query.since !== undefined) filter.issuedAt = { $gte: query.since };
+  const docs = await raw(db).find(filter).sort({ issuedAt: -1, _id: 1 }).limit(query.limit).toArray();
+  return docs.map(recordOf);
+}

@@ -1,0 +1,142 @@
+// Lineage: the contract between the authorization activity, the lineage workflow, MongoDB and
+// auditors. Sandbox-safe (the lineage workflow imports the signal types).
+import { z } from 'zod';
+import { canonicalize } from '../common/canonical';
+import { sha256Hex } from '../common/digest';
+import { ActionSchema, SignedArtifactSchema, SignedDenialSchema, type SignedArtifact, type SignedDenial } from '../common/schemas';
+
+export const LINEAGE_WORKFLOW_TYPE = 'governanceLineage';
+export const LINEAGE_SIGNAL = 'lineageRecord';
+export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
+export const LINEAGE_COLLECTION = 'lineage';
+export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
+
+/** One lineage workflow per root execution. */
+export function lineageWorkflowId(rootId: string): string {
+  return `temporal-governance-lineage-${rootId}`;
+}
+
+/** The root a decision belongs to: its signed rootId, or itself for a denied root grant. */
+export function rootOf(signed: SignedArtifact | SignedDenial): string {
+  return signed.payload.rootId ?? signed.payload.id;
+}
+
+export const OutcomeSchema = z
+  .object({
+    status: z.enum(['started', 'completed', 'failed']),
+    /** Failure type (ApplicationFailure type or error name) when status is failed. */
+    failureType: z.string().nullable(),
+    attempt: z.number().int().positive(),
+    at: z.number().int().nonnegative(),
+  })
+  .strict();
+export type Outcome = z.infer<typeof OutcomeSchema>;
+
+/** What the lineage workflow receives by signal. */
+export const LineageSignalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('artifact'), signed: SignedArtifactSchema }).strict(),
+  z.object({ kind: z.literal('denial'), signed: SignedDenialSchema }).strict(),
+  z.object({ kind: z.literal('outcome'), id: z.string().min(1), outcome: OutcomeSchema }).strict(),
+]);
+export type LineageSignal = z.infer<typeof LineageSignalSchema>;
+
+export const LineageWorkflowInputSchema = z
+  .object({
+    rootId: z.string().min(1),
+    pending: z.array(LineageSignalSchema),
+    /** Chain state carried across continue-as-new (absent on a fresh start: the store reads it once). */
+    head: z.object({ seq: z.number().int().nonnegative(), hash: z.string() }).strict().nullable().optional(),
+    grants: z.record(z.string(), z.array(z.string())).optional(),
+    /** Ids recorded recently, so a repeated hand-off of the same decision is dropped, not re-chained. */
+    recent: z.array(z.string()).optional(),
+  })
+  .strict();
+export type LineageWorkflowInput = z.infer<typeof LineageWorkflowInputSchema>;
+
+const HASH = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+/** One MongoDB document per authorization (allowed or denied). docs/lineage.md explains every field. */
+export const LineageRecordSchema = z
+  .object({
+    _id: z.string().min(1),
+    kind: z.enum(['artifact', 'denial']),
+    decision: z.enum(['allow', 'deny']),
+    decisionId: z.string().min(1),
+    denyCode: z.string().nullable(),
+    reason: z.string().nullable(),
+    principal: z.string().nullable(),
+    action: ActionSchema,
+    target: z.string(),
+    activityType: z.string().nullable(),
+    namespace: z.string(),
+    workflowId: z.string(),
+    runId: z.string(),
+    policy: z.object({ id: z.string(), version: z.string() }).strict(),
+    rules: z.array(z.string()),
+    parentId: z.string().nullable(),
+    rootId: z.string().min(1),
+    /** Root first, parent last; empty for the root. */
+    ancestors: z.array(z.string()),
+    depth: z.number().int().nonnegative(),
+    /** 0-based, gap-free per root, in the order the lineage workflow received the decisions. */
+    seq: z.number().int().nonnegative(),
+    prevHash: HASH,
+    hash: HASH,
+    issuedAt: z.date(),
+    recordedAt: z.date(),
+    artifact: SignedArtifactSchema.nullable(),
+    denial: SignedDenialSchema.nullable(),
+    outcome: OutcomeSchema.nullable(),
+  })
+  .strict();
+export type LineageRecord = z.infer<typeof LineageRecordSchema>;
+
+/** The chain link: everything that must never change, hashed together with the previous link. */
+export function chainHash(link: {
+  rootId: string;
+  seq: number;
+  prevHash: string;
+  parentId: string | null;
+  ancestors: readonly string[];
+  signed: SignedArtifact | SignedDenial;
+}): string {
+  return `sha256:${sha256Hex(
+    canonicalize({
+      v: 1,
+      rootId: link.rootId,
+      seq: link.seq,
+      prevHash: link.prevHash,
+      parentId: link.parentId,
+      ancestors: [...link.ancestors],
+      signed: link.signed,
+    }),
+  )}`;
+}
+
+/** The searchable fields of a record, all derived from its signed decision. */
+export function recordFields(signed: SignedArtifact | SignedDenial, kind: 'artifact' | 'denial') {
+  const p = signed.payload;
+  const denial = kind === 'denial' ? (signed as SignedDenial).payload : null;
+  return {
+    _id: p.id,
+    kind,
+    decision: kind === 'artifact' ? ('allow' as const) : ('deny' as const),
+    decisionId: p.decisionId,
+    denyCode: denial?.code ?? null,
+    reason: denial?.reason ?? null,
+    principal: p.principal,
+    action: p.action,
+    target: p.target,
+    activityType: p.action === 'activity' || p.action === 'local-activity' ? p.target : null,
+    namespace: p.namespace,
+    workflowId: p.workflowId,
+    runId: p.runId,
+    policy: p.policy,
+    rules: p.rules,
+    parentId: p.parent?.id ?? null,
+    rootId: rootOf(signed),
+    issuedAt: new Date(p.issuedAt),
+    artifact: kind === 'artifact' ? (signed as SignedArtifact) : null,
+    denial: denial ? (signed as SignedDenial) : null,
+  };
+}
