@@ -197,7 +197,7 @@ export function latencyTable(result: LatencyResult): string {
     [
       `${result.rounds} alternating rounds x ${result.perRound} calls per variant, after one discarded warm-up workflow per variant.`,
       'Governed = GovernancePlugin on client + worker, authorization activity on its own task queue (in this process),',
-      'node:crypto signing; lineage persistence to MongoDB is not part of this run (mongo: false).',
+      'node:crypto signing; every decision handed off to the lineage workflow and persisted to MongoDB (FerretDB here).',
       'wall/call = client-side workflow start-to-result time / calls (includes workflow start and, governed, the run grant).',
     ],
   );

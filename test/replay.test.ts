@@ -1,5 +1,6 @@
 // Determinism: every governed path replays from its real history with Worker.runReplayHistory.
 import { Worker } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { GovernancePlugin } from '../src/plugin';
 import { governedEnv, uniqueName, workflowsPath, type Env } from './helpers/harness';
 import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip } from './fixtures/workflows';
@@ -46,4 +47,26 @@ test('replaying with governance removed is detected as non-deterministic', async
     return handle.fetchHistory();
   });
   await expect(Worker.runReplayHistory({ workflowsPath }, history, workflowId)).rejects.toThrow(/[Nn]ondeterminism|DeterminismViolation|non-determin/);
+});
+
+test('the lineage workflow replays deterministically from its real history', async () => {
+  const workflowId = uniqueName('replay-lineage');
+  const { rootId, history } = await env.run(async () => {
+    const handle = await env.client.workflow.start(payThenContinue, { taskQueue: env.taskQueue, workflowId, args: [1, 'replay'] });
+    await handle.result();
+    const first = await env.client.workflow.getHandle(workflowId, handle.firstExecutionRunId).fetchHistory();
+    const grant = (first.events ?? []).find((e) => e.activityTaskCompletedEventAttributes)!.activityTaskCompletedEventAttributes!;
+    const result = defaultPayloadConverter.fromPayload(grant.result!.payloads![0]!) as { artifact: { payload: { rootId: string } } };
+    const root = result.artifact.payload.rootId;
+    const lineage = env.client.workflow.getHandle(`temporal-governance-lineage-${root}`);
+    // wait until the lineage workflow has persisted something (an activity completed)
+    for (let i = 0; i < 100; i++) {
+      const h = await lineage.fetchHistory();
+      if ((h.events ?? []).some((e) => e.activityTaskCompletedEventAttributes)) return { rootId: root, history: h };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('the lineage workflow persisted nothing');
+  });
+  expect(rootId).toMatch(/^art_/);
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, `temporal-governance-lineage-${rootId}`);
 });

@@ -1,7 +1,7 @@
 // `temporal-governance lineage ...`: the auditor's view of the lineage collection in MongoDB.
 // Loaded lazily by main.ts; the MongoDB driver loads only when a command connects.
 import type { Db } from 'mongodb';
-import type { LineageRecord } from '../lineage/schema';
+import type { LineageRecord, OutcomeRecord } from '../lineage/schema';
 import type { Violation } from '../lineage/verify';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OperatorError, parseDuration } from '../operators/denials';
@@ -77,10 +77,11 @@ function recordTable(records: readonly LineageRecord[]): string {
   ]);
 }
 
-function showTable(r: LineageRecord): string {
+function showTable(r: LineageRecord, outcomes: readonly OutcomeRecord[]): string {
   const signed = r.artifact ?? r.denial;
-  const outcome = r.outcome
-    ? `${r.outcome.status}${r.outcome.failureType ? ` (${r.outcome.failureType})` : ''}, attempt ${r.outcome.attempt}, ${new Date(r.outcome.at).toISOString()}`
+  const last = outcomes[outcomes.length - 1];
+  const outcome = last
+    ? `${last.status}${last.failureType ? ` (${last.failureType})` : ''}, attempt ${last.attempt}, ${new Date(last.at).toISOString()}`
     : '(none reported)';
   return table([
     ['Field', 'Value'],
@@ -144,9 +145,12 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
     case 'show': {
       const { values, positionals } = parse(rest, common, 1);
       const id = positionals[0]!;
-      const record = await withLineageDb(values.database, async (db) => (await (await q()).getRecord(db, id)) ?? notFound(db, id));
-      if (values.json) json(record);
-      else out(showTable(record));
+      const { record, outcomes } = await withLineageDb(values.database, async (db) => {
+        const found = (await (await q()).getRecord(db, id)) ?? (await notFound(db, id));
+        return { record: found, outcomes: await (await q()).outcomesOf(db, id) };
+      });
+      if (values.json) json({ ...record, outcomes });
+      else out(showTable(record, outcomes));
       return 0;
     }
 

@@ -1,6 +1,8 @@
 // Auditor reads of the lineage collection. Every document is parsed with LineageRecordSchema on the
 // way out: a document that does not parse is reported by its _id, never cast to a record. Uses only
 // what FerretDB v1 also serves: find with equality, $in, $gte, sort, limit and countDocuments.
+import { outcomeCollection } from './store';
+import { OutcomeRecordSchema, type OutcomeRecord } from './schema';
 import type { Collection, Db, Document, Filter, Sort } from 'mongodb';
 import { LINEAGE_COLLECTION, LineageRecordSchema, type LineageRecord } from './schema';
 
@@ -135,4 +137,14 @@ export async function denials(db: Db, query: DenialQuery): Promise<LineageRecord
   if (query.since !== undefined) filter.issuedAt = { $gte: query.since };
   const docs = await raw(db).find(filter).sort({ issuedAt: -1, _id: 1 }).limit(query.limit).toArray();
   return docs.map(recordOf);
+}
+
+/** Every outcome reported for a record, oldest first (append-only: each attempt is kept). */
+export async function outcomesOf(db: Db, recordId: string): Promise<OutcomeRecord[]> {
+  const docs = await outcomeCollection(db).find({ recordId }).sort({ at: 1 }).toArray();
+  return docs.map((d) => {
+    const parsed = OutcomeRecordSchema.safeParse(d);
+    if (!parsed.success) throw new Error(`outcome document ${String(d._id)} does not match the schema: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  });
 }

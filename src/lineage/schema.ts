@@ -9,6 +9,8 @@ export const LINEAGE_WORKFLOW_TYPE = 'governanceLineage';
 export const LINEAGE_SIGNAL = 'lineageRecord';
 export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
 export const LINEAGE_COLLECTION = 'lineage';
+/** Append-only execution outcomes, one document per reported event (every attempt is kept). */
+export const OUTCOME_COLLECTION = 'lineage_outcomes';
 export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 
 /** One lineage workflow per root execution. */
@@ -86,10 +88,13 @@ export const LineageRecordSchema = z
     recordedAt: z.date(),
     artifact: SignedArtifactSchema.nullable(),
     denial: SignedDenialSchema.nullable(),
-    outcome: OutcomeSchema.nullable(),
   })
   .strict();
 export type LineageRecord = z.infer<typeof LineageRecordSchema>;
+
+/** `${recordId}:${attempt}:${status}`: the same report stored twice is one document. */
+export const OutcomeRecordSchema = OutcomeSchema.extend({ _id: z.string().min(1), recordId: z.string().min(1), rootId: z.string().min(1) }).strict();
+export type OutcomeRecord = z.infer<typeof OutcomeRecordSchema>;
 
 /** The chain link: everything that must never change, hashed together with the previous link. */
 export function chainHash(link: {

@@ -2,7 +2,7 @@
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, recordFields, type LineageRecord, type LineageSignal, type Outcome } from './schema';
+import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTCOME_COLLECTION, recordFields, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
@@ -16,6 +16,10 @@ export function lineageCollection(db: Db): Collection<LineageRecord> {
   return db.collection<LineageRecord>(LINEAGE_COLLECTION);
 }
 
+export function outcomeCollection(db: Db): Collection<OutcomeRecord> {
+  return db.collection<OutcomeRecord>(OUTCOME_COLLECTION);
+}
+
 /** Each auditor question is one indexed read: by id (_id), ancestry (_id $in ancestors), descendants, a root in order, denials by time, by principal, by workflow. */
 export async function ensureLineageIndexes(db: Db): Promise<void> {
   const c = lineageCollection(db);
@@ -24,6 +28,7 @@ export async function ensureLineageIndexes(db: Db): Promise<void> {
   await c.createIndex({ decision: 1, issuedAt: -1 }, { name: 'decision_time' });
   await c.createIndex({ principal: 1, issuedAt: -1 }, { name: 'principal_time' });
   await c.createIndex({ workflowId: 1, issuedAt: 1 }, { name: 'workflow' });
+  await outcomeCollection(db).createIndex({ recordId: 1, at: 1 }, { name: 'record_time' });
 }
 
 export interface ChainHead {
@@ -116,24 +121,20 @@ export async function persistLineageBatch(
     const hash = chainHash({ rootId, seq, prevHash, parentId: fields.parentId, ancestors, signed });
     known.set(fields._id, ancestors);
     if (GRANT_ACTIONS.has(fields.action) && kind === 'artifact') grants[fields._id] = ancestors;
-    const doc: LineageRecord = { ...fields, rootId, ancestors, depth: ancestors.length, seq, prevHash, hash, recordedAt, outcome: null };
+    const doc: LineageRecord = { ...fields, rootId, ancestors, depth: ancestors.length, seq, prevHash, hash, recordedAt };
     seq += 1;
     prevHash = hash;
     return doc;
   });
   if (docs.length > 0) await insertIdempotently(c, docs);
 
-  // Only the latest outcome of each record matters; one bulk write, not one round trip each.
-  const latest = new Map<string, Outcome>();
-  for (const sig of batch) if (sig.kind === 'outcome') latest.set(sig.id, sig.outcome);
-  let outcomes = 0;
-  if (latest.size > 0) {
-    const r = await c.bulkWrite(
-      [...latest].map(([id, outcome]) => ({ updateOne: { filter: { _id: id }, update: { $set: { outcome } } } })),
-      { ordered: false },
-    );
-    outcomes = r.matchedCount;
-  }
+  // Outcomes are appended, never updated: an update by id is a collection scan on FerretDB's SQLite
+  // backend, and every attempt's report is worth keeping.
+  const outcomeDocs: OutcomeRecord[] = batch.flatMap((sig) =>
+    sig.kind === 'outcome' ? [{ _id: `${sig.id}:${sig.outcome.attempt}:${sig.outcome.status}`, recordId: sig.id, rootId, ...sig.outcome }] : [],
+  );
+  if (outcomeDocs.length > 0) await insertIgnoringDuplicates(outcomeCollection(db), outcomeDocs);
+  const outcomes = outcomeDocs.length;
   const last = docs[docs.length - 1];
   return {
     inserted: docs.length,
@@ -143,6 +144,16 @@ export async function persistLineageBatch(
     head: last ? { seq: last.seq, hash: last.hash } : head ? { seq: head.seq, hash: head.hash } : null,
     grants,
   };
+}
+
+async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: OutcomeRecord[]): Promise<void> {
+  try {
+    await c.insertMany(docs, { ordered: false });
+  } catch (err) {
+    const writeErrors = (err as { writeErrors?: Array<{ code?: number }> | { code?: number } }).writeErrors;
+    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
+  }
 }
 
 /** Inserts documents; a duplicate is fine only if the stored document is the same link of the chain. */

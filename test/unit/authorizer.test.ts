@@ -215,11 +215,16 @@ describe('root run grant', () => {
     expect(verifyArtifactForCall(grant, { ...call, activityType: 'charge' }, trust, T0, nodeEd25519).ok).toBe(false);
   });
 
-  it('gives every authorization a fresh id but the same decision id', async () => {
+  it('reproduces the same artifact for a retried authorization, and a new one at another time', async () => {
+    // The governance worker's clock is the authorization activity's first scheduled time, so a
+    // retried attempt signs byte-identical bytes and lineage never sees two versions of a decision.
     const a = await rootGrant();
     const b = await rootGrant();
-    expect(a.payload.id).not.toBe(b.payload.id);
-    expect(a.payload.decisionId).toBe(b.payload.decisionId);
+    expect(b).toEqual(a);
+    clock = T0 + 1;
+    const c = await rootGrant();
+    expect(c.payload.id).not.toBe(a.payload.id);
+    expect(c.payload.decisionId).toBe(a.payload.decisionId);
   });
 
   it('denies a workflow started without a principal with a signed UNAUTHENTICATED denial', async () => {
