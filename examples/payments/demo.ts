@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { generateSigningKey } from '../../src/crypto/keys';
+import { generateSigningKey, loadTrustBundle } from '../../src/crypto/keys';
+import { connectLineage, lineageCollection } from '../../src/lineage/store';
+import { verifyLineage } from '../../src/lineage/verify';
 import { GovernancePlugin } from '../../src/plugin';
 import { startDevStack, stopOnSignals } from '../../src/stack/stack';
 import { createGovernanceWorker } from '../../src/worker/governance-worker';
@@ -54,6 +56,29 @@ function governanceDenial(err: unknown): DenialDetails | undefined {
 }
 
 
+/** Waits for lineage to settle (persistence is batched), then verifies it offline like an auditor. */
+async function lineageSummary(mongoUri: string, database: string, bundlePath: string, roots: number): Promise<string> {
+  const { client, db } = await connectLineage(mongoUri, database);
+  try {
+    // Every scenario is a root; wait until each has records and the count holds still.
+    let previous = -1;
+    let count = 0;
+    for (let i = 0; i < 60; i++) {
+      const seen = (await lineageCollection(db).distinct('rootId')).length;
+      count = await lineageCollection(db).countDocuments();
+      if (seen >= roots && count === previous) break;
+      previous = count;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const summary = await verifyLineage(db, loadTrustBundle(bundlePath));
+    if (summary.violations.length > 0) throw new Error(`lineage verification failed: ${summary.violations.map((v) => `${v.id}: ${v.message}`).join('; ')}`);
+    const verdict = 'verified offline: every signature, hash link and ancestor link holds';
+    return `Lineage: ${summary.records} authorization records in MongoDB across ${summary.roots} roots, ${verdict}.`;
+  } finally {
+    await client.close();
+  }
+}
+
 export interface DemoOptions {
   /** Keep the stack (and its Web UI) running after the scenario until Ctrl-C. */
   readonly keepRunning?: boolean;
@@ -75,6 +100,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
 
     const connection = await NativeConnection.connect({ address: stack.temporalAddress });
     const governanceTaskQueue = 'temporal-governance';
+    // Each run signs with a fresh demo key, so each run keeps its lineage in a database of its own.
+    const lineageDatabase = `demo_${Date.now().toString(36)}`;
     const appTaskQueue = 'payments';
     const governance = await createGovernanceWorker({
       connection,
@@ -84,6 +111,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       signingKeyPath: keyPath,
       trustBundlePath: bundlePath,
       mongoUri: stack.mongoUri!,
+      database: lineageDatabase,
     });
     const app = await Worker.create({
       connection,
@@ -95,6 +123,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
     const running = [governance.run(), app.run()];
     const clientConnection = await Connection.connect({ address: stack.temporalAddress });
     const outcomes: Outcome[] = [];
+    let lineage = '';
     try {
       out('Running the payments scenario...');
       const stamp = Date.now().toString(36);
@@ -112,6 +141,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
           outcomes.push({ scenario, workflowId, status: denial ? 'denied' : 'failed', detail: denial ? `${denial.code}: ${denial.reason}` : message, denial, charged: charged() });
         }
       }
+      // Lineage is persisted by the governance worker: read it back while it still runs.
+      lineage = await lineageSummary(stack.mongoUri!, lineageDatabase, bundlePath, scenarios.length);
     } finally {
       governance.shutdown();
       app.shutdown();
@@ -136,6 +167,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       ]),
     );
     out('');
+    out(lineage);
     out('lookupExchangeRate is exempt in the policy: it ran without a per-call authorization.');
     out('"Swallow a denied charge" caught the denial in workflow code and still failed: strict fail-closed.');
     if (stack.uiUrl) {
