@@ -25,9 +25,10 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@te
 import { generateSigningKey } from '../src/crypto/keys';
 import { GovernancePlugin } from '../src/plugin';
 import { createGovernanceWorker } from '../src/worker/governance-worker';
+import { connectLineage, lineageCollection } from '../src/lineage/store';
 import * as activities from './activities';
 import type { benchSequential } from './workflows';
-import { ratio, summarize, table, type Summary } from './util';
+import { fmt, ratio, summarize, table, type Summary } from './util';
 
 export const BENCH_PRINCIPAL = 'bench';
 export const BENCH_PRINCIPALS = { principals: { [BENCH_PRINCIPAL]: { roles: ['operator'], description: 'benchmark client' } } };
@@ -75,11 +76,40 @@ export interface LatencyResult {
   readonly perRound: number;
   readonly rounds: number;
   readonly setupSeconds: number;
+  readonly lineage: LineageMeasurement;
+}
+
+export interface LineageMeasurement {
+  readonly records: number;
+  /** Records persisted per second while the governed rounds ran (first to last recordedAt). */
+  readonly persistedPerSec: number;
+  /** Decision (issuedAt) to document (recordedAt), ms. */
+  readonly lagMs: Summary;
+}
+
+/** Lineage of the governed rounds, read back from MongoDB once persistence has caught up. */
+async function measureLineage(mongoUri: string, database: string, expectedAtLeast: number): Promise<LineageMeasurement> {
+  const { client, db } = await connectLineage(mongoUri, database);
+  try {
+    const c = lineageCollection(db);
+    for (let i = 0; i < 120 && (await c.countDocuments()) < expectedAtLeast; i++) await new Promise((r) => setTimeout(r, 250));
+    const docs = await c.find({}, { projection: { issuedAt: 1, recordedAt: 1 } }).toArray();
+    const recorded = docs.map((d) => d.recordedAt.getTime()).sort((a, b) => a - b);
+    const span = (recorded[recorded.length - 1]! - recorded[0]!) / 1000;
+    return {
+      records: docs.length,
+      persistedPerSec: span > 0 ? docs.length / span : Number.NaN,
+      lagMs: summarize(docs.map((d) => d.recordedAt.getTime() - d.issuedAt.getTime())),
+    };
+  } finally {
+    await client.close();
+  }
 }
 
 type Variant = 'ungoverned' | 'governed';
 
 export async function runLatency(options: LatencyOptions): Promise<LatencyResult> {
+  const lineageDatabase = `bench_${Date.now().toString(36)}`;
   const setupStart = Date.now();
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const queues = { ungoverned: `bench-plain-${suffix}`, governed: `bench-governed-${suffix}`, governance: `bench-governance-${suffix}` };
@@ -120,7 +150,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         trustBundlePath: options.keys.bundlePath,
         issuer: 'temporal-governance-bench',
         mongoUri: options.mongoUri,
-        database: `bench_${Date.now().toString(36)}`,
+        database: lineageDatabase,
       }),
     );
     for (const worker of workers) runs.push(worker.run());
@@ -171,7 +201,9 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
       }
       options.log(`round ${round + 1}/${options.rounds} done (${perRound} calls per variant)`);
     }
-    return { ...result, perRound, rounds: options.rounds, setupSeconds };
+    // Every governed call = one authorization record (plus one run grant per workflow).
+    const lineage = await measureLineage(options.mongoUri, lineageDatabase, result.governed.gapsMs.length);
+    return { ...result, perRound, rounds: options.rounds, setupSeconds, lineage };
   } finally {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     await Promise.allSettled(runs);
@@ -224,4 +256,18 @@ export function dispatchQuantumNote(result: LatencyResult, serverStartedHere: bo
       : '  Configure that server with history.transferProcessorMaxPollRPS=1000 (or point TEMPORAL_ADDRESS',
     '  at a production-like cluster) for a representative measurement.',
   ].join('\n');
+}
+
+export function lineageTable(result: LatencyResult): string {
+  const l = result.lineage;
+  return table(
+    'Lineage: decision to MongoDB document during the governed rounds',
+    ['records', 'persisted/s', 'lag p50 ms', 'lag p95 ms', 'lag max ms'],
+    [[String(l.records), fmt(l.persistedPerSec), fmt(l.lagMs.p50), fmt(l.lagMs.p95), fmt(l.lagMs.max)]],
+    [
+      'lag = recordedAt - issuedAt (issuedAt is the authorization activity\'s scheduled time): hand-off by signal-with-start,',
+      'batching in the lineage workflow, the persist activity and the MongoDB (FerretDB) insert. persisted/s is bounded by the',
+      'load offered (sequential governed calls), not the store: the 5,000-authorization test persists one root at ~64 records/s.',
+    ],
+  );
 }

@@ -8,7 +8,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevStack, stopOnSignals } from '../src/stack/stack';
 import { cryptoTable, runCrypto } from './crypto';
-import { dispatchQuantumNote, latencyTable, makeBenchKeys, runLatency } from './latency';
+import { dispatchQuantumNote, latencyTable, lineageTable, makeBenchKeys, runLatency } from './latency';
 import { policyTable, runPolicy } from './policy';
 import { machineInfo } from './util';
 
@@ -92,6 +92,7 @@ async function main(): Promise<void> {
           log,
         });
         print(latencyTable(latency));
+        print(lineageTable(latency));
         const note = dispatchQuantumNote(latency, stack.uiUrl !== null);
         if (note) print(note);
       } finally {
