@@ -97,7 +97,16 @@ export async function persistLineageBatch(
     : new Set((await c.find({ _id: { $in: decisions.map((d) => d.signed.payload.id) } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
   const fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
 
-  const head = chain?.head ?? (await c.find({ rootId }, { projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next());
+  // A fresh workflow run reads the head once. It must not count this very batch: a previous attempt
+  // of the same call may have stored some of it before its worker died, and the retry has to
+  // rebuild exactly the same links (same seq, same hash) for them.
+  const head =
+    chain?.head ??
+    (await c
+      .find({ rootId, _id: { $nin: fresh.map((d) => d.signed.payload.id) } }, { projection: { seq: 1, hash: 1 } })
+      .sort({ seq: -1 })
+      .limit(1)
+      .next());
   let seq = head ? head.seq + 1 : 0;
   let prevHash = head ? head.hash : GENESIS_HASH;
 
