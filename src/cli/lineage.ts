@@ -3,24 +3,11 @@
 import type { Db } from 'mongodb';
 import type { LineageRecord, OutcomeRecord } from '../lineage/schema';
 import type { Violation } from '../lineage/verify';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OperatorError, parseDuration } from '../operators/denials';
-import { UsageError } from './main';
+import { parse, UsageError } from './args';
 import { table } from './table';
 
 type Out = (line: string) => void;
-
-/** Strict options, an exact number of positionals; anything else is a UsageError (main.ts's rule). */
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = 0) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.positionals.length !== positionals) throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
-  return parsed;
-}
 
 const common = { database: { type: 'string' }, json: { type: 'boolean' } } as const;
 

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // temporal-governance: key tooling, policy checks, workers, the dev stack and the demo.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Worker } from '@temporalio/worker';
 import { generateSigningKey, KeyError } from '../crypto/keys';
 import { loadPolicyFile } from '../policy/load';
@@ -8,6 +7,9 @@ import { PolicyError } from '../policy/schema';
 import { ProvisioningError } from '../stack/tools';
 import { DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { table } from './table';
+import { parse, required, UsageError } from './args';
+
+export { UsageError };
 
 export const USAGE = `Usage: temporal-governance <command> [options]
 
@@ -63,28 +65,6 @@ class OperatorConnectionError extends Error {
 
 function shortVersion(version: string | null): string {
   return version?.startsWith('sha256:') ? `${version.slice(0, 19)}...` : version ?? '';
-}
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
-
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, positionals = 0) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (parsed.positionals.length !== positionals) {
-    throw new UsageError(`expected ${positionals} argument(s), got ${parsed.positionals.length}`);
-  }
-  return parsed;
-}
-
-function required(values: Record<string, unknown>, ...names: string[]): void {
-  const missing = names.filter((n) => typeof values[n] !== 'string' || values[n] === '');
-  if (missing.length > 0) throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(', ')}`);
 }
 
 async function runWorkerUntilSignal(worker: Worker, out: (line: string) => void): Promise<void> {

@@ -724,24 +724,24 @@ describe('key files', () => {
 
   it('loadSigningKey does not echo an invalid JSON file', () => {
     const keyPath = join(dir, 'broken.json');
-    const secret = 'SUPER-SECRET-d-VALUE-0123456789abcdefghijklmnop';
-    writeFileSync(keyPath, `{"d": "${secret}", oops`, { mode: 0o600 });
+    const planted = 'SUPER-SECRET-d-VALUE-0123456789abcdefghijklmnop';
+    writeFileSync(keyPath, `{"d": "${planted}", oops`, { mode: 0o600 });
     chmodSync(keyPath, 0o600);
     const err = keyError(() => loadSigningKey(keyPath));
     expect(err.message).toContain('not valid JSON');
-    expect(err.message).not.toContain(secret);
+    expect(err.message).not.toContain(planted);
     expect(err.message).not.toContain('SUPER');
-    expect(String(err.stack)).not.toContain(secret);
+    expect(String(err.stack)).not.toContain(planted);
   });
 
   it('loadSigningKey names bad fields without their values', () => {
     const keyPath = join(dir, 'bad.json');
-    const secret = 'not-a-valid-seed-but-still-secret';
-    writeFileSync(keyPath, JSON.stringify({ kty: 'OKP', crv: 'Ed25519', kid: 'k', x: 'A'.repeat(43), d: secret }), { mode: 0o600 });
+    const planted = 'not-a-valid-seed-but-still-secret';
+    writeFileSync(keyPath, JSON.stringify({ kty: 'OKP', crv: 'Ed25519', kid: 'k', x: 'A'.repeat(43), d: planted }), { mode: 0o600 });
     chmodSync(keyPath, 0o600);
     const err = keyError(() => loadSigningKey(keyPath));
     expect(err.message).toMatch(/bad or missing d/);
-    expect(err.message).not.toContain(secret);
+    expect(err.message).not.toContain(planted);
   });
 
   it('loadSigningKey reports a missing file as KeyError', () => {
