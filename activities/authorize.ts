@@ -1,7 +1,7 @@
 // The authorization activity. Runs only on governance workers, the only holders of the signing key.
 import { ApplicationFailure } from '@temporalio/common';
 import { hexToBytes } from '@noble/hashes/utils.js';
-import { payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
+import { CLOCK_SKEW_MS, payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
 import type { TrustBundle } from '../src/artifact/trust-bundle';
 import { canonicalize } from '../src/common/canonical';
 import { DenyCodes } from '../src/common/constants';
@@ -14,7 +14,9 @@ import {
   type AuthorizationResult,
   type SignedArtifact,
 } from '../src/common/schemas';
-import type { PrincipalDirectory } from '../src/identity/principals';
+import { DEFAULT_MAX_STALENESS_MS } from '../src/identity/cache';
+import { verifyStartProof } from '../src/identity/proof';
+import { intersectRoles, revocationProblem, stalenessProblem, type IdentitySnapshot } from '../src/identity/snapshot';
 import { rootOf, type LineageSignal } from '../src/lineage/schema';
 import { evaluatePolicy } from '../src/policy/evaluate';
 import type { Policy } from '../src/policy/schema';
@@ -22,19 +24,29 @@ import type { Policy } from '../src/policy/schema';
 export interface AuthorizerOptions {
   readonly policy: Policy;
   readonly signingKey: SigningKey;
-  readonly trustBundle: TrustBundle;
-  readonly principals: PrincipalDirectory;
+  /** The current trust bundle (a reloaded bundle takes effect at the next decision). */
+  readonly trustBundle: () => TrustBundle;
+  /** The newest identity snapshot (principals, API keys, revocations); undefined when it could not be read. */
+  readonly identity: () => Promise<IdentitySnapshot | undefined>;
+  /** Single-use registry of start proofs (MongoDB). */
+  readonly startProofs: StartProofRegistry;
   readonly ed25519: Ed25519;
   /** Issuer name inside every artifact. */
   readonly issuer: string;
   /** Lifetime of per-call (activity and local activity) artifacts. */
   readonly artifactTtlMs: number;
+  /** Identity state older than this denies everything (default 5 s). */
+  readonly maxStalenessMs?: number;
+  /** How much older than the workflow start a start proof may be (default 5 minutes). */
+  readonly proofMaxAgeMs?: number;
   /**
    * Issue time of a decision. The governance worker passes the authorization activity's first
    * scheduled time, so a retried authorization reproduces the same artifact byte for byte (same
    * id, same signature) and lineage never sees two versions of one decision.
    */
   readonly now?: () => number;
+  /** Real time, for the staleness of the identity state (default Date.now). */
+  readonly wallClock?: () => number;
   /**
    * Durable hand-off of every decision to lineage, before it is returned. If it throws, no decision
    * is returned (the activity fails and is retried).
@@ -42,7 +54,16 @@ export interface AuthorizerOptions {
   readonly handOff?: (signal: LineageSignal, rootId: string) => Promise<void>;
 }
 
-type Denied = { readonly code: string; readonly reason: string; readonly ruleIds?: string[] };
+export interface StartProofRegistry {
+  /** First use of a proof by a start (see claimStartProof). */
+  claim(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
+  /** The start that claimed a proof, if any. */
+  find(proofId: string): Promise<{ firstExecutionRunId: string; workflowId: string } | null>;
+}
+
+export const DEFAULT_PROOF_MAX_AGE_MS = 5 * 60_000;
+
+type Denied = { readonly code: string; readonly reason: string; readonly ruleIds?: string[]; readonly principal?: string };
 
 /**
  * Same call, same decision id: the id is derived from the call's identity, so a retried
@@ -69,20 +90,57 @@ function argumentValues(view: readonly unknown[]): unknown[] {
   });
 }
 
+interface Lineage {
+  readonly principal: string;
+  readonly credential: string;
+  readonly roles: string[];
+  readonly rootId: string | null;
+  readonly parent: SignedArtifact | null;
+  readonly ancestors: string[];
+}
+
 export function createAuthorizer(options: AuthorizerOptions): (input: unknown) => Promise<AuthorizationResult> {
   const now = options.now ?? Date.now;
+  const wallClock = options.wallClock ?? Date.now;
+  const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
   const { policy, signingKey, ed25519 } = options;
   const policyRef = { id: policy.id, version: policy.version };
 
-  /** Resolves the principal, root and parent link of a request, or says why it cannot. */
-  function lineageOf(request: AuthorizationRequest, at: number): Denied | { principal: string; rootId: string | null; parent: SignedArtifact | null } {
+  /** The root of a chain: a start proven with a live API key, used by this start only. */
+  async function rootOfTrust(request: AuthorizationRequest, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
     const wf = request.workflow;
-    if (request.parent === null) {
-      if (request.action !== 'workflow') return { code: DenyCodes.invalidGrant, reason: 'the call carries no run grant' };
-      if (!request.principal) return { code: DenyCodes.unauthenticated, reason: 'the workflow was started without a principal' };
-      return { principal: request.principal, rootId: null, parent: null };
+    if (request.action !== 'workflow') return { code: DenyCodes.invalidGrant, reason: 'the call carries no run grant' };
+    if (wf.parent !== null) return { code: DenyCodes.invalidGrant, reason: `a child run must carry its parent's child-workflow grant (parent ${wf.parent.workflowId})` };
+    const firstRun = wf.firstExecutionRunId === wf.runId;
+    const proven = verifyStartProof(
+      request.proof,
+      { namespace: wf.namespace, workflowId: wf.workflowId, workflowType: wf.workflowType, argsDigest: request.argsDigest, startedAt: wf.startedAt },
+      snapshot,
+      at,
+      ed25519,
+      { maxAgeMs: options.proofMaxAgeMs ?? DEFAULT_PROOF_MAX_AGE_MS, skewMs: CLOCK_SKEW_MS, checkAge: firstRun },
+    );
+    if ('code' in proven) return proven;
+    const claim = { proofId: proven.proofId, firstExecutionRunId: wf.firstExecutionRunId, workflowId: wf.workflowId };
+    if (firstRun) {
+      if ((await options.startProofs.claim(claim)) === 'replayed') {
+        return { code: DenyCodes.proofReplayed, reason: 'this start proof was already used by another start; a proof starts one workflow only', principal: proven.principal };
+      }
+    } else {
+      // A workflow retry or cron run re-delivers its first run's proof: admit it only for that chain.
+      const stored = await options.startProofs.find(proven.proofId);
+      if (!stored || stored.firstExecutionRunId !== wf.firstExecutionRunId || stored.workflowId !== wf.workflowId) {
+        return { code: DenyCodes.proofReplayed, reason: 'this start proof was not used by the first run of this workflow', principal: proven.principal };
+      }
     }
-    const verified = verifySignedArtifact(request.parent, options.trustBundle, at, ed25519);
+    return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [] };
+  }
+
+  /** Resolves the principal, roles, root and parent link of a request, or says why it cannot. */
+  async function lineageOf(request: AuthorizationRequest, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
+    const wf = request.workflow;
+    if (request.parent === null) return rootOfTrust(request, snapshot, at);
+    const verified = verifySignedArtifact(request.parent, options.trustBundle(), at, ed25519);
     if (!verified.ok) return { code: DenyCodes.invalidGrant, reason: `the parent grant is not valid: ${verified.reason}` };
     const p = verified.value.payload;
     const bound =
@@ -93,9 +151,15 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
             (p.action === 'continue-as-new' && p.workflowId === wf.workflowId && wf.continuedFromRunId === p.runId))
         : p.action === 'workflow' && p.namespace === wf.namespace && p.workflowId === wf.workflowId && p.runId === wf.runId;
     if (!bound || p.namespace !== wf.namespace) {
-      return { code: DenyCodes.invalidGrant, reason: `the parent grant ${p.id} (${p.action}) is not bound to this run` };
+      return { code: DenyCodes.invalidGrant, reason: `the parent grant ${p.id} (${p.action}) is not bound to this run`, principal: p.principal };
     }
-    return { principal: p.principal, rootId: p.rootId, parent: verified.value };
+    const revoked = revocationProblem(p, snapshot);
+    if (revoked) return { ...revoked, principal: p.principal };
+    const current = snapshot.rolesOf(p.principal);
+    if (current === undefined) return { code: DenyCodes.unknownPrincipal, reason: `principal ${p.principal} is not known to governance`, principal: p.principal };
+    // Authority only narrows down a chain: the parent's roles, less any the principal has since lost.
+    const roles = intersectRoles(p.roles, current);
+    return { principal: p.principal, credential: p.credential, roles, rootId: p.rootId, parent: verified.value, ancestors: [...p.ancestors, p.id] };
   }
 
   return async function authorize(input: unknown): Promise<AuthorizationResult> {
@@ -135,7 +199,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
       issuedAt: at,
     };
 
-    let principal: string | null = request.principal;
+    let principal: string | null = null;
     let rootId: string | null = null;
     let parent: SignedArtifact | null = null;
 
@@ -151,7 +215,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
           id: idFor('den', `${d.code}:${d.reason}`),
           kid: signingKey.kid,
           iss: options.issuer,
-          principal,
+          principal: principal ?? d.principal ?? null,
           ...binding,
           rules: d.ruleIds ?? [],
           parent: parent ? { id: parent.payload.id, hash: payloadHash(parent.payload) } : null,
@@ -167,12 +231,28 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     if (`sha256:${sha256Hex(canonicalize(request.args))}` !== request.argsDigest) {
       return deny({ code: DenyCodes.malformedRequest, reason: 'the argument digest does not match the arguments' });
     }
-    const lineage = lineageOf(request, at);
+    if (request.delegateRoles !== null && request.action !== 'child-workflow') {
+      return deny({ code: DenyCodes.malformedRequest, reason: 'only a child workflow start can delegate roles' });
+    }
+    const snapshot = await options.identity();
+    const stale = stalenessProblem(snapshot, wallClock(), maxStalenessMs);
+    if (stale || !snapshot) return deny(stale!);
+
+    const lineage = await lineageOf(request, snapshot, at);
     if ('code' in lineage) return deny(lineage);
     ({ principal, rootId, parent } = lineage);
 
-    const roles = options.principals.rolesOf(lineage.principal);
-    if (roles === undefined) return deny({ code: DenyCodes.unknownPrincipal, reason: `principal ${lineage.principal} is not known to governance` });
+    let roles = lineage.roles;
+    if (request.delegateRoles !== null) {
+      const widening = request.delegateRoles.filter((r) => !lineage.roles.includes(r));
+      if (widening.length > 0) {
+        return deny({
+          code: DenyCodes.delegationWidens,
+          reason: `child workflow ${request.childWorkflowId} asks for ${widening.join(', ')}, which this run's grant does not hold (it holds ${lineage.roles.join(', ') || 'no roles'}); delegation only narrows`,
+        });
+      }
+      roles = [...new Set(request.delegateRoles)].sort();
+    }
 
     const decision = evaluatePolicy(policy, {
       principal: lineage.principal,
@@ -196,10 +276,13 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
           kid: signingKey.kid,
           iss: options.issuer,
           principal: lineage.principal,
+          credential: lineage.credential,
+          roles,
           ...binding,
           rules: decision.ruleIds,
           parent: parent ? { id: parent.payload.id, hash: payloadHash(parent.payload) } : null,
           rootId: rootId ?? id,
+          ancestors: lineage.ancestors,
           exempt: request.action === 'workflow' ? policy.exempt.activities : [],
           expiresAt: perCall ? at + options.artifactTtlMs : null,
         },

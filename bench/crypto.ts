@@ -10,9 +10,10 @@ import type { AuthorizationRequest, AuthorizationResult, SignedArtifact } from '
 import { loadSigningKey, loadTrustBundle } from '../src/crypto/keys';
 import { nobleEd25519 } from '../src/crypto/noble';
 import { nodeEd25519 } from '../src/crypto/node';
-import { principalDirectory } from '../src/identity/principals';
+import { generateApiKey, parseApiKey, signStartProof } from '../src/identity/api-key';
+import { identitySnapshot } from '../src/identity/snapshot';
 import { loadPolicyFile } from '../src/policy/load';
-import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_PRINCIPALS, type BenchKeys } from './latency';
+import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
 import { ratio, table, timeBox, type Rate } from './util';
 
 export interface CryptoResult {
@@ -31,9 +32,30 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
   const trusted = trust.keys.get(signingKey.kid);
   if (!trusted) throw new Error('bench signing key missing from its trust bundle');
   const policy = loadPolicyFile(BENCH_POLICY_PATH);
-  const principals = principalDirectory(BENCH_PRINCIPALS);
+  // Identity as the governance worker holds it: one principal, its API key's public half, no revocations.
+  const generated = generateApiKey();
+  const apiKey = parseApiKey(generated.apiKey);
+  const created = new Date();
+  const snapshot = identitySnapshot(
+    {
+      principals: [{ _id: BENCH_PRINCIPAL, roles: BENCH_ROLES, description: null, createdAt: created }],
+      apiKeys: [{ _id: generated.keyId, principal: BENCH_PRINCIPAL, publicKey: generated.publicKey, roles: null, createdAt: created, expiresAt: null }],
+      revocations: [],
+    },
+    Number.MAX_SAFE_INTEGER, // never stale: this section measures crypto, not MongoDB
+  );
+  const startProofs = { claim: async () => 'claimed' as const, find: async () => null };
   const authorizerWith = (ed25519: Ed25519) =>
-    createAuthorizer({ policy, signingKey, trustBundle: trust, principals, ed25519, issuer: 'temporal-governance@bench-host', artifactTtlMs: 5 * 60_000 });
+    createAuthorizer({
+      policy,
+      signingKey,
+      trustBundle: () => trust,
+      identity: async () => snapshot,
+      startProofs,
+      ed25519,
+      issuer: 'temporal-governance@bench-host',
+      artifactTtlMs: 5 * 60_000,
+    });
   const authorize = { node: authorizerWith(nodeEd25519), noble: authorizerWith(nobleEd25519) };
 
   // A realistic run: root grant for the workflow, then a per-call artifact for one activity of it.
@@ -45,7 +67,10 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     taskQueue: 'orders-production',
     parent: null,
     continuedFromRunId: null,
+    firstExecutionRunId: '',
+    startedAt: Date.now(),
   };
+  workflow.firstExecutionRunId = workflow.runId;
   const request = (action: 'workflow' | 'activity', args: unknown[], parent: unknown, activityId: string | null): AuthorizationRequest => ({
     v: 1,
     action,
@@ -56,7 +81,11 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     args: argumentsView(args),
     argsDigest: argumentsDigest(args),
     workflow,
-    principal: action === 'workflow' ? BENCH_PRINCIPAL : null,
+    proof:
+      action === 'workflow'
+        ? signStartProof(apiKey, { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, argsDigest: argumentsDigest(args) })
+        : null,
+    delegateRoles: null,
     parent,
   });
   const grant = expectAllow(await authorize.node(request('workflow', [200], null, null)), 'run grant');

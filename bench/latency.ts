@@ -26,12 +26,13 @@ import { generateSigningKey } from '../src/crypto/keys';
 import { GovernancePlugin } from '../src/plugin';
 import { createGovernanceWorker } from '../src/worker/governance-worker';
 import { connectLineage, lineageCollection } from '../src/lineage/store';
+import { createApiKey, createPrincipal } from '../src/identity/store';
 import * as activities from './activities';
 import type { benchSequential } from './workflows';
 import { fmt, ratio, summarize, table, type Summary } from './util';
 
 export const BENCH_PRINCIPAL = 'bench';
-export const BENCH_PRINCIPALS = { principals: { [BENCH_PRINCIPAL]: { roles: ['operator'], description: 'benchmark client' } } };
+export const BENCH_ROLES = ['operator'];
 export const BENCH_POLICY_PATH = join(__dirname, 'fixtures', 'policy.yaml');
 const WORKFLOWS_PATH = join(__dirname, 'workflows.ts');
 
@@ -114,8 +115,18 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const queues = { ungoverned: `bench-plain-${suffix}`, governed: `bench-governed-${suffix}`, governance: `bench-governance-${suffix}` };
 
+  // Identity as `principals create` / `api-keys create` make it; the key stays in this process.
+  const identity = await connectLineage(options.mongoUri, lineageDatabase);
+  let apiKey: string;
+  try {
+    await createPrincipal(identity.db, { id: BENCH_PRINCIPAL, roles: BENCH_ROLES, description: 'benchmark client' });
+    apiKey = (await createApiKey(identity.db, { principal: BENCH_PRINCIPAL })).apiKey;
+  } finally {
+    await identity.client.close();
+  }
   const plugin = new GovernancePlugin({
-    principal: BENCH_PRINCIPAL,
+    apiKey,
+    identity: { mongoUri: options.mongoUri, database: lineageDatabase },
     trustBundle: options.keys.bundlePath,
     workflow: { taskQueue: queues.governance },
   });
@@ -145,7 +156,6 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         namespace: options.namespace,
         taskQueue: queues.governance,
         policy: BENCH_POLICY_PATH,
-        principals: BENCH_PRINCIPALS,
         signingKeyPath: options.keys.keyPath,
         trustBundlePath: options.keys.bundlePath,
         issuer: 'temporal-governance-bench',
@@ -207,6 +217,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   } finally {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     await Promise.allSettled(runs);
+    await plugin.close();
     await clientConnection.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
   }

@@ -1,15 +1,31 @@
 // Node entry point: wiring for Clients and Workers, the governance worker, keys and policy tools.
 // Workflow code imports nothing from here; see `temporal-governance/workflow`.
-export { GovernancePlugin, GovernancePluginError, WORKFLOW_INTERCEPTORS_MODULE, type GovernancePluginOptions } from './plugin';
+export { GovernancePlugin, GovernancePluginError, WORKFLOW_INTERCEPTORS_MODULE, type GovernancePluginOptions, type IdentityOptions } from './plugin';
 export { createGovernanceWorker, type GovernanceWorkerOptions } from './worker/governance-worker';
 export { createAuthorizer, decisionIdFor, type AuthorizerOptions } from '../activities/authorize';
 export { enforcementInterceptor, type EnforcementOptions } from '../interceptors/activity';
-export { principalInterceptor } from '../interceptors/client';
+export { startProofInterceptor } from '../interceptors/client';
 export { generateSigningKey, loadSigningKey, loadTrustBundle, KeyError } from './crypto/keys';
 export { nodeEd25519 } from './crypto/node';
 export { nobleEd25519 } from './crypto/noble';
 export { loadPolicyFile, parsePolicyText } from './policy/load';
 export { parsePolicy, PolicyError, type Policy } from './policy/schema';
 export { evaluatePolicy, type EvaluationInput, type PolicyDecision } from './policy/evaluate';
-export { loadPrincipalsFile, principalDirectory, type PrincipalDirectory } from './identity/principals';
+export { ApiKeyError, generateApiKey, parseApiKey, signStartProof } from './identity/api-key';
+export { identityCache, mongoIdentitySource, DEFAULT_MAX_STALENESS_MS, type IdentitySource } from './identity/cache';
+export { verifyStartProof, type ProvenIdentity } from './identity/proof';
+export { identitySnapshot, revocationProblem, stalenessProblem, type IdentitySnapshot } from './identity/snapshot';
+export {
+  claimStartProof,
+  createApiKey,
+  createPrincipal,
+  expireApiKey,
+  IdentityStoreError,
+  listApiKeys,
+  listPrincipals,
+  listRevocations,
+  loadIdentitySnapshot,
+  revoke,
+} from './identity/store';
+export * from './identity/schema';
 export * from './workflow';

@@ -1,22 +1,40 @@
 // The single wiring point: one plugin for Client and Worker, so workflow code does not change.
-import { statSync } from 'node:fs';
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { enforcementInterceptor } from '../interceptors/activity';
-import { principalInterceptor } from '../interceptors/client';
+import { startProofInterceptor } from '../interceptors/client';
 import type { TrustBundle } from './artifact/trust-bundle';
-import { loadTrustBundle } from './crypto/keys';
+import { watchTrustBundle } from './crypto/keys';
+import { mongoIdentitySource, type IdentitySource } from './identity/cache';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
 
 export interface GovernancePluginOptions {
   /** Trust bundle (or its file path) the enforcement point verifies artifacts against. Required for workers. */
   readonly trustBundle?: TrustBundle | string;
-  /** Principal on whose authority this client starts workflows. */
-  readonly principal?: string;
+  /**
+   * API key (`tgk.<key id>.<secret>`, from `temporal-governance api-keys create`) this client starts
+   * workflows with. Each start carries a proof bound to it; the key itself is never sent.
+   */
+  readonly apiKey?: string;
+  /**
+   * Where workers read revocations (and the maximum staleness they accept). Required for workers:
+   * an enforcement point that cannot see revocations would keep honouring revoked authority.
+   */
+  readonly identity?: IdentityOptions | IdentitySource;
   /** Workflow-side settings, baked into the workflow bundle. */
   readonly workflow?: Partial<WorkflowGovernanceConfig>;
   /** Extra activity types this worker runs without an artifact (governance workers only). */
   readonly unprotectedActivityTypes?: readonly string[];
+}
+
+export interface IdentityOptions {
+  /** MongoDB holding the identity collections (MONGODB_URI). */
+  readonly mongoUri: string;
+  readonly database?: string;
+  /** Revocation state older than this denies every protected activity (default 5000 ms). */
+  readonly maxStalenessMs?: number;
+  /** How often the state is re-read (default 1000 ms; must be below maxStalenessMs). */
+  readonly refreshMs?: number;
 }
 
 export const WORKFLOW_INTERCEPTORS_MODULE = require.resolve('../interceptors/workflow');
@@ -37,17 +55,18 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   }
 
   configureClient(options: ClientOptions): ClientOptions {
-    if (!this.options.principal) return options;
+    if (!this.options.apiKey) return options;
     const existing = options.interceptors?.workflow ?? [];
     if (!Array.isArray(existing)) throw new GovernancePluginError('workflow client interceptors must be an array to add governance');
     return {
       ...options,
-      interceptors: { ...options.interceptors, workflow: [...existing, principalInterceptor(this.options.principal)] },
+      interceptors: { ...options.interceptors, workflow: [...existing, startProofInterceptor(this.options.apiKey, options.namespace ?? 'default')] },
     };
   }
 
   configureWorker(options: WorkerOptions): WorkerOptions {
     const trust = this.trustBundleSource();
+    const identity = this.identitySource();
     return {
       ...options,
       interceptors: {
@@ -56,6 +75,8 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
           ...(options.interceptors?.activity ?? []),
           enforcementInterceptor({
             trustBundle: trust,
+            identity: () => identity.current(),
+            maxStalenessMs: this.maxStalenessMs,
             unprotectedActivityTypes: this.options.unprotectedActivityTypes,
             lineageTaskQueue: this.workflowConfig.taskQueue,
           }),
@@ -103,21 +124,33 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     };
   }
 
+  private identity: IdentitySource | undefined;
+  private get maxStalenessMs(): number | undefined {
+    const o = this.options.identity;
+    return o && 'mongoUri' in o ? o.maxStalenessMs : undefined;
+  }
+
+  /** One revocation reader per plugin, shared by its workers. */
+  private identitySource(): IdentitySource {
+    const o = this.options.identity;
+    if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
+    if (!('mongoUri' in o)) return o;
+    if (o.refreshMs !== undefined && o.maxStalenessMs !== undefined && o.refreshMs >= o.maxStalenessMs) {
+      throw new GovernancePluginError(`identity.refreshMs (${o.refreshMs}) must be below identity.maxStalenessMs (${o.maxStalenessMs})`);
+    }
+    this.identity ??= mongoIdentitySource({ mongoUri: o.mongoUri, database: o.database, refreshMs: o.refreshMs });
+    return this.identity;
+  }
+
+  /** Stops reading revocations (call after the plugin's workers have shut down). */
+  async close(): Promise<void> {
+    await this.identity?.close();
+    this.identity = undefined;
+  }
+
   private trustBundleSource(): () => TrustBundle {
     const source = this.options.trustBundle;
     if (source === undefined) throw new GovernancePluginError('GovernancePlugin needs a trustBundle on workers: the enforcement point verifies against it');
-    if (typeof source !== 'string') return () => source;
-    // Loaded now, so a bad bundle stops the worker; re-read when the file changes, so adding or
-    // retiring a key takes effect without a restart. A bundle that stops parsing denies everything.
-    const stamp = () => {
-      const s = statSync(source);
-      return `${s.mtimeMs}:${s.size}:${s.ino}`;
-    };
-    let current = { stamp: stamp(), bundle: loadTrustBundle(source) };
-    return () => {
-      const now = stamp();
-      if (now !== current.stamp) current = { stamp: now, bundle: loadTrustBundle(source) };
-      return current.bundle;
-    };
+    return typeof source === 'string' ? watchTrustBundle(source) : () => source;
   }
 }

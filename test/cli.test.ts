@@ -13,12 +13,33 @@ const run = (...args: string[]) => {
 describe('bad arguments print usage and exit non-zero', () => {
   test.each([
     [['bogus'], 'unknown command bogus'],
-    [['keys'], 'expected "keys generate"'],
-    [['keys', 'generate'], 'missing --key, --bundle'],
-    [['keys', 'generate', '--key', 'k', '--bundle', 'b', '--colour', 'red'], "Unknown option '--colour'"],
+    [['keys', 'generate'], 'unknown command keys'],
+    [['signing-keys'], 'unknown signing-keys command (none); expected generate or retire'],
+    [['signing-keys', 'generate'], 'missing --key, --bundle'],
+    [['signing-keys', 'generate', '--key', 'k', '--bundle', 'b', '--colour', 'red'], "Unknown option '--colour'"],
+    [['signing-keys', 'retire', '--bundle', 'b'], 'missing --kid'],
+    [['signing-keys', 'retire', '--bundle', 'b', '--kid', 'k', '--at', 'tomorrow'], '--at must be an ISO 8601 date or time'],
+    [['principals'], 'unknown principals command (none); expected create or list'],
+    [['principals', 'create', 'alice'], 'missing --roles'],
+    [['principals', 'create', '--roles', 'operator'], 'expected 1 argument(s), got 0'],
+    [['principals', 'create', 'alice', '--roles', 'operator,,auditor'], '--roles must be a comma-separated list of roles without empty entries'],
+    [['principals', 'list', 'extra'], 'Unexpected argument'],
+    [['api-keys', 'rotate'], 'unknown api-keys command rotate; expected create, list or expire'],
+    [['api-keys', 'create'], 'missing --principal'],
+    [['api-keys', 'create', '--principal', 'alice', '--expires-in', 'soon'], '--expires-in: invalid duration "soon"'],
+    [['api-keys', 'create', '--principal', 'alice', '--expires-in', '1h', '--expires-at', '2030-01-01'], 'give --expires-in or --expires-at, not both'],
+    [['api-keys', 'create', '--principal', 'alice', '--expires-at', 'next week'], '--expires-at must be an ISO 8601 date or time'],
+    [['api-keys', 'create', '--principal', 'alice', '--roles', ','], '--roles must be a comma-separated list'],
+    [['api-keys', 'expire'], 'expected 1 argument(s), got 0'],
+    [['api-keys', 'expire', 'ak_0123456789abcdef', '--at', '31/12/2030'], '--at must be an ISO 8601 date or time'],
+    [['revoke'], 'unknown revoke kind (none)'],
+    [['revoke', 'workflow', 'wf-1'], 'unknown revoke kind workflow'],
+    [['revoke', 'principal'], 'expected 1 argument(s), got 0'],
+    [['revoke', 'api-key', 'ak_0123456789abcdef', '--force'], "Unknown option '--force'"],
+    [['revocations', 'show'], 'expected "revocations list"'],
     [['policy', 'check'], 'expected 1 argument(s), got 0'],
     [['worker', 'elsewhere'], 'unknown worker kind elsewhere'],
-    [['worker', 'governance', '--policy', 'p.yaml'], 'missing --principals, --key, --bundle'],
+    [['worker', 'governance', '--policy', 'p.yaml'], 'missing --key, --bundle'],
   ])('%j', (args, message) => {
     const r = run(...args);
     expect(r.code).toBe(2);
@@ -33,11 +54,11 @@ describe('bad arguments print usage and exit non-zero', () => {
   });
 });
 
-test('keys generate writes a 0600 key that is never printed, and a trust bundle', () => {
+test('signing-keys generate writes a 0600 key that is never printed, and a trust bundle', () => {
   const dir = mkdtempSync(join(tmpdir(), 'cli-keys-'));
   const key = join(dir, 'signing-key.json');
   const bundle = join(dir, 'trust-bundle.json');
-  const r = run('keys', 'generate', '--key', key, '--bundle', bundle, '--kid', 'cli-key');
+  const r = run('signing-keys', 'generate', '--key', key, '--bundle', bundle, '--kid', 'cli-key');
   expect(r.code).toBe(0);
   expect(statSync(key).mode & 0o777).toBe(0o600);
   const secret = JSON.parse(readFileSync(key, 'utf8')).d as string;
@@ -46,13 +67,13 @@ test('keys generate writes a 0600 key that is never printed, and a trust bundle'
   expect(readFileSync(bundle, 'utf8')).not.toContain(secret);
   expect(JSON.parse(readFileSync(bundle, 'utf8')).keys).toEqual([expect.objectContaining({ kid: 'cli-key', notAfter: null })]);
 
-  const again = run('keys', 'generate', '--key', key, '--bundle', bundle, '--kid', 'cli-key-2');
+  const again = run('signing-keys', 'generate', '--key', key, '--bundle', bundle, '--kid', 'cli-key-2');
   expect(again.code).toBe(1);
   expect(again.stderr).toContain('refusing to overwrite a signing key');
   expect(again.stderr).not.toContain(secret);
 
   // Rotation, first half: a second key joins the same bundle.
-  const rotated = run('keys', 'generate', '--key', join(dir, 'next-key.json'), '--bundle', bundle, '--kid', 'cli-key-2');
+  const rotated = run('signing-keys', 'generate', '--key', join(dir, 'next-key.json'), '--bundle', bundle, '--kid', 'cli-key-2');
   expect(rotated.code).toBe(0);
   expect(JSON.parse(readFileSync(bundle, 'utf8')).keys.map((k: { kid: string }) => k.kid)).toEqual(['cli-key', 'cli-key-2']);
 });

@@ -9,7 +9,8 @@ import { WorkflowFailedError, ActivityFailure, type WorkflowHandle } from '@temp
 import { HEADER_ARTIFACT } from '../src/common/constants';
 import { enforcementInterceptor } from '../interceptors/activity';
 import { loadTrustBundle } from '../src/crypto/keys';
-import { governedEnv, expectGovernanceDenied, uniqueName, makeKeys, workflowsPath, activities, type Env } from './helpers/harness';
+import { governedEnv, expectGovernanceDenied, uniqueName, makeKeys, mongoUri, workflowsPath, activities, type Env } from './helpers/harness';
+import { mongoIdentitySource } from '../src/identity/cache';
 import { runsOf } from './fixtures/activities';
 import { payOnce, payOnQueue, payTwice } from './fixtures/workflows';
 
@@ -173,16 +174,17 @@ test('a worker without the workflow interceptors cannot run a protected activity
   const taskQueue = uniqueName('ungoverned-workflows');
   // Workflows on a plain worker (no plugin); the activity on a governed worker.
   const plain = await Worker.create({ connection: env.connection, taskQueue, workflowsPath, activities: {} });
+  const identity = mongoIdentitySource({ mongoUri: mongoUri(), database: env.lineageDatabase });
   const governedActivities = await Worker.create({
     connection: env.connection,
     taskQueue: env.taskQueue,
     activities,
-    interceptors: { activity: [enforcementInterceptor({ trustBundle: () => loadTrustBundle(env.keys.bundlePath) })] },
+    interceptors: { activity: [enforcementInterceptor({ trustBundle: () => loadTrustBundle(env.keys.bundlePath), identity: () => identity.current() })] },
   });
   const failure = await env.run(async () => {
     const handle = await env.client.workflow.start(payOnQueue, { taskQueue, workflowId: uniqueName('ungoverned'), args: [env.taskQueue, 10, marker] });
     return activityDenial(handle, false);
-  }, [plain, governedActivities]);
+  }, [plain, governedActivities]).finally(() => identity.close());
   expect(failure.details?.[0]).toMatchObject({ code: 'ARTIFACT_MISSING' });
   expect(runsOf(marker)).toBe(0);
 });

@@ -13,7 +13,7 @@ import { argumentsDigest, argumentsView } from '../src/common/digest';
 import type { AuthorizationRequest, AuthorizationResult, SignedArtifact, SignedDenial, WorkflowIdentity } from '../src/common/schemas';
 import { generateSigningKey, loadSigningKey, loadTrustBundle } from '../src/crypto/keys';
 import { nodeEd25519 } from '../src/crypto/node';
-import { principalDirectory } from '../src/identity/principals';
+import { memoryIdentity, type MemoryIdentity } from './helpers/identity';
 import type { LineageSignal } from '../src/lineage/schema';
 import { ensureLineageIndexes, persistLineageBatch, type PersistResult } from '../src/lineage/store';
 import { parsePolicy } from '../src/policy/schema';
@@ -40,7 +40,9 @@ export const policy = parsePolicy({
   ],
 });
 
-const principals = principalDirectory({ principals: { alice: { roles: ['operator'] }, carol: { roles: ['operator'] }, bob: { roles: ['viewer'] } } });
+/** Identity for the fixture's authorizers: its clock is the decision clock. */
+let identityClock = 0;
+const identity: MemoryIdentity = memoryIdentity({ alice: ['operator'], carol: ['operator'], bob: ['viewer'] }, () => identityClock);
 
 let counter = 0;
 /** A database name FerretDB and MongoDB both accept, unique per call. */
@@ -79,6 +81,8 @@ const ROOT_RUN: WorkflowIdentity = {
   taskQueue: 'orders',
   parent: null,
   continuedFromRunId: null,
+  firstExecutionRunId: 'run-root-1',
+  startedAt: 0,
 };
 const CHILD_RUN: WorkflowIdentity = {
   ...ROOT_RUN,
@@ -86,9 +90,10 @@ const CHILD_RUN: WorkflowIdentity = {
   runId: 'run-child-1',
   workflowType: 'ShippingWorkflow',
   parent: { workflowId: ROOT_RUN.workflowId, runId: ROOT_RUN.runId },
+  firstExecutionRunId: 'run-child-1',
 };
-const NEXT_RUN: WorkflowIdentity = { ...ROOT_RUN, runId: 'run-root-2', continuedFromRunId: ROOT_RUN.runId };
-const OTHER_RUN: WorkflowIdentity = { ...ROOT_RUN, workflowId: 'order-43', runId: 'run-other-1' };
+const NEXT_RUN: WorkflowIdentity = { ...ROOT_RUN, runId: 'run-root-2', continuedFromRunId: ROOT_RUN.runId, firstExecutionRunId: 'run-root-2' };
+const OTHER_RUN: WorkflowIdentity = { ...ROOT_RUN, workflowId: 'order-43', runId: 'run-other-1', firstExecutionRunId: 'run-other-1' };
 
 export interface LineageFixture {
   readonly client: MongoClient;
@@ -126,12 +131,14 @@ function authorizerFor(keys: Keys, clock: () => number) {
   return createAuthorizer({
     policy,
     signingKey: loadSigningKey(keys.keyPath),
-    trustBundle: keys.trust,
-    principals,
+    trustBundle: () => keys.trust,
+    identity: async () => identity.snapshot(),
+    startProofs: identity.startProofs,
     ed25519: nodeEd25519,
     issuer: 'lineage-test-governance',
     artifactTtlMs: 300_000,
-    now: clock,
+    now: () => (identityClock = clock()),
+    wallClock: () => identityClock,
   });
 }
 
@@ -142,8 +149,11 @@ function verifierFor(keys: Keys) {
   };
 }
 
-function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest> & { values: unknown[] }): AuthorizationRequest {
-  const { values, ...rest } = spec;
+/** `principal` is shorthand for a start proof signed with that principal's API key at `at` (the run's start). */
+function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest> & { values: unknown[]; principal?: string }, at = 0): AuthorizationRequest {
+  const { values, principal, ...rest } = spec;
+  const argsDigest = argumentsDigest(values);
+  if (principal) workflow = { ...workflow, startedAt: at };
   return {
     v: 1,
     action: 'workflow',
@@ -152,9 +162,10 @@ function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest>
     childWorkflowId: null,
     taskQueue: workflow.taskQueue,
     args: argumentsView(values),
-    argsDigest: argumentsDigest(values),
+    argsDigest,
     workflow,
-    principal: null,
+    proof: principal ? identity.proof(principal, { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, argsDigest }, at) : null,
+    delegateRoles: null,
     parent: null,
     ...rest,
   };
@@ -167,8 +178,8 @@ function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest>
 export async function persistLargeRoot(db: Db, keys: Keys, activities: number, base: number): Promise<string[]> {
   let clock = base;
   const authorize = authorizerFor(keys, () => clock);
-  const run: WorkflowIdentity = { ...ROOT_RUN, workflowId: `bulk-${base}`, runId: 'run-bulk-1' };
-  const grant = await authorize(request(run, { principal: 'alice', values: [] }));
+  const run: WorkflowIdentity = { ...ROOT_RUN, workflowId: `bulk-${base}`, runId: 'run-bulk-1', firstExecutionRunId: 'run-bulk-1' };
+  const grant = await authorize(request(run, { principal: 'alice', values: [] }, base));
   if (grant.decision !== 'allow') throw new Error('fixture expected a run grant');
   const signals: LineageSignal[] = [{ kind: 'artifact', signed: grant.artifact }];
   for (let i = 1; i <= activities; i++) {
@@ -188,10 +199,10 @@ export async function buildLineageFixture(options: { base: number; prefix: strin
   const keys = options.keys ?? makeKeys('lineage-key-1', options.base - 3 * DAY);
   let clock = options.base;
   const authorize = authorizerFor(keys, () => clock);
-  const decide = async (spec: Partial<AuthorizationRequest> & { values: unknown[]; workflow: WorkflowIdentity }, at: number): Promise<AuthorizationResult> => {
+  const decide = async (spec: Partial<AuthorizationRequest> & { values: unknown[]; workflow: WorkflowIdentity; principal?: string }, at: number): Promise<AuthorizationResult> => {
     clock = at;
     const { workflow, ...rest } = spec;
-    return authorize(request(workflow, rest));
+    return authorize(request(workflow, rest, at));
   };
   const allow = (r: AuthorizationResult): SignedArtifact => {
     if (r.decision !== 'allow') throw new Error(`fixture expected allow, got ${r.denial.payload.code}: ${r.denial.payload.reason}`);
@@ -221,7 +232,7 @@ export async function buildLineageFixture(options: { base: number; prefix: strin
   const nextCharge = allow(await decide({ workflow: NEXT_RUN, action: 'local-activity', target: 'chargeFee', activityId: '1', parent: nextRun, values: [{ amount: 5 }] }, next()));
   const otherRoot = allow(await decide({ workflow: OTHER_RUN, principal: 'carol', values: [{ orderId: 43 }] }, next()));
   const otherCharge = allow(await decide({ workflow: OTHER_RUN, action: 'activity', target: 'charge', activityId: '1', parent: otherRoot, values: [{ amount: 10 }] }, next()));
-  const deniedRoot = deny(await decide({ workflow: { ...ROOT_RUN, workflowId: 'order-44', runId: 'run-denied-1' }, principal: 'mallory', values: [{ orderId: 44 }] }, options.base - 2 * DAY));
+  const deniedRoot = deny(await decide({ workflow: { ...ROOT_RUN, workflowId: 'order-44', runId: 'run-denied-1', firstExecutionRunId: 'run-denied-1' }, principal: 'mallory', values: [{ orderId: 44 }] }, options.base - 2 * DAY));
 
   const database = uniqueDatabase(options.prefix);
   const client = await MongoClient.connect(mongoUri(), { serverSelectionTimeoutMS: 10_000 });

@@ -76,8 +76,12 @@ const workflow = {
   taskQueue: 'payments',
   parent: null,
   continuedFromRunId: null,
+  firstExecutionRunId: '01957e2a-3b1c-7d4e-9f00-000000000042',
+  startedAt: Date.parse('2025-03-01T12:00:00.000Z'),
 };
 const PRINCIPAL = 'alice';
+/** The API key id the root grant was proven with (a key id is public; the key itself never appears). */
+const CREDENTIAL = 'ak_0123456789abcdef';
 const ROLES = ['payments-operator'];
 
 /** The policy decision for a call, evaluated exactly as the authorization activity does. */
@@ -165,7 +169,8 @@ function requestFor(action: AuthorizationRequest['action'], target: string, acti
     args: argumentsView(args),
     argsDigest: argumentsDigest(args),
     workflow,
-    principal: action === 'workflow' ? PRINCIPAL : null,
+    proof: null,
+    delegateRoles: null,
     parent: null,
   };
 }
@@ -195,6 +200,8 @@ function build() {
     kid: KID,
     iss: ISSUER,
     principal: PRINCIPAL,
+    credential: CREDENTIAL,
+    roles: ROLES,
     decisionId: decisionIdFor(requestFor('workflow', workflow.workflowType, null, workflowArgs)),
     action: 'workflow',
     target: workflow.workflowType,
@@ -209,6 +216,7 @@ function build() {
     parent: null,
     issuedAt: Date.parse('2025-03-01T12:00:00.000Z'),
     rootId: grantId,
+    ancestors: [],
     exempt: policy.exempt.activities,
     expiresAt: null,
   };
@@ -225,6 +233,8 @@ function build() {
     kid: KID,
     iss: ISSUER,
     principal: PRINCIPAL,
+    credential: CREDENTIAL,
+    roles: ROLES,
     decisionId: decisionIdFor(requestFor('activity', 'chargeCard', activityId, evaluateArguments(ARGUMENTS_JS))),
     action: 'activity',
     target: 'chargeCard',
@@ -239,6 +249,7 @@ function build() {
     parent: { id: grantId, hash: payloadHash(grantPayload) },
     issuedAt,
     rootId: grantId,
+    ancestors: [grantId],
     exempt: [],
     expiresAt: issuedAt + ttlMs,
   };

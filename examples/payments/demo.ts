@@ -7,6 +7,7 @@ import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { generateSigningKey, loadTrustBundle } from '../../src/crypto/keys';
 import { connectLineage, lineageCollection } from '../../src/lineage/store';
+import { createApiKey, createPrincipal, revoke } from '../../src/identity/store';
 import { verifyLineage } from '../../src/lineage/verify';
 import { GovernancePlugin } from '../../src/plugin';
 import { startDevStack, stopOnSignals } from '../../src/stack/stack';
@@ -23,6 +24,8 @@ interface Scenario {
   readonly workflow: typeof payInvoice;
   readonly charge: Charge;
   readonly principal: string;
+  /** Start with an API key that was revoked before the start. */
+  readonly revokedKey?: boolean;
   /** What governance must decide; the demo exits non-zero otherwise. */
   readonly expected: 'completed' | 'denied';
 }
@@ -39,6 +42,20 @@ const scenarios: Scenario[] = [
   },
   { title: 'Pay to a sanctioned country', workflow: payInvoice, principal: 'payments-bot', expected: 'denied', charge: { invoiceId: 'INV-1004', amount: 90, currency: 'EUR', country: 'KP' } },
   { title: 'Support agent pays an invoice', workflow: payInvoice, principal: 'support-agent', expected: 'denied', charge: { invoiceId: 'INV-1005', amount: 10, currency: 'EUR', country: 'DE' } },
+  {
+    title: 'Pay with a revoked API key',
+    workflow: payInvoice,
+    principal: 'payments-bot',
+    revokedKey: true,
+    expected: 'denied',
+    charge: { invoiceId: 'INV-1006', amount: 20, currency: 'EUR', country: 'DE' },
+  },
+];
+
+/** Who may act, with which roles; each gets an API key created (and held in memory) by the demo. */
+const principals = [
+  { id: 'payments-bot', roles: ['payments-operator'], description: 'the billing service that settles invoices' },
+  { id: 'support-agent', roles: ['support'], description: 'a support agent' },
 ];
 
 interface Outcome {
@@ -107,18 +124,34 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       connection,
       taskQueue: governanceTaskQueue,
       policy: join(__dirname, 'policy.yaml'),
-      principals: join(__dirname, 'principals.yaml'),
       signingKeyPath: keyPath,
       trustBundlePath: bundlePath,
       mongoUri: stack.mongoUri!,
       database: lineageDatabase,
     });
+    // Identity lives in MongoDB: principals and API keys, as `temporal-governance principals create`
+    // and `api-keys create` would make them. The keys stay in this process and are never printed.
+    const apiKeys = new Map<string, string>();
+    const identity = await connectLineage(stack.mongoUri!, lineageDatabase);
+    let revokedKey = '';
+    try {
+      for (const p of principals) {
+        await createPrincipal(identity.db, p);
+        apiKeys.set(p.id, (await createApiKey(identity.db, { principal: p.id })).apiKey);
+      }
+      const revoked = await createApiKey(identity.db, { principal: 'payments-bot' });
+      await revoke(identity.db, 'api-key', revoked.document._id, 'demo: a leaked key');
+      revokedKey = revoked.apiKey;
+    } finally {
+      await identity.client.close();
+    }
+    const appPlugin = new GovernancePlugin({ trustBundle: bundlePath, identity: { mongoUri: stack.mongoUri!, database: lineageDatabase }, workflow: { taskQueue: governanceTaskQueue } });
     const app = await Worker.create({
       connection,
       taskQueue: appTaskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities,
-      plugins: [new GovernancePlugin({ trustBundle: bundlePath, workflow: { taskQueue: governanceTaskQueue } })],
+      plugins: [appPlugin],
     });
     const running = [governance.run(), app.run()];
     const clientConnection = await Connection.connect({ address: stack.temporalAddress });
@@ -128,7 +161,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       out('Running the payments scenario...');
       const stamp = Date.now().toString(36);
       for (const scenario of scenarios) {
-        const client = new Client({ connection: clientConnection, plugins: [new GovernancePlugin({ principal: scenario.principal })] });
+        const apiKey = scenario.revokedKey ? revokedKey : apiKeys.get(scenario.principal)!;
+        const client = new Client({ connection: clientConnection, plugins: [new GovernancePlugin({ apiKey })] });
         const workflowId = `${scenario.charge.invoiceId.toLowerCase()}-${stamp}`;
         const handle = await client.workflow.start(scenario.workflow, { taskQueue: appTaskQueue, workflowId, args: [scenario.charge] });
         const charged = () => activities.sideEffects.includes(`chargeCard:${scenario.charge.invoiceId}`);
@@ -147,6 +181,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       governance.shutdown();
       app.shutdown();
       await Promise.all(running);
+      await appPlugin.close();
       await clientConnection.close();
       await connection.close();
     }

@@ -12,6 +12,8 @@ import { governanceDeniedFailure } from '../../src/common/denial';
 import { argumentsDigest, ArgumentDigestError } from '../../src/common/digest';
 import type { DenialDetails } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
+import { DEFAULT_MAX_STALENESS_MS } from '../../src/identity/cache';
+import { revocationProblem, stalenessProblem, type IdentitySnapshot } from '../../src/identity/snapshot';
 import { handOffToLineage } from '../../src/lineage/handoff';
 import type { Outcome } from '../../src/lineage/schema';
 
@@ -27,6 +29,10 @@ export interface EnforcementOptions {
   readonly unprotectedActivityTypes?: readonly string[];
   readonly ed25519?: Ed25519;
   readonly now?: () => number;
+  /** The newest identity snapshot (revocations); undefined when it could not be read. */
+  readonly identity: () => Promise<IdentitySnapshot | undefined>;
+  /** A snapshot older than this denies every protected activity (default 5 s). */
+  readonly maxStalenessMs?: number;
   /** Governance task queue: when set, started / completed / failed are reported to lineage. */
   readonly lineageTaskQueue?: string;
 }
@@ -50,6 +56,7 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
   const ed = options.ed25519 ?? nodeEd25519;
   const now = options.now ?? Date.now;
   const unprotected = new Set(options.unprotectedActivityTypes ?? []);
+  const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
 
   return (ctx: Context) => {
     const inbound: ActivityInboundCallsInterceptor = {
@@ -98,6 +105,11 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
           ed,
         );
         if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
+        const grant = result.value.artifact.payload;
+        // Revocation is checked after the signature, so a forged artifact is reported as forged.
+        const snapshot = await options.identity();
+        const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(grant, snapshot!);
+        if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, grant.principal);
         if (!options.lineageTaskQueue || result.value.exempt) return next(input);
 
         const artifact = result.value.artifact.payload;

@@ -36,7 +36,8 @@ import {
   GOVERNANCE_DENIED,
   HEADER_ARTIFACT,
   HEADER_PARENT_GRANT,
-  HEADER_PRINCIPAL,
+  HEADER_START_PROOF,
+  DELEGATE_MEMO,
   SEARCH_ATTRIBUTES,
 } from '../../src/common/constants';
 import { denialDetailsFromPayload, governanceDeniedFailure } from '../../src/common/denial';
@@ -44,7 +45,7 @@ import { argumentsDigest, argumentsView } from '../../src/common/digest';
 import { matchesAnyGlob } from '../../src/common/glob';
 import {
   AuthorizationResultSchema,
-  PrincipalHeaderSchema,
+  DelegationSchema,
   type Action,
   type AuthorizationRequest,
   DenialDetailsSchema,
@@ -124,7 +125,8 @@ class RunGovernance {
     childWorkflowId: string | null;
     taskQueue: string;
     args: readonly unknown[];
-    principal?: string | null;
+    proof?: unknown;
+    delegateRoles?: string[] | null;
     parent?: unknown;
   }): Promise<SignedArtifact> {
     if (this.denial) throw this.denial; // after a denial this run authorizes nothing more
@@ -146,12 +148,15 @@ class RunGovernance {
         taskQueue: info.taskQueue,
         parent: info.parent ? { workflowId: info.parent.workflowId, runId: info.parent.runId } : null,
         continuedFromRunId: info.continuedFromExecutionRunId ?? null,
+        firstExecutionRunId: info.firstExecutionRunId,
+        startedAt: info.runStartTime.getTime(),
       },
-      principal: call.principal ?? null,
+      proof: call.proof ?? null,
+      delegateRoles: call.delegateRoles ?? null,
       parent: call.parent ?? this.grant ?? null,
     };
     const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, action: call.action, target: call.target };
-    const principal = this.grant?.payload.principal ?? call.principal ?? null;
+    const principal = this.grant?.payload.principal ?? null;
     const what = describeCall(call);
     const previousDetails = getCurrentDetails();
     setCurrentDetails(`governance: waiting for authorization of ${what} (task queue ${config.taskQueue})`);
@@ -200,7 +205,6 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
 
   async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const info = workflowInfo();
-    const claimed = PrincipalHeaderSchema.safeParse(readHeader(input.headers, HEADER_PRINCIPAL));
     this.run.grant = await this.run.authorize({
       action: 'workflow',
       target: info.workflowType,
@@ -208,7 +212,7 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
       childWorkflowId: null,
       taskQueue: info.taskQueue,
       args: input.args,
-      principal: claimed.success ? claimed.data.principal : null,
+      proof: readHeader(input.headers, HEADER_START_PROOF) ?? null,
       parent: readHeader(input.headers, HEADER_PARENT_GRANT) ?? null,
     });
     const body = next(input);
@@ -275,6 +279,21 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
     input: StartChildWorkflowExecutionInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>,
   ): Promise<[Promise<string>, Promise<unknown>]> {
+    const delegation = input.options.memo?.[DELEGATE_MEMO];
+    const parsedDelegation = delegation === undefined ? undefined : DelegationSchema.safeParse(delegation);
+    if (parsedDelegation && !parsedDelegation.success) {
+      return this.run.failClosed({
+        code: DenyCodes.malformedRequest,
+        reason: `memo ${DELEGATE_MEMO} of child workflow ${input.options.workflowId} must be { roles: string[] }`,
+        ruleIds: [],
+        policyId: null,
+        policyVersion: null,
+        decisionId: null,
+        principal: this.run.grant?.payload.principal ?? null,
+        action: 'child-workflow',
+        target: input.workflowType,
+      });
+    }
     const artifact = await this.run.authorize({
       action: 'child-workflow',
       target: input.workflowType,
@@ -282,6 +301,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
       childWorkflowId: input.options.workflowId,
       taskQueue: input.options.taskQueue ?? workflowInfo().taskQueue,
       args: input.options.args,
+      delegateRoles: parsedDelegation?.data?.roles ?? null,
     });
     return next({ ...input, headers: withHeader(input.headers, HEADER_PARENT_GRANT, artifact) });
   }

@@ -68,11 +68,13 @@ export function verifySignedArtifact(raw: unknown, trust: TrustBundle, now: numb
   const artifact = parsed.data;
   const key = trust.keys.get(artifact.payload.kid);
   if (!key) return fail(DenyCodes.artifactUntrustedKey, `key ${JSON.stringify(artifact.payload.kid)} is not in the trust bundle`);
-  if (now < key.notBefore || (key.notAfter !== null && now >= key.notAfter)) {
-    return fail(DenyCodes.artifactKeyNotValid, `key ${key.kid} is not valid now (retired or not yet valid)`);
-  }
+  // A key signs within its window; retiring it (notAfter) ends the window, it does not void what
+  // was signed before: open runs keep their grants across a rotation. Revocation voids everything.
   if (artifact.payload.issuedAt < key.notBefore || (key.notAfter !== null && artifact.payload.issuedAt >= key.notAfter)) {
-    return fail(DenyCodes.artifactKeyNotValid, `key ${key.kid} was not valid when the artifact was issued`);
+    return fail(DenyCodes.artifactKeyNotValid, `key ${key.kid} was not valid when the artifact was issued (retired or not yet valid)`);
+  }
+  if (artifact.payload.issuedAt > now + CLOCK_SKEW_MS) {
+    return fail(DenyCodes.artifactKeyNotValid, `the artifact claims to be issued in the future (${new Date(artifact.payload.issuedAt).toISOString()})`);
   }
   let signature: Uint8Array;
   try {

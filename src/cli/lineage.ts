@@ -5,40 +5,14 @@ import type { LineageRecord, OutcomeRecord } from '../lineage/schema';
 import type { Violation } from '../lineage/verify';
 import { OperatorError, parseDuration } from '../operators/denials';
 import { parse, UsageError } from './args';
+import { withMongoDb as withLineageDb } from './mongo';
 import { table } from './table';
 
 type Out = (line: string) => void;
 
+export { redactUri } from './mongo';
+
 const common = { database: { type: 'string' }, json: { type: 'boolean' } } as const;
-
-/** Hides a password in a connection string before it is printed. */
-export function redactUri(uri: string): string {
-  return uri.replace(/\/\/([^@/]*)@/, (_m, credentials: string) => `//${credentials.split(':')[0]}:***@`);
-}
-
-const firstLine = (text: string) => text.split('\n')[0] ?? text;
-
-async function withLineageDb<T>(database: string | undefined, fn: (db: Db) => Promise<T>): Promise<T> {
-  const uri = process.env.MONGODB_URI;
-  if (!uri) throw new OperatorError('MONGODB_URI is not set: point it at the MongoDB that stores lineage (e.g. export MONGODB_URI=mongodb://127.0.0.1:27017)');
-  const { connectLineage, DEFAULT_DATABASE } = await import('../lineage/store');
-  const { LineageDocumentError } = await import('../lineage/queries');
-  let connection: Awaited<ReturnType<typeof connectLineage>>;
-  try {
-    connection = await connectLineage(uri, database ?? DEFAULT_DATABASE);
-  } catch (err) {
-    throw new OperatorError(`cannot reach MongoDB at ${redactUri(uri)}: ${firstLine((err as Error).message)}`);
-  }
-  try {
-    return await fn(connection.db);
-  } catch (err) {
-    if (err instanceof LineageDocumentError) throw new OperatorError(err.message);
-    if (err instanceof Error && err.name.startsWith('Mongo')) throw new OperatorError(`MongoDB at ${redactUri(uri)}: ${firstLine(err.message)}`);
-    throw err;
-  } finally {
-    await connection.client.close();
-  }
-}
 
 function notFound(db: Db, id: string): never {
   throw new OperatorError(`no lineage record ${id} in database ${db.databaseName}`);

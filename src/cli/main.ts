@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// temporal-governance: key tooling, policy checks, workers, the dev stack and the demo.
+// temporal-governance: key tooling, identity, revocations, policy checks, workers, lineage, the dev stack and the demo.
 import type { Worker } from '@temporalio/worker';
-import { generateSigningKey, KeyError } from '../crypto/keys';
+import { KeyError } from '../crypto/keys';
 import { loadPolicyFile } from '../policy/load';
 import { PolicyError } from '../policy/schema';
 import { ProvisioningError } from '../stack/tools';
@@ -16,11 +16,29 @@ export const USAGE = `Usage: temporal-governance <command> [options]
 Commands:
   demo [--keep-running]          Run the governed payments demo on the embedded dev stack.
   stack                          Start the dev stack (Temporal dev server + Web UI, MongoDB) until Ctrl-C.
-  keys generate --key FILE --bundle FILE [--kid ID]
+  signing-keys generate --key FILE --bundle FILE [--kid ID]
                                  Create an Ed25519 signing key (mode 0600, never printed) and add its
                                  public half to the trust bundle (created if missing).
+  signing-keys retire --bundle FILE --kid KID [--at ISO]
+                                 Stop accepting what the key signs from then on (default now); what it
+                                 signed before stays valid unless you also revoke it.
+  principals create ID --roles a,b[,c] [--description TEXT] [--database DB]
+                                 Create a principal holding these roles.
+  principals list [--database DB] [--json]
+                                 Principals, their roles and whether they are revoked.
+  api-keys create --principal P [--roles a,b] [--expires-in 30d | --expires-at ISO] [--database DB]
+                                 Create an API key (all of P's roles, or a subset); prints it once.
+  api-keys list [--principal P] [--database DB] [--json]
+                                 API keys (ids, roles, expiry, revocation; nothing secret is stored).
+  api-keys expire KEY_ID [--at ISO] [--database DB]
+                                 Set or bring forward a key's expiry (default now).
+  revoke principal ID | api-key ID | authorization ID | signing-key KID [--reason TEXT] [--database DB]
+                                 Revoke it; revoking an authorization revokes everything lineage
+                                 records below it. Enforcement points deny within the max staleness.
+  revocations list [--database DB] [--json]
+                                 Every revocation, oldest first.
   policy check FILE              Validate a policy file and print its version.
-  worker governance --policy FILE --principals FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N]
+  worker governance --policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N]
                                  Run a governance worker (authorization activity).
   worker demo-app --bundle FILE [--task-queue Q] [--governance-task-queue Q]
                                  Run the payments demo's app worker with governance wired in.
@@ -40,7 +58,7 @@ Commands:
   help                           Show this message.
 
 Environment: TEMPORAL_ADDRESS (existing Temporal server), TEMPORAL_NAMESPACE (default "default"),
-MONGODB_URI (existing MongoDB; the lineage commands read lineage from it).`;
+MONGODB_URI (existing MongoDB; the lineage and identity commands read and write it).`;
 
 async function withClient<T>(fn: (client: import('@temporalio/client').Client) => Promise<T>): Promise<T> {
   const { Client, Connection } = await import('@temporalio/client');
@@ -104,15 +122,29 @@ export async function main(argv: string[], out = (line: string) => process.stdou
       return 0;
     }
 
-    case 'keys': {
-      if (sub !== 'generate') throw new UsageError(`unknown keys command ${sub ?? '(none)'}; expected "keys generate"`);
-      const { values } = parse(rest, { key: { type: 'string' }, bundle: { type: 'string' }, kid: { type: 'string' } });
-      required(values, 'key', 'bundle');
-      const kid = values.kid ?? `key-${new Date().toISOString().slice(0, 10)}-${Math.random().toString(36).slice(2, 8)}`;
-      const generated = generateSigningKey({ keyPath: values.key!, bundlePath: values.bundle!, kid });
-      out(`signing key ${generated.kid} written to ${values.key} (mode 0600; keep it on governance workers only)`);
-      out(`public key added to trust bundle ${values.bundle}; distribute the bundle to every worker`);
-      return 0;
+    case 'signing-keys': {
+      const { signingKeysCommand } = await import('./identity');
+      return signingKeysCommand(sub, rest, out);
+    }
+
+    case 'principals': {
+      const { principalsCommand } = await import('./identity');
+      return principalsCommand(sub, rest, out);
+    }
+
+    case 'api-keys': {
+      const { apiKeysCommand } = await import('./identity');
+      return apiKeysCommand(sub, rest, out);
+    }
+
+    case 'revoke': {
+      const { revokeCommand } = await import('./identity');
+      return revokeCommand(sub, rest, out);
+    }
+
+    case 'revocations': {
+      const { revocationsCommand } = await import('./identity');
+      return revocationsCommand(sub, rest, out);
     }
 
     case 'policy': {
@@ -134,15 +166,14 @@ export async function main(argv: string[], out = (line: string) => process.stdou
       if (sub === 'governance') {
         const { values } = parse(rest, {
           policy: { type: 'string' },
-          principals: { type: 'string' },
           key: { type: 'string' },
           bundle: { type: 'string' },
           'task-queue': { type: 'string' },
           'ttl-ms': { type: 'string' },
         });
-        required(values, 'policy', 'principals', 'key', 'bundle');
+        required(values, 'policy', 'key', 'bundle');
         const mongoUri = process.env.MONGODB_URI;
-        if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores lineage');
+        if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores identity and lineage');
         const ttl = values['ttl-ms'] === undefined ? undefined : Number(values['ttl-ms']);
         if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new UsageError('--ttl-ms must be a positive integer');
         const connection = await NativeConnection.connect({ address });
@@ -151,7 +182,6 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           namespace,
           taskQueue: values['task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE,
           policy: values.policy!,
-          principals: values.principals!,
           signingKeyPath: values.key!,
           trustBundlePath: values.bundle!,
           artifactTtlMs: ttl,
@@ -164,6 +194,8 @@ export async function main(argv: string[], out = (line: string) => process.stdou
       if (sub === 'demo-app') {
         const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' } });
         required(values, 'bundle');
+        const mongoUri = process.env.MONGODB_URI;
+        if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores revocations');
         const activities = await import('../../examples/payments/activities');
         const connection = await NativeConnection.connect({ address });
         const worker = await Worker.create({
@@ -172,7 +204,7 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           taskQueue: values['task-queue'] ?? 'payments',
           workflowsPath: require.resolve('../../examples/payments/workflows'),
           activities,
-          plugins: [new GovernancePlugin({ trustBundle: values.bundle!, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } })],
+          plugins: [new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } })],
         });
         await runWorkerUntilSignal(worker, out);
         await connection.close();
@@ -258,7 +290,14 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
     write(`temporal-governance: ${err.message}\n\n${USAGE}`);
     return 2;
   }
-  if (err instanceof PolicyError || err instanceof KeyError || err instanceof ProvisioningError || err instanceof OperatorConnectionError || (err instanceof Error && err.name === 'OperatorError')) {
+  // OperatorError and IdentityStoreError are matched by name: their modules load only with the commands that throw them.
+  if (
+    err instanceof PolicyError ||
+    err instanceof KeyError ||
+    err instanceof ProvisioningError ||
+    err instanceof OperatorConnectionError ||
+    (err instanceof Error && (err.name === 'OperatorError' || err.name === 'IdentityStoreError'))
+  ) {
     write(`temporal-governance: ${err.message}`);
     return 1;
   }

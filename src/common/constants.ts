@@ -4,10 +4,17 @@
 export const AUTHORIZE_ACTIVITY = 'temporal-governance.authorize';
 export const DEFAULT_GOVERNANCE_TASK_QUEUE = 'temporal-governance';
 
-export const HEADER_PRINCIPAL = 'temporal-governance-principal';
+/** The client's start proof (signed with its API key, bound to this start). */
+export const HEADER_START_PROOF = 'temporal-governance-start-proof';
 export const HEADER_ARTIFACT = 'temporal-governance-artifact';
 /** Carries the child-workflow or continue-as-new artifact into the run it authorized. */
 export const HEADER_PARENT_GRANT = 'temporal-governance-parent-grant';
+
+/**
+ * Memo key a workflow sets on a child workflow to narrow its roles: `{ roles: [...] }`. A child may
+ * only narrow; asking for a role its parent does not hold is denied.
+ */
+export const DELEGATE_MEMO = 'temporal-governance.delegate';
 
 export const GOVERNANCE_DENIED = 'GovernanceDenied';
 
@@ -24,8 +31,24 @@ export const DenyCodes = {
   policyDeny: 'POLICY_DENY',
   /** Default deny: no allow rule matched. */
   noMatchingAllow: 'NO_MATCHING_ALLOW',
+  /** The workflow was started without an API key proof. */
   unauthenticated: 'UNAUTHENTICATED',
+  /** The start proof is malformed, does not verify, or is bound to another start. */
+  invalidProof: 'INVALID_PROOF',
+  /** The start proof was already used by another start. */
+  proofReplayed: 'PROOF_REPLAYED',
+  unknownApiKey: 'UNKNOWN_API_KEY',
+  apiKeyRevoked: 'API_KEY_REVOKED',
+  apiKeyExpired: 'API_KEY_EXPIRED',
   unknownPrincipal: 'UNKNOWN_PRINCIPAL',
+  principalRevoked: 'PRINCIPAL_REVOKED',
+  /** The authorization, or one of its ancestors, is revoked. */
+  authorizationRevoked: 'AUTHORIZATION_REVOKED',
+  signingKeyRevoked: 'SIGNING_KEY_REVOKED',
+  /** The identity and revocation state is older than the maximum staleness: everything is denied. */
+  identityStateStale: 'IDENTITY_STATE_STALE',
+  /** A child workflow asked for a role its parent's grant does not hold. */
+  delegationWidens: 'DELEGATION_WIDENS',
   invalidGrant: 'INVALID_GRANT',
   malformedRequest: 'MALFORMED_REQUEST',
   /** The authorization activity did not answer in time or failed: denied, never allowed. */

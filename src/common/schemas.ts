@@ -40,8 +40,14 @@ export const ArtifactPayloadSchema = z
     kid: z.string().min(1),
     iss: z.string().min(1),
     principal: z.string().min(1),
+    /** API key the root grant was proven with; every descendant inherits it (revoking the key revokes them). */
+    credential: z.string().min(1),
+    /** Roles this authorization was decided under, sorted; a descendant's roles are always a subset. */
+    roles: z.array(z.string().min(1)),
     ...bindingShape,
     rootId: z.string().min(1),
+    /** Ids of every ancestor authorization, root first (empty for a root grant); revoking any of them revokes this one. */
+    ancestors: z.array(z.string().min(1)),
     /** Activity-type globs this run may call without a per-call artifact (run grants only). */
     exempt: z.array(z.string()),
     /** Null for grants (workflow, child-workflow, continue-as-new): they are bound to a run, not a moment. */
@@ -87,6 +93,10 @@ export const WorkflowIdentitySchema = z
     taskQueue: z.string().min(1),
     parent: z.object({ workflowId: z.string().min(1), runId: z.string().min(1) }).strict().nullable(),
     continuedFromRunId: z.string().min(1).nullable(),
+    /** First run of the chain of retries / cron runs this run belongs to. */
+    firstExecutionRunId: z.string().min(1),
+    /** When this run started (server time, ms). */
+    startedAt: z.number().int().nonnegative(),
   })
   .strict();
 export type WorkflowIdentity = z.infer<typeof WorkflowIdentitySchema>;
@@ -105,8 +115,10 @@ export const AuthorizationRequestSchema = z
     args: z.array(z.unknown()),
     argsDigest: z.string().regex(DIGEST),
     workflow: WorkflowIdentitySchema,
-    /** Principal claimed by the client at workflow start; only a root run grant uses it. */
-    principal: z.string().min(1).nullable(),
+    /** The client's start proof (root run grants only; anything else ignores it). */
+    proof: z.unknown().nullable(),
+    /** Roles a child workflow start asks to narrow to (child-workflow only; null = keep the parent's). */
+    delegateRoles: z.array(z.string().min(1)).nullable(),
     /** The grant this request descends from: the run grant, or for a run grant the child/continue-as-new artifact. */
     parent: z.unknown().nullable(),
   })
@@ -135,4 +147,5 @@ export const DenialDetailsSchema = z
   .strict();
 export type DenialDetails = z.infer<typeof DenialDetailsSchema>;
 
-export const PrincipalHeaderSchema = z.object({ principal: z.string().min(1) }).strict();
+/** What a workflow sets under DELEGATE_MEMO on a child workflow's memo. */
+export const DelegationSchema = z.object({ roles: z.array(z.string().min(1)) }).strict();

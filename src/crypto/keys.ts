@@ -1,6 +1,6 @@
 // Signing keys (Ed25519 JWK files, mode 0600) and trust bundles on disk. Node-only.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { z } from 'zod';
 import { fromBase64Url } from '../common/base64url';
 import { privateKeyFromSeed } from './node';
@@ -116,4 +116,42 @@ export function loadSigningKey(path: string): SigningKey & { readonly x: string 
   const fromSeed = createPublicKey(privateKeyFromSeed(seed)).export({ format: 'jwk' }).x;
   if (derived !== parsed.data.x || fromSeed !== parsed.data.x) throw new KeyError(`invalid signing key ${path}: the public key x does not belong to the private key d`);
   return { kid: parsed.data.kid, seed, x: parsed.data.x };
+}
+
+/**
+ * A trust bundle file, loaded now (a bad bundle stops the caller from starting) and re-read when it
+ * changes, so adding, retiring or removing a key takes effect without a restart. A bundle that stops
+ * parsing throws at every read: callers deny.
+ */
+export function watchTrustBundle(path: string): () => TrustBundle {
+  const stamp = () => {
+    const s = statSync(path);
+    return `${s.mtimeMs}:${s.size}:${s.ino}`;
+  };
+  let current = { stamp: stamp(), bundle: loadTrustBundle(path) };
+  return () => {
+    const now = stamp();
+    if (now !== current.stamp) current = { stamp: now, bundle: loadTrustBundle(path) };
+    return current.bundle;
+  };
+}
+
+/**
+ * Retires a key: from `at` on it signs nothing that verifiers accept. What it signed before stays
+ * valid (open runs keep their grants); to void that too, revoke the key. Written atomically.
+ */
+export function retireSigningKey(options: { bundlePath: string; kid: string; at?: Date }): TrustBundleDocument {
+  const bundle = readTrustBundleDocument(options.bundlePath);
+  const key = bundle.keys.find((k) => k.kid === options.kid);
+  if (!key) throw new KeyError(`kid "${options.kid}" is not in ${options.bundlePath}`);
+  const at = (options.at ?? new Date()).toISOString();
+  if (key.notAfter !== null && key.notAfter <= at) return bundle; // retiring never extends a key
+  if (!bundle.keys.some((k) => k.kid !== options.kid && k.notAfter === null)) {
+    throw new KeyError(`retiring ${options.kid} would leave ${options.bundlePath} without a current key; add the new key first`);
+  }
+  const next = { ...bundle, keys: bundle.keys.map((k) => (k.kid === options.kid ? { ...k, notAfter: at } : k)) } as TrustBundleDocument;
+  const tmp = `${options.bundlePath}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`);
+  renameSync(tmp, options.bundlePath);
+  return next;
 }

@@ -3,11 +3,11 @@
 import { hostname } from 'node:os';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
-import type { TrustBundle } from '../artifact/trust-bundle';
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
-import { loadSigningKey, loadTrustBundle, KeyError } from '../crypto/keys';
+import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
-import { loadPrincipalsFile, principalDirectory, type PrincipalDirectory } from '../identity/principals';
+import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
+import { claimStartProof, findStartProofClaim } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
@@ -32,35 +32,48 @@ export interface GovernanceWorkerOptions {
   readonly signingKeyPath: string;
   /** Trust bundle path; the signing key's public half must be in it. */
   readonly trustBundlePath: string;
-  /** Principals file path, or a principals document. */
-  readonly principals: string | Record<string, unknown>;
   readonly issuer?: string;
   /** Lifetime of per-call artifacts (default 5 minutes). */
   readonly artifactTtlMs?: number;
   readonly maxConcurrentActivityTaskExecutions?: number;
-  /** MongoDB for lineage records (MONGODB_URI). */
+  /** MongoDB for identity (principals, API keys, revocations) and lineage records (MONGODB_URI). */
   readonly mongoUri: string;
   readonly database?: string;
+  /** Identity state older than this denies every decision (default 5000 ms). */
+  readonly maxStalenessMs?: number;
+  /** How often identity state is re-read (default 1000 ms). */
+  readonly identityRefreshMs?: number;
+  /** How much older than the workflow start a start proof may be (default 5 minutes). */
+  readonly proofMaxAgeMs?: number;
 }
 
 /** Loads and checks everything first: an invalid policy or key stops the worker before it polls. */
 export async function createGovernanceWorker(options: GovernanceWorkerOptions): Promise<Worker> {
   const policy = typeof options.policy === 'string' ? loadPolicyFile(options.policy) : 'version' in options.policy ? (options.policy as Policy) : parsePolicy(options.policy);
   const signingKey = loadSigningKey(options.signingKeyPath);
-  const trustBundle: TrustBundle = loadTrustBundle(options.trustBundlePath);
-  const trusted = trustBundle.keys.get(signingKey.kid);
+  const trustBundle = watchTrustBundle(options.trustBundlePath);
+  const trusted = trustBundle().keys.get(signingKey.kid);
   if (!trusted || toBase64Url(trusted.publicKey) !== signingKey.x) {
     throw new KeyError(`signing key ${signingKey.kid} is not in the trust bundle ${options.trustBundlePath}; verifiers would reject every artifact`);
   }
-  const principals: PrincipalDirectory =
-    typeof options.principals === 'string' ? loadPrincipalsFile(options.principals) : principalDirectory(options.principals);
+  if (trusted.notAfter !== null && trusted.notAfter <= Date.now()) {
+    throw new KeyError(`signing key ${signingKey.kid} is retired in ${options.trustBundlePath}; start with the current key`);
+  }
+  const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+  const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
   const authorize = createAuthorizer({
     policy,
     signingKey,
     trustBundle,
-    principals,
+    identity: () => identity.current(),
+    maxStalenessMs,
+    proofMaxAgeMs: options.proofMaxAgeMs,
+    startProofs: {
+      claim: async (claim) => claimStartProof(await identity.db(), claim),
+      find: async (proofId) => findStartProofClaim(await identity.db(), proofId),
+    },
     ed25519: nodeEd25519,
     issuer: options.issuer ?? `temporal-governance@${hostname()}`,
     artifactTtlMs: options.artifactTtlMs ?? 5 * 60_000,
@@ -71,11 +84,12 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   const verifyRecord = (signed: SignedArtifact | SignedDenial) => {
-    const key = trustBundle.keys.get(signed.payload.kid);
+    const key = trustBundle().keys.get(signed.payload.kid);
     return !!key && nodeEd25519.verify(fromBase64Url(signed.signature), signingInput(signed.payload), key);
   };
 
-  const worker = await Worker.create({
+  try {
+    return await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
@@ -90,11 +104,16 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       },
     },
     interceptors: {
-      activity: [enforcementInterceptor({ trustBundle: () => trustBundle, unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY] })],
+      activity: [enforcementInterceptor({ trustBundle, identity: () => identity.current(), unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY] })],
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
-  });
-  return worker;
+    // The identity reader lives as long as the worker runs.
+    plugins: [{ name: 'temporal-governance.identity', runWorker: (w, next) => next(w).finally(() => identity.close()) }],
+    });
+  } catch (err) {
+    await identity.close();
+    throw err;
+  }
 }
 
 let bundle: Promise<{ code: string }> | undefined;

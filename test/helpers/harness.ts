@@ -9,6 +9,8 @@ import { findGovernanceDenial } from '../../src/common/denial';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger, Worker, type WorkerOptions } from '@temporalio/worker';
 import { generateSigningKey } from '../../src/crypto/keys';
 import { GovernancePlugin, WORKFLOW_INTERCEPTORS_MODULE } from '../../src/plugin';
+import { createApiKey, createPrincipal, IdentityStoreError } from '../../src/identity/store';
+import { connectLineage } from '../../src/lineage/store';
 import { createGovernanceWorker, type GovernanceWorkerOptions } from '../../src/worker/governance-worker';
 import type { WorkflowGovernanceConfig } from '../../src/common/workflow-config';
 import * as activities from '../fixtures/activities';
@@ -60,14 +62,35 @@ export function makeKeys(kid = 'test-key-1'): Keys {
   return { dir, keyPath, bundlePath };
 }
 
+/** The principals every test env registers (roles as the fixture policy expects them). */
+export const PRINCIPALS = [
+  { id: 'alice', roles: ['operator', 'auditor'] },
+  { id: 'bob', roles: ['viewer'] },
+];
+
+/** Registers the fixture principals and an API key for `principal` in a database; returns the key. */
+export async function seedIdentity(database: string, principal: string, uri = mongoUri()): Promise<string> {
+  const { client, db } = await connectLineage(uri, database);
+  try {
+    for (const p of PRINCIPALS) await createPrincipal(db, p).catch((err: unknown) => {
+      if (!(err instanceof IdentityStoreError && /already exists/.test(err.message))) throw err;
+    });
+    return (await createApiKey(db, { principal })).apiKey;
+  } finally {
+    await client.close();
+  }
+}
+
 export interface Env {
   readonly client: Client;
   readonly connection: NativeConnection;
   readonly keys: Keys;
   readonly taskQueue: string;
   readonly governanceTaskQueue: string;
-  /** MongoDB database the governance workers of this env write lineage to. */
+  /** MongoDB database of this env's identity (principals, API keys, revocations) and lineage. */
   readonly lineageDatabase: string;
+  /** API key the env's client starts workflows with (principal `alice` unless told otherwise). */
+  readonly apiKey: string;
   readonly plugin: GovernancePlugin;
   /** Runs fn while the app worker (and governance worker, if any) poll. */
   run<T>(fn: () => Promise<T>, extraWorkers?: Worker[]): Promise<T>;
@@ -78,6 +101,8 @@ export interface Env {
 
 export async function governedEnv(options: {
   principal?: string;
+  /** MongoDB the env's identity and lineage live in (default MONGODB_URI). */
+  mongoUri?: string;
   workflowConfig?: Partial<WorkflowGovernanceConfig>;
   governance?: Partial<GovernanceWorkerOptions> | false;
 } = {}): Promise<Env> {
@@ -88,8 +113,12 @@ export async function governedEnv(options: {
   const taskQueue = uniqueName('app');
   const lineageDatabase = uniqueName('lineage').replace(/-/g, '_');
   const governanceTaskQueue = options.workflowConfig?.taskQueue ?? uniqueName('governance');
+  const uri = options.mongoUri ?? mongoUri();
+  const apiKey = await seedIdentity(lineageDatabase, options.principal ?? 'alice', uri);
+  const identity = { mongoUri: uri, database: lineageDatabase };
   const plugin = new GovernancePlugin({
-    principal: options.principal ?? 'alice',
+    apiKey,
+    identity,
     trustBundle: keys.bundlePath,
     workflow: { authorizationTimeoutMs: 20_000, ...options.workflowConfig, taskQueue: governanceTaskQueue },
   });
@@ -111,11 +140,12 @@ export async function governedEnv(options: {
     taskQueue,
     governanceTaskQueue,
     lineageDatabase,
+    apiKey,
     plugin,
     async appWorker(opts = {}) {
       const { trustBundle, tamper, ...rest } = opts;
       const workerPlugin = trustBundle
-        ? new GovernancePlugin({ trustBundle, workflow: { authorizationTimeoutMs: 20_000, ...options.workflowConfig, taskQueue: governanceTaskQueue } })
+        ? new GovernancePlugin({ trustBundle, identity, workflow: { authorizationTimeoutMs: 20_000, ...options.workflowConfig, taskQueue: governanceTaskQueue } })
         : plugin;
       return Worker.create({
         connection,
@@ -131,10 +161,9 @@ export async function governedEnv(options: {
         connection,
         taskQueue: governanceTaskQueue,
         policy: join(fixtures, 'policy.yaml'),
-        principals: join(fixtures, 'principals.yaml'),
         signingKeyPath: keys.keyPath,
         trustBundlePath: keys.bundlePath,
-        mongoUri: mongoUri(),
+        mongoUri: uri,
         database: lineageDatabase,
         ...(options.governance || {}),
         ...opts,
@@ -157,6 +186,7 @@ export async function governedEnv(options: {
       return result as R;
     },
     async close() {
+      await plugin.close();
       await clientConnection.close();
       await connection.close();
     },

@@ -76,6 +76,8 @@ function payload(overrides: Partial<ArtifactPayload> = {}): ArtifactPayload {
     kid: 'k1',
     iss: 'governance-test',
     principal: 'alice',
+    credential: 'ak_0000000000000001',
+    roles: ['operator'],
     decisionId: 'dec_1',
     action: 'activity',
     target: 'charge',
@@ -90,6 +92,7 @@ function payload(overrides: Partial<ArtifactPayload> = {}): ArtifactPayload {
     parent: { id: 'grant-1', hash: `sha256:${'cd'.repeat(32)}` },
     issuedAt: T0,
     rootId: 'grant-1',
+    ancestors: ['grant-1'],
     exempt: [],
     expiresAt: T0 + 60_000,
     ...overrides,
@@ -269,16 +272,21 @@ describe('verifySignedArtifact', () => {
     expectFailure(verify(signed), DenyCodes.artifactUntrustedKey, '"k9"');
   });
 
-  it('reports a key that is not yet valid as ARTIFACT_KEY_NOT_VALID', () => {
+  it('reports a key that was not yet valid at issuedAt as ARTIFACT_KEY_NOT_VALID', () => {
     const trust = bundle([{ kid: 'k1', seed: KEY.seed, notBefore: NOW + 1 }]);
-    expectFailure(verify(sign(payload()), trust), DenyCodes.artifactKeyNotValid, 'not valid now');
+    expectFailure(verify(sign(payload()), trust), DenyCodes.artifactKeyNotValid, 'was not valid when the artifact was issued');
   });
 
-  it('reports a key retired before now as ARTIFACT_KEY_NOT_VALID, with notAfter exclusive', () => {
-    const signed = sign(payload());
-    expectFailure(verify(signed, bundle([{ kid: 'k1', seed: KEY.seed, notAfter: NOW }])), DenyCodes.artifactKeyNotValid, 'not valid now');
-    expectFailure(verify(signed, bundle([{ kid: 'k1', seed: KEY.seed, notAfter: NOW - 1 }])), DenyCodes.artifactKeyNotValid);
-    expect(verify(signed, bundle([{ kid: 'k1', seed: KEY.seed, notAfter: NOW + 1 }])).ok).toBe(true);
+  it('keeps accepting what a key signed before it was retired (rotation must not void open runs)', () => {
+    const signed = sign(payload()); // issued at T0, before every retirement below
+    expect(verify(signed, bundle([{ kid: 'k1', seed: KEY.seed, notAfter: NOW }])).ok).toBe(true);
+    expect(verify(signed, bundle([{ kid: 'k1', seed: KEY.seed, notAfter: T0 + 1 }])).ok).toBe(true);
+    expectFailure(verify(signed, bundle([{ kid: 'k1', seed: KEY.seed, notAfter: T0 }])), DenyCodes.artifactKeyNotValid, 'retired'); // notAfter is exclusive
+  });
+
+  it('refuses an artifact that claims to be issued in the future (beyond the clock skew)', () => {
+    expectFailure(verify(sign(payload({ issuedAt: NOW + CLOCK_SKEW_MS + 1, expiresAt: NOW + 10 * CLOCK_SKEW_MS }))), DenyCodes.artifactKeyNotValid, 'future');
+    expect(verify(sign(payload({ issuedAt: NOW + CLOCK_SKEW_MS, expiresAt: NOW + 10 * CLOCK_SKEW_MS }))).ok).toBe(true);
   });
 
   it('accepts the key from notBefore inclusive', () => {
@@ -288,9 +296,9 @@ describe('verifySignedArtifact', () => {
 
   it('reports an artifact issued after its key was retired as ARTIFACT_KEY_NOT_VALID', () => {
     // The key is valid now, but the artifact claims to be issued at or after its retirement.
-    const trust = bundle([{ kid: 'k1', seed: KEY.seed, notAfter: NOW + 10_000 }]);
-    expectFailure(verify(sign(payload({ issuedAt: NOW + 10_000 })), trust), DenyCodes.artifactKeyNotValid, 'was not valid when the artifact was issued');
-    expect(verify(sign(payload({ issuedAt: NOW + 9_999 })), trust).ok).toBe(true);
+    const trust = bundle([{ kid: 'k1', seed: KEY.seed, notAfter: NOW - 10_000 }]);
+    expectFailure(verify(sign(payload({ issuedAt: NOW - 10_000 })), trust), DenyCodes.artifactKeyNotValid, 'was not valid when the artifact was issued');
+    expect(verify(sign(payload({ issuedAt: NOW - 10_001 })), trust).ok).toBe(true);
   });
 
   it('reports an artifact issued before its key became valid as ARTIFACT_KEY_NOT_VALID', () => {

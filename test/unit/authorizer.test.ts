@@ -21,7 +21,7 @@ import {
 } from '../../src/common/schemas';
 import { generateSigningKey, loadSigningKey, loadTrustBundle } from '../../src/crypto/keys';
 import { nodeEd25519 } from '../../src/crypto/node';
-import { principalDirectory } from '../../src/identity/principals';
+import { memoryIdentity, type MemoryIdentity } from '../helpers/identity';
 import { parsePolicyText } from '../../src/policy/load';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
@@ -57,14 +57,12 @@ rules:
         - { field: amount, op: gt, value: 1000 }
 `);
 
-const principals = principalDirectory({
-  principals: { alice: { roles: ['operator'] }, bob: { roles: ['viewer'] }, carol: { roles: ['operator'], description: 'second operator' } },
-});
+let clock = T0;
+const identity: MemoryIdentity = memoryIdentity({ alice: ['operator'], bob: ['viewer'], carol: ['operator'] }, () => clock);
 
 let dir: string;
 let signingKey: SigningKey;
 let trust: TrustBundle;
-let clock = T0;
 let authorize: (input: unknown) => Promise<AuthorizationResult>;
 
 beforeAll(() => {
@@ -89,12 +87,14 @@ function options(overrides: Partial<AuthorizerOptions> = {}): AuthorizerOptions 
   return {
     policy,
     signingKey,
-    trustBundle: trust,
-    principals,
+    trustBundle: () => trust,
+    identity: async () => identity.snapshot(),
+    startProofs: identity.startProofs,
     ed25519: nodeEd25519,
     issuer: 'unit-governance',
     artifactTtlMs: TTL,
     now: () => clock,
+    wallClock: () => clock,
     ...overrides,
   };
 }
@@ -108,6 +108,8 @@ function workflow(overrides: Partial<WorkflowIdentity> = {}): WorkflowIdentity {
     taskQueue: 'payments',
     parent: null,
     continuedFromRunId: null,
+    firstExecutionRunId: overrides.runId ?? 'run-1',
+    startedAt: T0,
     ...overrides,
   };
 }
@@ -115,10 +117,14 @@ function workflow(overrides: Partial<WorkflowIdentity> = {}): WorkflowIdentity {
 type RequestSpec = Partial<Omit<AuthorizationRequest, 'args' | 'argsDigest' | 'workflow'>> & {
   values?: unknown[];
   workflow?: Partial<WorkflowIdentity>;
+  /** Shorthand for a start proof signed with this principal's API key (root grants; null = no proof). */
+  principal?: string | null;
 };
 
 function request(spec: RequestSpec = {}): AuthorizationRequest {
-  const { values = [], workflow: wf, ...rest } = spec;
+  const { values = [], workflow: wf, principal = 'alice', ...rest } = spec;
+  const wfi = workflow(wf);
+  const argsDigest = argumentsDigest(values);
   return {
     v: 1,
     action: 'workflow',
@@ -127,9 +133,10 @@ function request(spec: RequestSpec = {}): AuthorizationRequest {
     childWorkflowId: null,
     taskQueue: 'payments',
     args: argumentsView(values),
-    argsDigest: argumentsDigest(values),
-    workflow: workflow(wf),
-    principal: 'alice',
+    argsDigest,
+    workflow: wfi,
+    proof: principal === null ? null : identity.proof(principal, { namespace: wfi.namespace, workflowId: wfi.workflowId, workflowType: wfi.workflowType, argsDigest }),
+    delegateRoles: null,
     parent: null,
     ...rest,
   };
@@ -172,6 +179,8 @@ describe('root run grant', () => {
       kid: 'unit-key-1',
       iss: 'unit-governance',
       principal: 'alice',
+      credential: identity.keyOf('alice').keyId,
+      roles: ['operator'],
       decisionId: decisionIdFor(req),
       action: 'workflow',
       target: 'PaymentWorkflow',
@@ -186,6 +195,7 @@ describe('root run grant', () => {
       parent: null,
       issuedAt: T0,
       rootId: p.id,
+      ancestors: [],
       exempt: ['lookupRate', 'audit*'],
       expiresAt: null,
     });
@@ -612,7 +622,7 @@ describe('decisionIdFor', () => {
 
   it('depends on the call identity only, not its arguments, principal or time', () => {
     expect(decisionIdFor(act('1', {}, [2]))).toBe(decisionIdFor(act('1')));
-    expect(decisionIdFor({ ...act('1'), principal: 'carol' })).toBe(decisionIdFor(act('1')));
+    expect(decisionIdFor({ ...act('1'), proof: request({ principal: 'carol' }).proof })).toBe(decisionIdFor(act('1')));
   });
 
   it('differs across activity ids, runs, workflows, namespaces and actions', () => {

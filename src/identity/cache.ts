@@ -1,0 +1,95 @@
+// Keeps an identity snapshot fresh by re-reading it every refreshMs. Readers get the newest
+// snapshot; deciding whether it is fresh enough is theirs (stalenessProblem), so an outage makes
+// every decision deny once the snapshot is older than the maximum staleness.
+import type { Db } from 'mongodb';
+import { connectLineage } from '../lineage/store';
+import { loadIdentitySnapshot } from './store';
+import type { IdentitySnapshot } from './snapshot';
+
+export const DEFAULT_MAX_STALENESS_MS = 5_000;
+export const DEFAULT_REFRESH_MS = 1_000;
+
+export interface IdentitySource {
+  /** The newest snapshot; waits (bounded) for a read when there is none yet or it is older than refreshMs * 2. */
+  current(): Promise<IdentitySnapshot | undefined>;
+  close(): Promise<void>;
+}
+
+export interface IdentityCacheOptions {
+  readonly load: () => Promise<IdentitySnapshot>;
+  readonly refreshMs?: number;
+  readonly now?: () => number;
+  /** Called with each failed read (never with the state itself). */
+  readonly onError?: (err: unknown) => void;
+  /** Closed with the cache. */
+  readonly onClose?: () => Promise<void>;
+}
+
+export function identityCache(options: IdentityCacheOptions): IdentitySource {
+  const refreshMs = options.refreshMs ?? DEFAULT_REFRESH_MS;
+  const now = options.now ?? Date.now;
+  let latest: IdentitySnapshot | undefined;
+  let inFlight: Promise<void> | undefined;
+  let closed = false;
+
+  const refresh = (): Promise<void> => {
+    inFlight ??= options
+      .load()
+      .then(
+        (snapshot) => {
+          if (!latest || snapshot.loadedAt >= latest.loadedAt) latest = snapshot;
+        },
+        (err: unknown) => options.onError?.(err),
+      )
+      .finally(() => {
+        inFlight = undefined;
+      });
+    return inFlight;
+  };
+
+  const timer = setInterval(() => void refresh(), refreshMs);
+  timer.unref();
+  void refresh();
+
+  return {
+    async current() {
+      if (!latest || now() - latest.loadedAt > refreshMs * 2) {
+        // The background read is late (first use, or MongoDB slow): wait for one, but not forever.
+        await Promise.race([refresh(), new Promise((r) => setTimeout(r, refreshMs * 2).unref())]);
+      }
+      return latest;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await options.onClose?.();
+    },
+  };
+}
+
+/** An identity cache reading from MongoDB; connects lazily and reconnects after failures. */
+export function mongoIdentitySource(options: { mongoUri: string; database?: string; refreshMs?: number; onError?: (err: unknown) => void }): IdentitySource & { db(): Promise<Db> } {
+  let connecting: Promise<{ close(): Promise<void>; db: Db }> | undefined;
+  const db = async () => {
+    connecting ??= connectLineage(options.mongoUri, options.database).then(
+      ({ client, db }) => ({ close: () => client.close(), db }),
+      (err: unknown) => {
+        connecting = undefined;
+        throw err;
+      },
+    );
+    return (await connecting).db;
+  };
+  const cache = identityCache({
+    load: async () => loadIdentitySnapshot(await db()),
+    refreshMs: options.refreshMs,
+    onError: options.onError,
+    onClose: async () => {
+      const c = connecting;
+      connecting = undefined;
+      if (c) await (await c.catch(() => undefined))?.close();
+    },
+  });
+  return { ...cache, db };
+}

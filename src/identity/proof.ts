@@ -1,0 +1,97 @@
+// Governance side of a start proof: is it well formed, signed by a live API key of a live
+// principal, and bound to this very start? Pure: the Ed25519 primitive and the snapshot are passed in.
+import { utf8ToBytes } from '@noble/hashes/utils.js';
+import type { Ed25519 } from '../artifact/artifact';
+import { fromBase64Url } from '../common/base64url';
+import { canonicalize } from '../common/canonical';
+import { DenyCodes } from '../common/constants';
+import { sha256Hex } from '../common/digest';
+import { intersectRoles, type IdentityProblem, type IdentitySnapshot } from './snapshot';
+import { SignedStartProofSchema } from './schema';
+
+/** The start as the server recorded it (from workflowInfo on the first workflow task). */
+export interface RecordedStart {
+  readonly namespace: string;
+  readonly workflowId: string;
+  readonly workflowType: string;
+  readonly argsDigest: string;
+  /** When this run started (server time). */
+  readonly startedAt: number;
+}
+
+export interface ProvenIdentity {
+  readonly keyId: string;
+  readonly principal: string;
+  /** The key's roles that its principal still holds, sorted. */
+  readonly roles: string[];
+  /** Hash of the signed proof payload: the id under which the proof is claimed once. */
+  readonly proofId: string;
+}
+
+export interface ProofCheckOptions {
+  /** How much older than the start a proof may be. */
+  readonly maxAgeMs: number;
+  /** Tolerated clock skew between client and server. */
+  readonly skewMs: number;
+  /**
+   * False for workflow retries and cron runs: they re-deliver the first run's proof, so its age is
+   * not checked; the single-use claim (same firstExecutionRunId) admits them instead.
+   */
+  readonly checkAge: boolean;
+}
+
+/** A proof problem; names the principal once the key is known, so operators see whose start failed. */
+export type ProofProblem = IdentityProblem & { readonly principal?: string };
+const problem = (code: string, reason: string, principal?: string): ProofProblem => (principal ? { code, reason, principal } : { code, reason });
+
+export function verifyStartProof(
+  raw: unknown,
+  start: RecordedStart,
+  snapshot: IdentitySnapshot,
+  at: number,
+  ed: Ed25519,
+  options: ProofCheckOptions,
+): ProofProblem | ProvenIdentity {
+  if (raw === undefined || raw === null) return problem(DenyCodes.unauthenticated, 'the workflow was started without an API key proof');
+  const parsed = SignedStartProofSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return problem(DenyCodes.invalidProof, `malformed start proof: ${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'}`);
+  }
+  const { payload, signature } = parsed.data;
+  const key = snapshot.apiKey(payload.keyId);
+  if (!key) return problem(DenyCodes.unknownApiKey, `API key ${payload.keyId} is not known to governance`);
+  if (snapshot.revocation('api-key', key.id)) return problem(DenyCodes.apiKeyRevoked, `API key ${key.id} is revoked`, key.principal);
+  if (key.expiresAt !== null && (at >= key.expiresAt || payload.issuedAt >= key.expiresAt)) {
+    return problem(DenyCodes.apiKeyExpired, `API key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`, key.principal);
+  }
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64Url(signature);
+  } catch {
+    return problem(DenyCodes.invalidProof, 'malformed start proof signature', key.principal);
+  }
+  const message = utf8ToBytes(canonicalize(payload));
+  if (sig.length !== 64 || !ed.verify(sig, message, key.key)) return problem(DenyCodes.invalidProof, `the start proof does not verify with API key ${key.id}`, key.principal);
+
+  for (const field of ['namespace', 'workflowId', 'workflowType', 'argsDigest'] as const) {
+    if (payload[field] !== start[field]) {
+      return problem(DenyCodes.invalidProof, `the start proof is bound to ${field} ${JSON.stringify(payload[field])}, not ${JSON.stringify(start[field])}: a proof starts one workflow only`, key.principal);
+    }
+  }
+  if (options.checkAge) {
+    if (payload.issuedAt > start.startedAt + options.skewMs) return problem(DenyCodes.invalidProof, 'the start proof was issued after the workflow started', key.principal);
+    if (start.startedAt - payload.issuedAt > options.maxAgeMs) {
+      return problem(
+        DenyCodes.invalidProof,
+        `the start proof is ${Math.round((start.startedAt - payload.issuedAt) / 1000)} s older than the start (maximum ${Math.round(options.maxAgeMs / 1000)} s)`,
+        key.principal,
+      );
+    }
+  }
+  const principalRoles = snapshot.rolesOf(key.principal);
+  if (principalRoles === undefined) return problem(DenyCodes.unknownPrincipal, `principal ${key.principal} of API key ${key.id} is not known to governance`, key.principal);
+  if (snapshot.revocation('principal', key.principal)) return problem(DenyCodes.principalRevoked, `principal ${key.principal} is revoked`, key.principal);
+  const roles = key.roles === null ? intersectRoles(principalRoles, principalRoles) : intersectRoles(key.roles, principalRoles);
+  return { keyId: key.id, principal: key.principal, roles, proofId: `sha256:${sha256Hex(canonicalize(payload))}` };
+}

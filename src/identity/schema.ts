@@ -1,0 +1,99 @@
+// Identity documents (MongoDB) and the start proof a client attaches to a workflow start. Every
+// document read back from MongoDB and every proof header is parsed with these schemas.
+import { z } from 'zod';
+
+export const START_PROOF_TYPE = 'temporal-governance/start-proof@1';
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const ROLE = z.string().min(1).max(200);
+
+/** Key ids are public (they appear in proofs, artifacts and history); the secret half never leaves the client. */
+export const API_KEY_ID = /^ak_[0-9a-f]{16}$/;
+export const ApiKeyIdSchema = z.string().regex(API_KEY_ID, 'an API key id looks like ak_ followed by 16 hex digits');
+
+export const PrincipalIdSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@:-]*$/, 'a principal id is letters, digits and . _ @ : - (starting with a letter or digit)');
+
+export const PrincipalDocumentSchema = z
+  .object({
+    _id: PrincipalIdSchema,
+    roles: z.array(ROLE),
+    description: z.string().nullable(),
+    createdAt: z.date(),
+  })
+  .strict();
+export type PrincipalDocument = z.infer<typeof PrincipalDocumentSchema>;
+
+/**
+ * What MongoDB holds of an API key: the public half only. It can verify a proof, never make one,
+ * so a copy of the database cannot be used to start anything.
+ */
+export const ApiKeyDocumentSchema = z
+  .object({
+    _id: ApiKeyIdSchema,
+    principal: PrincipalIdSchema,
+    /** Ed25519 public key, base64url. */
+    publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+    /** Null: the key carries all of its principal's roles; otherwise a subset of them. */
+    roles: z.array(ROLE).nullable(),
+    createdAt: z.date(),
+    expiresAt: z.date().nullable(),
+  })
+  .strict();
+export type ApiKeyDocument = z.infer<typeof ApiKeyDocumentSchema>;
+
+export const RevocationKindSchema = z.enum(['principal', 'api-key', 'authorization', 'signing-key']);
+export type RevocationKind = z.infer<typeof RevocationKindSchema>;
+
+export const RevocationDocumentSchema = z
+  .object({
+    /** `<kind>:<id>`: one revocation per thing, so revoking twice is a no-op. */
+    _id: z.string().min(1),
+    kind: RevocationKindSchema,
+    id: z.string().min(1),
+    reason: z.string(),
+    at: z.date(),
+  })
+  .strict();
+export type RevocationDocument = z.infer<typeof RevocationDocumentSchema>;
+
+/** What a start proof binds: this start and no other. */
+export const StartProofPayloadSchema = z
+  .object({
+    typ: z.literal(START_PROOF_TYPE),
+    keyId: ApiKeyIdSchema,
+    namespace: z.string().min(1),
+    workflowId: z.string().min(1),
+    workflowType: z.string().min(1),
+    argsDigest: z.string().regex(DIGEST),
+    issuedAt: z.number().int().nonnegative(),
+    /** 128 random bits, so two starts with identical inputs in the same millisecond differ. */
+    nonce: z.string().regex(/^[0-9a-f]{32}$/),
+  })
+  .strict();
+export type StartProofPayload = z.infer<typeof StartProofPayloadSchema>;
+
+export const SignedStartProofSchema = z.object({ payload: StartProofPayloadSchema, signature: z.string().regex(BASE64URL) }).strict();
+export type SignedStartProof = z.infer<typeof SignedStartProofSchema>;
+
+/** The registry entry that makes a proof single-use: one proof, one logical start (its retries and cron runs share firstExecutionRunId). */
+export const StartProofClaimSchema = z
+  .object({
+    _id: z.string().regex(DIGEST),
+    firstExecutionRunId: z.string().min(1),
+    workflowId: z.string().min(1),
+    at: z.date(),
+  })
+  .strict();
+export type StartProofClaim = z.infer<typeof StartProofClaimSchema>;
+
+export const IDENTITY_COLLECTIONS = {
+  principals: 'principals',
+  apiKeys: 'api_keys',
+  revocations: 'revocations',
+  startProofs: 'start_proofs',
+} as const;
