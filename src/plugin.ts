@@ -3,6 +3,7 @@ import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { enforcementInterceptor } from '../interceptors/activity';
 import { startProofInterceptor } from '../interceptors/client';
+import { parseApiKey } from './identity/api-key';
 import type { TrustBundle } from './artifact/trust-bundle';
 import { watchTrustBundle } from './crypto/keys';
 import { mongoIdentitySource, type IdentitySource } from './identity/cache';
@@ -49,18 +50,25 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   readonly name = 'temporal-governance';
   private readonly workflowConfig: WorkflowGovernanceConfig;
 
-  constructor(private readonly options: GovernancePluginOptions = {}) {
+  // ES private fields: the SDK logs a worker's options, plugins included, and an API key or a
+  // MongoDB URI with credentials must never reach a log. Private fields are invisible to that.
+  readonly #options: GovernancePluginOptions;
+  #identity: IdentitySource | undefined;
+
+  constructor(options: GovernancePluginOptions = {}) {
+    if (options.apiKey !== undefined) parseApiKey(options.apiKey); // a malformed key fails here, not at the first start
+    this.#options = options;
     // Validate now: a bad setting must stop the worker from starting, not surface in a workflow task.
     this.workflowConfig = resolveWorkflowConfig(options.workflow);
   }
 
   configureClient(options: ClientOptions): ClientOptions {
-    if (!this.options.apiKey) return options;
+    if (!this.#options.apiKey) return options;
     const existing = options.interceptors?.workflow ?? [];
     if (!Array.isArray(existing)) throw new GovernancePluginError('workflow client interceptors must be an array to add governance');
     return {
       ...options,
-      interceptors: { ...options.interceptors, workflow: [...existing, startProofInterceptor(this.options.apiKey, options.namespace ?? 'default')] },
+      interceptors: { ...options.interceptors, workflow: [...existing, startProofInterceptor(this.#options.apiKey, options.namespace ?? 'default')] },
     };
   }
 
@@ -77,7 +85,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
             trustBundle: trust,
             identity: () => identity.current(),
             maxStalenessMs: this.maxStalenessMs,
-            unprotectedActivityTypes: this.options.unprotectedActivityTypes,
+            unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
             lineageTaskQueue: this.workflowConfig.taskQueue,
           }),
         ],
@@ -124,32 +132,31 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     };
   }
 
-  private identity: IdentitySource | undefined;
   private get maxStalenessMs(): number | undefined {
-    const o = this.options.identity;
+    const o = this.#options.identity;
     return o && 'mongoUri' in o ? o.maxStalenessMs : undefined;
   }
 
   /** One revocation reader per plugin, shared by its workers. */
   private identitySource(): IdentitySource {
-    const o = this.options.identity;
+    const o = this.#options.identity;
     if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
     if (!('mongoUri' in o)) return o;
     if (o.refreshMs !== undefined && o.maxStalenessMs !== undefined && o.refreshMs >= o.maxStalenessMs) {
       throw new GovernancePluginError(`identity.refreshMs (${o.refreshMs}) must be below identity.maxStalenessMs (${o.maxStalenessMs})`);
     }
-    this.identity ??= mongoIdentitySource({ mongoUri: o.mongoUri, database: o.database, refreshMs: o.refreshMs });
-    return this.identity;
+    this.#identity ??= mongoIdentitySource({ mongoUri: o.mongoUri, database: o.database, refreshMs: o.refreshMs });
+    return this.#identity;
   }
 
   /** Stops reading revocations (call after the plugin's workers have shut down). */
   async close(): Promise<void> {
-    await this.identity?.close();
-    this.identity = undefined;
+    await this.#identity?.close();
+    this.#identity = undefined;
   }
 
   private trustBundleSource(): () => TrustBundle {
-    const source = this.options.trustBundle;
+    const source = this.#options.trustBundle;
     if (source === undefined) throw new GovernancePluginError('GovernancePlugin needs a trustBundle on workers: the enforcement point verifies against it');
     return typeof source === 'string' ? watchTrustBundle(source) : () => source;
   }

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { loadTrustBundle } from '../src/crypto/keys';
 import { verifyLineage } from '../src/lineage/verify';
-import { DEFAULT_DATABASE } from '../src/lineage/store';
 import { governedEnv, uniqueName, fixtures, mongoUri, address, type Env } from './helpers/harness';
 import { issuedDecisions, waitForRecords } from './helpers/lineage';
 import { payTwice } from './fixtures/workflows';
@@ -20,7 +19,7 @@ afterAll(async () => env?.close());
 function governanceProcess(): ChildProcess {
   return spawn(
     process.execPath,
-    [bin, 'worker', 'governance', '--policy', join(fixtures, 'policy.yaml'), '--principals', join(fixtures, 'principals.yaml'), '--key', env.keys.keyPath, '--bundle', env.keys.bundlePath, '--task-queue', env.governanceTaskQueue],
+    [bin, 'worker', 'governance', '--policy', join(fixtures, 'policy.yaml'), '--key', env.keys.keyPath, '--bundle', env.keys.bundlePath, '--task-queue', env.governanceTaskQueue, '--database', env.lineageDatabase],
     { env: { ...process.env, TEMPORAL_ADDRESS: address(), MONGODB_URI: mongoUri() }, stdio: 'ignore' },
   );
 }
@@ -30,7 +29,7 @@ test('SIGKILL of the governance worker mid-batch: no lost and no duplicated line
   const first = governanceProcess();
   let second: ChildProcess | undefined;
   try {
-    const db = mongo.db(DEFAULT_DATABASE);
+    const db = mongo.db(env.lineageDatabase);
     const handles = await env.run(async () => {
       const started = await Promise.all(
         Array.from({ length: 20 }, (_, i) => env.client.workflow.start(payTwice, { taskQueue: env.taskQueue, workflowId: uniqueName(`crash-${i}`), args: [10, uniqueName('crash')] })),

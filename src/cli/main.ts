@@ -38,9 +38,9 @@ Commands:
   revocations list [--database DB] [--json]
                                  Every revocation, oldest first.
   policy check FILE              Validate a policy file and print its version.
-  worker governance --policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N]
+  worker governance --policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--database DB]
                                  Run a governance worker (authorization activity).
-  worker demo-app --bundle FILE [--task-queue Q] [--governance-task-queue Q]
+  worker demo-app --bundle FILE [--task-queue Q] [--governance-task-queue Q] [--database DB]
                                  Run the payments demo's app worker with governance wired in.
   denials list [--since 1h] [--limit N] [--json]
                                  Denied workflows, from Temporal visibility (GovernanceDecision = "denied").
@@ -170,6 +170,7 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           bundle: { type: 'string' },
           'task-queue': { type: 'string' },
           'ttl-ms': { type: 'string' },
+          database: { type: 'string' },
         });
         required(values, 'policy', 'key', 'bundle');
         const mongoUri = process.env.MONGODB_URI;
@@ -186,13 +187,14 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           trustBundlePath: values.bundle!,
           artifactTtlMs: ttl,
           mongoUri,
+          database: values.database,
         });
         await runWorkerUntilSignal(worker, out);
         await connection.close();
         return 0;
       }
       if (sub === 'demo-app') {
-        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' } });
+        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' } });
         required(values, 'bundle');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores revocations');
@@ -204,7 +206,7 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           taskQueue: values['task-queue'] ?? 'payments',
           workflowsPath: require.resolve('../../examples/payments/workflows'),
           activities,
-          plugins: [new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } })],
+          plugins: [new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri, database: values.database }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } })],
         });
         await runWorkerUntilSignal(worker, out);
         await connection.close();
