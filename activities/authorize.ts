@@ -97,6 +97,7 @@ interface Lineage {
   readonly rootId: string | null;
   readonly parent: SignedArtifact | null;
   readonly ancestors: string[];
+  readonly ancestorKids: string[];
 }
 
 export function createAuthorizer(options: AuthorizerOptions): (input: unknown) => Promise<AuthorizationResult> {
@@ -133,7 +134,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
         return { code: DenyCodes.proofReplayed, reason: 'this start proof was not used by the first run of this workflow', principal: proven.principal };
       }
     }
-    return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [] };
+    return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] };
   }
 
   /** Resolves the principal, roles, root and parent link of a request, or says why it cannot. */
@@ -159,7 +160,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     if (current === undefined) return { code: DenyCodes.unknownPrincipal, reason: `principal ${p.principal} is not known to governance`, principal: p.principal };
     // Authority only narrows down a chain: the parent's roles, less any the principal has since lost.
     const roles = intersectRoles(p.roles, current);
-    return { principal: p.principal, credential: p.credential, roles, rootId: p.rootId, parent: verified.value, ancestors: [...p.ancestors, p.id] };
+    return { principal: p.principal, credential: p.credential, roles, rootId: p.rootId, parent: verified.value, ancestors: [...p.ancestors, p.id], ancestorKids: [...p.ancestorKids, p.kid] };
   }
 
   return async function authorize(input: unknown): Promise<AuthorizationResult> {
@@ -184,6 +185,15 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     }
     const request = parsed.data;
     const at = now();
+    // A key retired (or not yet valid) at issue time signs what every verifier refuses: let the
+    // attempt fail and retry, on a worker with a current key, rather than hand out a dead artifact.
+    const own = options.trustBundle().keys.get(signingKey.kid);
+    if (!own || at < own.notBefore || (own.notAfter !== null && at >= own.notAfter)) {
+      throw ApplicationFailure.create({
+        type: 'GovernanceSigningKeyNotValid',
+        message: `signing key ${signingKey.kid} is not valid in the trust bundle at ${new Date(at).toISOString()}; a governance worker with a current key must take this authorization`,
+      });
+    }
     const decisionId = decisionIdFor(request);
     const binding = {
       decisionId,
@@ -265,7 +275,9 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     });
     if (decision.decision === 'deny') return deny(decision);
 
-    const id = idFor('art', 'allow');
+    // Everything the identity state contributes is in the id too: a retry after a revocation or a
+    // role change signs a different artifact, never a different one under the same id.
+    const id = idFor('art', canonicalize(['allow', lineage.credential, roles, lineage.ancestors, decision.ruleIds]));
     const perCall = request.action === 'activity' || request.action === 'local-activity';
     return {
       decision: 'allow',
@@ -283,6 +295,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
           parent: parent ? { id: parent.payload.id, hash: payloadHash(parent.payload) } : null,
           rootId: rootId ?? id,
           ancestors: lineage.ancestors,
+          ancestorKids: lineage.ancestorKids,
           exempt: request.action === 'workflow' ? policy.exempt.activities : [],
           expiresAt: perCall ? at + options.artifactTtlMs : null,
         },

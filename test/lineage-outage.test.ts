@@ -1,5 +1,6 @@
-// MongoDB stopped in the middle of a run: governance keeps enforcing (the hand-off is to Temporal),
-// and once MongoDB is back every record lands and the chain verifies.
+// MongoDB stopped: identity and revocation state goes stale, so governance and the enforcement
+// point deny everything (fail closed); the hand-off of those denials is to Temporal, so once MongoDB
+// is back every decision lands in lineage and the chain verifies.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -59,14 +60,14 @@ let env: Env;
 beforeAll(async () => {
   port = await freePort();
   await startMongo();
-  env = await governedEnv({ governance: { mongoUri: uri() } });
+  env = await governedEnv({ mongoUri: uri() }); // identity, revocations and lineage all on this server
 });
 afterAll(async () => {
   await stopMongo();
   await env?.close();
 });
 
-test('with MongoDB down governance keeps enforcing; when it is back every record lands and verifies', async () => {
+test('with MongoDB down everything is denied (stale identity state); when it is back every decision lands and verifies', async () => {
   const marker = uniqueName('outage');
   const mongo = new MongoClient(uri());
   try {
@@ -77,24 +78,27 @@ test('with MongoDB down governance keeps enforcing; when it is back every record
       const db = mongo.db(env.lineageDatabase);
       await waitForRecords(db, beforeDecisions[0]!.rootId, beforeDecisions.length, 30_000, env.client);
 
-      await stopMongo(); // MongoDB is gone: authorizations and enforcement must not notice
-      const allowed = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('during'), args: [20, `${marker}:during`] });
-      expect(await allowed.result()).toBe('charged 20 EUR');
-      const denied = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('during-denied'), args: [20_000, `${marker}:denied`] });
-      expect((await expectGovernanceDenied(denied)).details?.[0]).toMatchObject({ code: 'AMOUNT_OVER_LIMIT' });
-      expect(runsOf(`${marker}:during`)).toBe(1);
-      expect(runsOf(`${marker}:denied`)).toBe(0);
+      await stopMongo();
+      await new Promise((r) => setTimeout(r, 6_000)); // past the maximum staleness (5 s)
+      const during = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('during'), args: [20, `${marker}:during`] });
+      const failure = await expectGovernanceDenied(during);
+      expect(failure.details?.[0]).toMatchObject({ code: 'IDENTITY_STATE_STALE', action: 'workflow' });
+      expect(failure.message).toContain('denied, never allowed');
+      expect(runsOf(`${marker}:during`)).toBe(0);
 
-      await new Promise((r) => setTimeout(r, 2_000)); // persist attempts fail meanwhile
       await startMongo();
-      for (const handle of [allowed, denied]) {
-        const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
-        expect(await waitForRecords(db, decisions[0]!.rootId, decisions.length, 90_000, env.client)).toBe(decisions.length);
-      }
+      const decisions = await issuedDecisions(env.client, during.workflowId, during.firstExecutionRunId);
+      expect(decisions).toEqual([expect.objectContaining({ decision: 'deny', action: 'workflow' })]);
+      expect(await waitForRecords(db, decisions[0]!.rootId, 1, 90_000, env.client)).toBe(1);
       const summary = await verifyLineage(db, loadTrustBundle(env.keys.bundlePath));
       expect(summary.violations).toEqual([]);
-      expect(summary.roots).toBe(3);
-      expect(summary.records).toBe(beforeDecisions.length + 2 + 2);
+      expect(summary.roots).toBe(2);
+      expect(summary.records).toBe(beforeDecisions.length + 1);
+
+      // Fresh state again: the same start is allowed.
+      await new Promise((r) => setTimeout(r, 2_000));
+      const after = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('after'), args: [20, `${marker}:after`] });
+      expect(await after.result()).toBe('charged 20 EUR');
     });
   } finally {
     await mongo.close();

@@ -3,7 +3,8 @@ import { Worker } from '@temporalio/worker';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { GovernancePlugin } from '../src/plugin';
 import { governedEnv, uniqueName, workflowsPath, type Env } from './helpers/harness';
-import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip } from './fixtures/workflows';
+import { Client } from '@temporalio/client';
+import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip, delegatingRoot } from './fixtures/workflows';
 
 let env: Env;
 beforeAll(async () => {
@@ -21,6 +22,8 @@ const cases: Array<[string, (...args: never[]) => Promise<unknown>, unknown[]]> 
   ['child workflow', parentPays, [10, 'replay']],
   ['continue-as-new', payThenContinue, [1, 'replay']],
   ['digest of tricky arguments', digestRoundTrip, []],
+  ['child workflow with narrowed roles (delegation)', delegatingRoot, ['replay', ['operator'], null]],
+  ['child start that widens roles (denied)', delegatingRoot, ['replay', ['admin'], null]],
 ];
 
 test.each(cases)('%s replays deterministically', async (_name, wf, args) => {
@@ -32,6 +35,22 @@ test.each(cases)('%s replays deterministically', async (_name, wf, args) => {
   });
   expect(history.events?.length).toBeGreaterThan(5);
   // Same plugin configuration, fresh replay worker: throws DeterminismViolationError on any divergence.
+  await Worker.runReplayHistory(
+    { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
+    history,
+    workflowId,
+  );
+});
+
+test('a root grant denied for want of an API key proof replays deterministically', async () => {
+  const workflowId = uniqueName('replay-unauthenticated');
+  const anonymous = new Client({ connection: env.client.connection });
+  const history = await env.run(async () => {
+    const handle = await anonymous.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId, args: [10, 'replay'] });
+    await handle.result().catch(() => undefined);
+    return handle.fetchHistory();
+  });
+  expect(JSON.stringify(history)).toContain('UNAUTHENTICATED');
   await Worker.runReplayHistory(
     { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
     history,

@@ -217,6 +217,7 @@ function build() {
     issuedAt: Date.parse('2025-03-01T12:00:00.000Z'),
     rootId: grantId,
     ancestors: [],
+    ancestorKids: [],
     exempt: policy.exempt.activities,
     expiresAt: null,
   };
@@ -250,6 +251,7 @@ function build() {
     issuedAt,
     rootId: grantId,
     ancestors: [grantId],
+    ancestorKids: [KID],
     exempt: [],
     expiresAt: issuedAt + ttlMs,
   };

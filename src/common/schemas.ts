@@ -48,6 +48,8 @@ export const ArtifactPayloadSchema = z
     rootId: z.string().min(1),
     /** Ids of every ancestor authorization, root first (empty for a root grant); revoking any of them revokes this one. */
     ancestors: z.array(z.string().min(1)),
+    /** Key ids that signed each ancestor, in the same order: revoking a signing key revokes what descends from its signatures. */
+    ancestorKids: z.array(z.string().min(1)),
     /** Activity-type globs this run may call without a per-call artifact (run grants only). */
     exempt: z.array(z.string()),
     /** Null for grants (workflow, child-workflow, continue-as-new): they are bound to a run, not a moment. */

@@ -64,7 +64,7 @@ export function generateSigningKey(options: { keyPath: string; bundlePath: strin
     ...bundle.keys,
     { kid: options.kid, kty: 'OKP' as const, crv: 'Ed25519' as const, x: pub.x, notBefore: (options.now ?? new Date()).toISOString(), notAfter: null },
   ];
-  writeFileSync(options.bundlePath, `${JSON.stringify({ typ: bundle.typ, keys }, null, 2)}\n`);
+  writeBundleAtomically(options.bundlePath, { typ: bundle.typ, keys } as TrustBundleDocument);
   return { kid: options.kid, x: pub.x };
 }
 
@@ -145,13 +145,18 @@ export function retireSigningKey(options: { bundlePath: string; kid: string; at?
   const key = bundle.keys.find((k) => k.kid === options.kid);
   if (!key) throw new KeyError(`kid "${options.kid}" is not in ${options.bundlePath}`);
   const at = (options.at ?? new Date()).toISOString();
-  if (key.notAfter !== null && key.notAfter <= at) return bundle; // retiring never extends a key
+  if (key.notAfter !== null && Date.parse(key.notAfter) <= Date.parse(at)) return bundle; // retiring never extends a key
   if (!bundle.keys.some((k) => k.kid !== options.kid && k.notAfter === null)) {
     throw new KeyError(`retiring ${options.kid} would leave ${options.bundlePath} without a current key; add the new key first`);
   }
   const next = { ...bundle, keys: bundle.keys.map((k) => (k.kid === options.kid ? { ...k, notAfter: at } : k)) } as TrustBundleDocument;
-  const tmp = `${options.bundlePath}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`);
-  renameSync(tmp, options.bundlePath);
+  writeBundleAtomically(options.bundlePath, next);
   return next;
+}
+
+/** Workers re-read the bundle when it changes: they must never see half of it. */
+function writeBundleAtomically(path: string, bundle: TrustBundleDocument): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(bundle, null, 2)}\n`);
+  renameSync(tmp, path);
 }

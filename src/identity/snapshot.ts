@@ -66,6 +66,8 @@ export function stalenessProblem(snapshot: IdentitySnapshot | undefined, now: nu
 export function revocationProblem(payload: ArtifactPayload, snapshot: IdentitySnapshot): IdentityProblem | null {
   const hit = (kind: RevocationKind, id: string) => snapshot.revocation(kind, id);
   if (hit('signing-key', payload.kid)) return { code: DenyCodes.signingKeyRevoked, reason: `signing key ${payload.kid} is revoked` };
+  const ancestorKid = payload.ancestorKids.find((kid) => hit('signing-key', kid));
+  if (ancestorKid) return { code: DenyCodes.signingKeyRevoked, reason: `authorization ${payload.id} descends from a grant signed by revoked key ${ancestorKid}` };
   if (hit('principal', payload.principal)) return { code: DenyCodes.principalRevoked, reason: `principal ${payload.principal} is revoked` };
   if (hit('api-key', payload.credential)) return { code: DenyCodes.apiKeyRevoked, reason: `API key ${payload.credential} is revoked` };
   if (hit('authorization', payload.id)) return { code: DenyCodes.authorizationRevoked, reason: `authorization ${payload.id} is revoked` };

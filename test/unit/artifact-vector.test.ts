@@ -76,7 +76,7 @@ const denialVector = JSON.parse(readFileSync(join(VECTORS, 'denial-v1.json'), 'u
 const ARTIFACT_TYP = 'temporal-governance/authorization-artifact@1';
 const ARTIFACT_FIELDS = [
   'typ', 'id', 'kid', 'iss', 'principal', 'credential', 'roles', 'decisionId', 'action', 'target', 'namespace', 'workflowId', 'runId',
-  'activityId', 'childWorkflowId', 'argsDigest', 'policy', 'rules', 'parent', 'issuedAt', 'rootId', 'ancestors', 'exempt', 'expiresAt',
+  'activityId', 'childWorkflowId', 'argsDigest', 'policy', 'rules', 'parent', 'issuedAt', 'rootId', 'ancestors', 'ancestorKids', 'exempt', 'expiresAt',
 ].sort();
 
 /** RFC 8785: object members sorted by UTF-16 code units. */

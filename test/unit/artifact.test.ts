@@ -93,6 +93,7 @@ function payload(overrides: Partial<ArtifactPayload> = {}): ArtifactPayload {
     issuedAt: T0,
     rootId: 'grant-1',
     ancestors: ['grant-1'],
+    ancestorKids: ['k1'],
     exempt: [],
     expiresAt: T0 + 60_000,
     ...overrides,

@@ -196,6 +196,7 @@ describe('root run grant', () => {
       issuedAt: T0,
       rootId: p.id,
       ancestors: [],
+      ancestorKids: [],
       exempt: ['lookupRate', 'audit*'],
       expiresAt: null,
     });
