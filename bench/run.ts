@@ -8,6 +8,7 @@
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevStack, stopOnSignals } from '../src/stack/stack';
 import { cryptoTable, runCrypto } from './crypto';
+import { identityCpuTable, identityStoreTable, runIdentityCpu, runIdentityStore } from './identity';
 import { dispatchQuantumNote, latencyTable, lineageTable, makeBenchKeys, runLatency } from './latency';
 import { policyTable, runPolicy } from './policy';
 import { machineInfo } from './util';
@@ -95,6 +96,8 @@ async function main(): Promise<void> {
         print(lineageTable(latency));
         const note = dispatchQuantumNote(latency, stack.uiUrl !== null);
         if (note) print(note);
+        log('measuring identity reads and proof claims on the MongoDB-wire server');
+        print(identityStoreTable(await runIdentityStore(stack.mongoUri!)));
       } finally {
         await stack.stop();
       }
@@ -103,6 +106,9 @@ async function main(): Promise<void> {
     // CPU micro-benchmarks run after the server is stopped, so it cannot steal a core from them.
     log(`measuring Ed25519 (${options.timeBoxMs} ms per loop)`);
     print(cryptoTable(await runCrypto(keys, options.timeBoxMs)));
+
+    log(`measuring identity verification (${options.timeBoxMs} ms per loop)`);
+    print(identityCpuTable(await runIdentityCpu(keys, options.timeBoxMs)));
 
     log(`measuring policy evaluation (${options.timeBoxMs} ms per loop)`);
     print(policyTable(runPolicy(options.timeBoxMs)));
