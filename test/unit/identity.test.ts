@@ -8,6 +8,7 @@ import type { ArtifactPayload } from '../../src/common/schemas';
 import { ARTIFACT_TYPE } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
 import { nobleEd25519 } from '../../src/crypto/noble';
+import { relationProblems } from '../../src/lineage/verify';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const created = new Date(0);
@@ -154,5 +155,22 @@ describe('revocation and staleness', () => {
   it('intersects roles, sorted and without duplicates', () => {
     expect(intersectRoles(['operator', 'auditor', 'operator'], ['auditor', 'operator', 'x'])).toEqual(['auditor', 'operator']);
     expect(intersectRoles(['admin'], ['operator'])).toEqual([]);
+  });
+});
+
+describe('lineage verification of identity relations', () => {
+  const parent = {
+    typ: ARTIFACT_TYPE, id: 'art_root', kid: 'k1', principal: 'alice', namespace: 'default', action: 'workflow', workflowId: 'wf', runId: 'r1',
+    credential: 'ak_0000000000000001', roles: ['auditor', 'operator'], ancestors: [], ancestorKids: [],
+  } as unknown as ArtifactPayload;
+  const child = (over: Partial<ArtifactPayload>) =>
+    ({ ...parent, id: 'art_call', kid: 'k2', action: 'activity', roles: ['operator'], ancestors: ['art_root'], ancestorKids: ['k1'], ...over }) as ArtifactPayload;
+
+  it('accepts a narrowing child and names every widening, credential swap or rewritten ancestry', () => {
+    expect(relationProblems(child({}), parent)).toEqual([]);
+    expect(relationProblems(child({ roles: ['admin', 'operator'] }), parent).join()).toContain('["admin"] are not held by the parent grant art_root');
+    expect(relationProblems(child({ credential: 'ak_0000000000000002' }), parent).join()).toContain('credential');
+    expect(relationProblems(child({ ancestors: [] }), parent).join()).toContain('signed ancestors');
+    expect(relationProblems(child({ ancestorKids: ['k9'] }), parent).join()).toContain('ancestorKids');
   });
 });
