@@ -196,7 +196,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
           o.workflowId,
           o.status.toUpperCase(),
           o.charged ? 'yes' : 'no',
-          o.denial?.ruleIds.join(',') || (o.status === 'completed' ? '-' : '(default deny)'),
+          o.denial?.ruleIds.join(',') || (o.denial?.code === 'NO_MATCHING_ALLOW' ? '(default deny)' : o.denial ? '(identity, before policy)' : '-'),
           o.detail,
         ]),
       ]),
@@ -205,6 +205,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
     out(lineage);
     out('lookupExchangeRate is exempt in the policy: it ran without a per-call authorization.');
     out('"Swallow a denied charge" caught the denial in workflow code and still failed: strict fail-closed.');
+    out('"Pay with a revoked API key" was refused at the root grant: the start proof named a revoked key, so nothing ran.');
     if (stack.uiUrl) {
       const query = encodeURIComponent('GovernanceDecision="denied"');
       out(`Operators see the denials in the Temporal Web UI: ${stack.uiUrl}/namespaces/${stack.namespace}/workflows?query=${query}`);
