@@ -6,7 +6,7 @@ import { startProofInterceptor } from '../interceptors/client';
 import { parseApiKey } from './identity/api-key';
 import type { TrustBundle } from './artifact/trust-bundle';
 import { watchTrustBundle } from './crypto/keys';
-import { mongoIdentitySource, type IdentitySource } from './identity/cache';
+import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
 
 export interface GovernancePluginOptions {
@@ -142,8 +142,9 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     const o = this.#options.identity;
     if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
     if (!('mongoUri' in o)) return o;
-    if (o.refreshMs !== undefined && o.maxStalenessMs !== undefined && o.refreshMs >= o.maxStalenessMs) {
-      throw new GovernancePluginError(`identity.refreshMs (${o.refreshMs}) must be below identity.maxStalenessMs (${o.maxStalenessMs})`);
+    const maxStalenessMs = o.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+    if ((o.refreshMs ?? DEFAULT_REFRESH_MS) >= maxStalenessMs) {
+      throw new GovernancePluginError(`identity.refreshMs (${o.refreshMs ?? DEFAULT_REFRESH_MS}) must be below identity.maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
     }
     this.#identity ??= mongoIdentitySource({ mongoUri: o.mongoUri, database: o.database, refreshMs: o.refreshMs });
     return this.#identity;

@@ -47,6 +47,10 @@ export interface GovernanceWorkerOptions {
   readonly proofMaxAgeMs?: number;
 }
 
+export class GovernanceWorkerConfigError extends Error {
+  override readonly name = 'GovernanceWorkerConfigError';
+}
+
 /** Loads and checks everything first: an invalid policy or key stops the worker before it polls. */
 export async function createGovernanceWorker(options: GovernanceWorkerOptions): Promise<Worker> {
   const policy = typeof options.policy === 'string' ? loadPolicyFile(options.policy) : 'version' in options.policy ? (options.policy as Policy) : parsePolicy(options.policy);
@@ -60,6 +64,9 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     throw new KeyError(`signing key ${signingKey.kid} is retired in ${options.trustBundlePath}; start with the current key`);
   }
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+  if (options.identityRefreshMs !== undefined && options.identityRefreshMs >= maxStalenessMs) {
+    throw new GovernanceWorkerConfigError(`identityRefreshMs (${options.identityRefreshMs}) must be below maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
+  }
   const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
@@ -104,7 +111,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       },
     },
     interceptors: {
-      activity: [enforcementInterceptor({ trustBundle, identity: () => identity.current(), unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY] })],
+      activity: [enforcementInterceptor({ trustBundle, identity: () => identity.current(), maxStalenessMs, unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY] })],
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
     // The identity reader lives as long as the worker runs.
