@@ -13,7 +13,7 @@ import { createApiKey, createPrincipal, expireApiKey, revoke } from '../src/iden
 import { GovernancePlugin } from '../src/plugin';
 import { join } from 'node:path';
 import { bodyRuns, runsOf } from './fixtures/activities';
-import { delegatingRoot, goSignal, payAfterSignal, payOnce, payOnQueue } from './fixtures/workflows';
+import { delegatingRoot, goSignal, payAfterSignal, payOnce, payOnQueue, payOnSecondAttempt } from './fixtures/workflows';
 import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, activities, type Env } from './helpers/harness';
 
 // Everything the Temporal runtime logs in this process (workers, governance worker, lineage).
@@ -147,6 +147,25 @@ describe('API keys and start proofs', () => {
     expect(code(elsewhere)).toBe('INVALID_PROOF');
     expect(elsewhere.message).toContain('a proof starts one workflow only');
     expect(runsOf(marker)).toBe(1); // the original's charge, nothing more
+  });
+
+  test('a workflow retry re-delivers its start proof and is admitted; the first run claimed it', async () => {
+    const marker = uniqueName('retry');
+    const handle = await env.run(async () => {
+      const h = await env.client.workflow.start(payOnSecondAttempt, {
+        taskQueue: env.taskQueue,
+        workflowId: uniqueName('retry'),
+        args: [10, marker],
+        retry: { maximumAttempts: 2, initialInterval: '100ms' },
+      });
+      expect(await h.result()).toBe('charged 10 EUR');
+      return h;
+    });
+    const { runId } = await handle.describe();
+    expect(runId).not.toBe(handle.firstExecutionRunId); // the result came from the retry run
+    expect(runsOf(marker)).toBe(1);
+    const claims = await db().collection('start_proofs').find({ workflowId: handle.workflowId }).toArray();
+    expect(claims).toEqual([expect.objectContaining({ firstExecutionRunId: handle.firstExecutionRunId })]);
   });
 
   test('unknown, revoked and expired keys, a revoked principal and no key at all are denied at the root grant', async () => {
