@@ -105,14 +105,13 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
           ed,
         );
         if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
-        const grant = result.value.artifact.payload;
+        const artifact = result.value.artifact.payload;
         // Revocation is checked after the signature, so a forged artifact is reported as forged.
         const snapshot = await options.identity();
-        const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(grant, snapshot!);
-        if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, grant.principal);
+        const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(artifact, snapshot!);
+        if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, artifact.principal);
         if (!options.lineageTaskQueue || result.value.exempt) return next(input);
 
-        const artifact = result.value.artifact.payload;
         const report = (status: Outcome['status'], failureType: string | null = null) =>
           handOffToLineage(
             ctx.client,

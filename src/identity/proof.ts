@@ -92,6 +92,6 @@ export function verifyStartProof(
   const principalRoles = snapshot.rolesOf(key.principal);
   if (principalRoles === undefined) return problem(DenyCodes.unknownPrincipal, `principal ${key.principal} of API key ${key.id} is not known to governance`, key.principal);
   if (snapshot.revocation('principal', key.principal)) return problem(DenyCodes.principalRevoked, `principal ${key.principal} is revoked`, key.principal);
-  const roles = key.roles === null ? intersectRoles(principalRoles, principalRoles) : intersectRoles(key.roles, principalRoles);
+  const roles = intersectRoles(key.roles ?? principalRoles, principalRoles);
   return { keyId: key.id, principal: key.principal, roles, proofId: `sha256:${sha256Hex(canonicalize(payload))}` };
 }
