@@ -13,7 +13,7 @@ import { createApiKey, createPrincipal, expireApiKey, revoke } from '../src/iden
 import { GovernancePlugin } from '../src/plugin';
 import { join } from 'node:path';
 import { bodyRuns, runsOf } from './fixtures/activities';
-import { delegatingRoot, goSignal, payAfterSignal, payOnce, payOnQueue, payOnSecondAttempt } from './fixtures/workflows';
+import { delegatingMalformed, delegatingRoot, goSignal, payAfterSignal, payOnce, payOnQueue, payOnSecondAttempt } from './fixtures/workflows';
 import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, activities, type Env } from './helpers/harness';
 
 // Everything the Temporal runtime logs in this process (workers, governance worker, lineage).
@@ -380,6 +380,16 @@ describe('delegation only narrows', () => {
     expect(failure.message).toContain('auditor');
     expect(runsOf(marker)).toBe(0);
     expect(bodyRuns.some((m) => m.startsWith(marker))).toBe(false);
+  });
+
+  test('a malformed delegation memo fails the parent closed and starts no child', async () => {
+    const marker = uniqueName('malformed-delegation');
+    const workflowId = uniqueName('malformed-delegation');
+    const failure = await env.run(async () => expectGovernanceDenied(await env.client.workflow.start(delegatingMalformed, { taskQueue: env.taskQueue, workflowId, args: [marker] })));
+    expect(code(failure)).toBe('MALFORMED_REQUEST');
+    expect(failure.message).toContain('temporal-governance.delegate');
+    await expect(env.client.workflow.getHandle(`${workflowId}-child`).describe()).rejects.toThrow(/not found/i);
+    expect(runsOf(marker)).toBe(0);
   });
 
   test('a child cannot claim a role the whole chain never had', async () => {

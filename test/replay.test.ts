@@ -4,7 +4,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { GovernancePlugin } from '../src/plugin';
 import { governedEnv, uniqueName, workflowsPath, type Env } from './helpers/harness';
 import { Client } from '@temporalio/client';
-import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip, delegatingRoot } from './fixtures/workflows';
+import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip, delegatingRoot, delegatingMalformed } from './fixtures/workflows';
 
 let env: Env;
 beforeAll(async () => {
@@ -24,6 +24,7 @@ const cases: Array<[string, (...args: never[]) => Promise<unknown>, unknown[]]> 
   ['digest of tricky arguments', digestRoundTrip, []],
   ['child workflow with narrowed roles (delegation)', delegatingRoot, ['replay', ['operator'], null]],
   ['child start that widens roles (denied)', delegatingRoot, ['replay', ['admin'], null]],
+  ['malformed delegation memo (denied before authorizing)', delegatingMalformed, ['replay']],
 ];
 
 test.each(cases)('%s replays deterministically', async (_name, wf, args) => {

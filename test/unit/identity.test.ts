@@ -9,6 +9,7 @@ import { ARTIFACT_TYPE } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
 import { nobleEd25519 } from '../../src/crypto/noble';
 import { relationProblems } from '../../src/lineage/verify';
+import { GovernancePlugin, GovernancePluginError } from '../../src/plugin';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const created = new Date(0);
@@ -172,5 +173,31 @@ describe('lineage verification of identity relations', () => {
     expect(relationProblems(child({ credential: 'ak_0000000000000002' }), parent).join()).toContain('credential');
     expect(relationProblems(child({ ancestors: [] }), parent).join()).toContain('signed ancestors');
     expect(relationProblems(child({ ancestorKids: ['k9'] }), parent).join()).toContain('ancestorKids');
+  });
+});
+
+describe('GovernancePlugin identity settings', () => {
+  const trustBundle = { keys: new Map() };
+
+  it('refuses a malformed API key at construction, without echoing it', () => {
+    expect(() => new GovernancePlugin({ apiKey: 'tgk.ak_123.not-a-secret-value' })).toThrow(ApiKeyError);
+    expect(() => new GovernancePlugin({ apiKey: 'tgk.ak_123.not-a-secret-value' })).not.toThrow(/not-a-secret-value/);
+  });
+
+  it('refuses a worker without identity, and a refresh period not below the staleness bound', () => {
+    expect(() => new GovernancePlugin({ trustBundle }).configureWorker({ taskQueue: 'q' })).toThrow(/needs identity on workers/);
+    expect(() => new GovernancePlugin({ trustBundle, identity: { mongoUri: 'mongodb://127.0.0.1:9/', refreshMs: 5_000 } }).configureWorker({ taskQueue: 'q' })).toThrow(
+      GovernancePluginError,
+    );
+    expect(() => new GovernancePlugin({ trustBundle, identity: { mongoUri: 'mongodb://127.0.0.1:9/', refreshMs: 500, maxStalenessMs: 400 } }).configureWorker({ taskQueue: 'q' })).toThrow(
+      /must be below identity.maxStalenessMs/,
+    );
+  });
+
+  it('keeps the API key out of anything that serializes the plugin', () => {
+    const plugin = new GovernancePlugin({ apiKey: alice.apiKey, identity: { mongoUri: 'mongodb://user:pw@127.0.0.1:9/' } });
+    const text = JSON.stringify(plugin) + String(Object.values(plugin));
+    expect(text).not.toContain(alice.apiKey.split('.')[2]!);
+    expect(text).not.toContain('user:pw');
   });
 });
