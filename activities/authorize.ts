@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { CLOCK_SKEW_MS, payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
 import type { TrustBundle } from '../src/artifact/trust-bundle';
-import { canonicalize } from '../src/common/canonical';
+import { canonicalize, wellFormed } from '../src/common/canonical';
 import { DenyCodes } from '../src/common/constants';
 import { sha256Hex } from '../src/common/digest';
 import {
@@ -20,6 +20,8 @@ import { intersectRoles, revocationProblem, stalenessProblem, type IdentitySnaps
 import { rootOf, type LineageSignal } from '../src/lineage/schema';
 import { evaluatePolicy } from '../src/policy/evaluate';
 import type { Policy } from '../src/policy/schema';
+import type { CallerFacts, RunStart } from './caller';
+import { callerMismatch, describeClaim, startMismatch, type ClaimMismatch } from './claims';
 
 export interface AuthorizerOptions {
   readonly policy: Policy;
@@ -54,8 +56,16 @@ export interface AuthorizerOptions {
   readonly handOff?: (signal: LineageSignal, rootId: string) => Promise<void>;
 }
 
+/** What the Temporal server says about the call being authorized (never taken from the request). */
+export interface CallContext {
+  /** The run that scheduled the authorization activity (its server-set info); undefined if no workflow did. */
+  readonly caller: CallerFacts | undefined;
+  /** The calling run's start from its history; read only for run grants. */
+  readonly runStart: (caller: CallerFacts) => Promise<RunStart>;
+}
+
 export interface StartProofRegistry {
-  /** First use of a proof by a start (see claimStartProof). */
+  /** First use of a proof (or a child / continue-as-new grant) by a start (see claimStartProof). */
   claim(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
   /** The start that claimed a proof, if any. */
   find(proofId: string): Promise<{ firstExecutionRunId: string; workflowId: string } | null>;
@@ -69,14 +79,14 @@ type Denied = { readonly code: string; readonly reason: string; readonly ruleIds
  * Same call, same decision id: the id is derived from the call's identity, so a retried
  * authorization is recognizable as the same decision.
  */
-export function decisionIdFor(request: AuthorizationRequest): string {
+export function decisionIdFor(request: AuthorizationRequest, caller: Pick<CallerFacts, 'namespace' | 'workflowId' | 'runId'>): string {
   const key =
     request.action === 'activity' || request.action === 'local-activity'
       ? `${request.action}:${request.activityId}`
       : request.action === 'child-workflow'
         ? `child-workflow:${request.childWorkflowId}`
         : request.action;
-  const { namespace, workflowId, runId } = request.workflow;
+  const { namespace, workflowId, runId } = caller;
   return `dec_${sha256Hex(canonicalize([namespace, workflowId, runId, key])).slice(0, 32)}`;
 }
 
@@ -100,7 +110,24 @@ interface Lineage {
   readonly ancestorKids: string[];
 }
 
-export function createAuthorizer(options: AuthorizerOptions): (input: unknown) => Promise<AuthorizationResult> {
+/** The call being decided, every field from the server except what only the request can say (what it wants). */
+interface Call {
+  readonly request: AuthorizationRequest;
+  readonly caller: CallerFacts;
+  /** Run grants only: the run's start as the server recorded it. */
+  readonly start: RunStart | null;
+  /** Tagged view of the arguments the decision covers (the start input for a run grant). */
+  readonly args: readonly unknown[];
+}
+
+const mismatchDenial = (m: ClaimMismatch): Denied => ({
+  code: DenyCodes.claimMismatch,
+  reason: `the request claims ${m.field} ${describeClaim(m.claimed)} but the Temporal server recorded ${describeClaim(m.actual)}; governance acts on the server's record only`,
+});
+
+export type Authorize = (input: unknown, context: CallContext) => Promise<AuthorizationResult>;
+
+export function createAuthorizer(options: AuthorizerOptions): Authorize {
   const now = options.now ?? Date.now;
   const wallClock = options.wallClock ?? Date.now;
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
@@ -108,14 +135,19 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
   const policyRef = { id: policy.id, version: policy.version };
 
   /** The root of a chain: a start proven with a live API key, used by this start only. */
-  async function rootOfTrust(request: AuthorizationRequest, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
-    const wf = request.workflow;
-    if (request.action !== 'workflow') return { code: DenyCodes.invalidGrant, reason: 'the call carries no run grant' };
-    if (wf.parent !== null) return { code: DenyCodes.invalidGrant, reason: `a child run must carry its parent's child-workflow grant (parent ${wf.parent.workflowId})` };
-    const firstRun = wf.firstExecutionRunId === wf.runId;
+  async function rootOfTrust(call: Call, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
+    const { caller, start } = call;
+    if (!start) return { code: DenyCodes.invalidGrant, reason: 'the call carries no run grant' };
+    if (start.parent !== null) return { code: DenyCodes.invalidGrant, reason: `a child run must carry its parent's child-workflow grant (parent ${start.parent.workflowId})` };
+    // Retries and cron runs re-deliver the first run's proof; a continue-as-new must carry its grant.
+    if (start.continuedFromRunId !== null && start.initiator !== 'retry' && start.initiator !== 'cron') {
+      return { code: DenyCodes.invalidGrant, reason: `a continued run must carry the continue-as-new grant of run ${start.continuedFromRunId}` };
+    }
+    const firstRun = start.firstExecutionRunId === caller.runId;
+    const wf = { ...caller, firstExecutionRunId: start.firstExecutionRunId };
     const proven = verifyStartProof(
-      request.proof,
-      { namespace: wf.namespace, workflowId: wf.workflowId, workflowType: wf.workflowType, argsDigest: request.argsDigest, startedAt: wf.startedAt },
+      start.proof,
+      { namespace: caller.namespace, workflowId: caller.workflowId, workflowType: caller.workflowType, argsDigest: call.request.argsDigest, startedAt: start.startedAt },
       snapshot,
       at,
       ed25519,
@@ -138,24 +170,33 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
   }
 
   /** Resolves the principal, roles, root and parent link of a request, or says why it cannot. */
-  async function lineageOf(request: AuthorizationRequest, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
-    const wf = request.workflow;
-    if (request.parent === null) return rootOfTrust(request, snapshot, at);
-    const verified = verifySignedArtifact(request.parent, options.trustBundle(), at, ed25519);
+  async function lineageOf(call: Call, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
+    const { request, caller: wf, start } = call;
+    // A run grant rests on what the server recorded in the run's start headers, nothing else.
+    const parentGrant = start ? (start.parentGrant ?? null) : request.parent;
+    if (parentGrant === null) return rootOfTrust(call, snapshot, at);
+    const verified = verifySignedArtifact(parentGrant, options.trustBundle(), at, ed25519);
     if (!verified.ok) return { code: DenyCodes.invalidGrant, reason: `the parent grant is not valid: ${verified.reason}` };
     const p = verified.value.payload;
-    const bound =
-      request.action === 'workflow'
-        ? p.target === wf.workflowType &&
-          p.argsDigest === request.argsDigest &&
-          ((p.action === 'child-workflow' && p.childWorkflowId === wf.workflowId && wf.parent?.workflowId === p.workflowId && wf.parent.runId === p.runId) ||
-            (p.action === 'continue-as-new' && p.workflowId === wf.workflowId && wf.continuedFromRunId === p.runId))
-        : p.action === 'workflow' && p.namespace === wf.namespace && p.workflowId === wf.workflowId && p.runId === wf.runId;
+    const bound = start
+      ? p.target === wf.workflowType &&
+        p.argsDigest === request.argsDigest &&
+        p.taskQueue === start.taskQueue &&
+        ((p.action === 'child-workflow' && p.childWorkflowId === wf.workflowId && start.parent?.workflowId === p.workflowId && start.parent.runId === p.runId) ||
+          (p.action === 'continue-as-new' && p.workflowId === wf.workflowId && start.continuedFromRunId === p.runId && start.initiator === 'continue-as-new'))
+      : p.action === 'workflow' && p.workflowId === wf.workflowId && p.runId === wf.runId;
     if (!bound || p.namespace !== wf.namespace) {
       return { code: DenyCodes.invalidGrant, reason: `the parent grant ${p.id} (${p.action}) is not bound to this run`, principal: p.principal };
     }
     const revoked = revocationProblem(p, snapshot);
     if (revoked) return { ...revoked, principal: p.principal };
+    if (start) {
+      // A child or continue-as-new grant admits one run chain (its retries share the first run id).
+      const claim = { proofId: payloadHash(p), firstExecutionRunId: start.firstExecutionRunId, workflowId: wf.workflowId };
+      if ((await options.startProofs.claim(claim)) === 'replayed') {
+        return { code: DenyCodes.grantReplayed, reason: `the ${p.action} grant ${p.id} already admitted another run; a grant starts one run chain only`, principal: p.principal };
+      }
+    }
     const current = snapshot.rolesOf(p.principal);
     if (current === undefined) return { code: DenyCodes.unknownPrincipal, reason: `principal ${p.principal} is not known to governance`, principal: p.principal };
     // Authority only narrows down a chain: the parent's roles, less any the principal has since lost.
@@ -163,8 +204,8 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     return { principal: p.principal, credential: p.credential, roles, rootId: p.rootId, parent: verified.value, ancestors: [...p.ancestors, p.id], ancestorKids: [...p.ancestorKids, p.kid] };
   }
 
-  return async function authorize(input: unknown): Promise<AuthorizationResult> {
-    const result = await decide(input);
+  return async function authorize(input: unknown, context: CallContext): Promise<AuthorizationResult> {
+    const result = await decide(input, context);
     if (options.handOff) {
       const signal: LineageSignal =
         result.decision === 'allow' ? { kind: 'artifact', signed: result.artifact } : { kind: 'denial', signed: result.denial };
@@ -173,7 +214,15 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     return result;
   };
 
-  async function decide(input: unknown): Promise<AuthorizationResult> {
+  async function decide(input: unknown, context: CallContext): Promise<AuthorizationResult> {
+    const caller = context.caller;
+    if (!caller) {
+      throw ApplicationFailure.create({
+        type: 'GovernanceMalformedRequest',
+        nonRetryable: true,
+        message: 'the authorization activity was not scheduled by a workflow run; only a run can be authorized',
+      });
+    }
     const parsed = AuthorizationRequestSchema.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -194,17 +243,19 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
         message: `signing key ${signingKey.kid} is not valid in the trust bundle at ${new Date(at).toISOString()}; a governance worker with a current key must take this authorization`,
       });
     }
-    const decisionId = decisionIdFor(request);
+    const decisionId = decisionIdFor(request, caller);
+    const start = request.action === 'workflow' ? await context.runStart(caller) : null;
     const binding = {
       decisionId,
       action: request.action,
       target: request.target,
-      namespace: request.workflow.namespace,
-      workflowId: request.workflow.workflowId,
-      runId: request.workflow.runId,
+      namespace: caller.namespace,
+      workflowId: caller.workflowId,
+      runId: caller.runId,
       activityId: request.activityId,
       childWorkflowId: request.childWorkflowId,
-      argsDigest: request.argsDigest,
+      taskQueue: start ? start.taskQueue : request.taskQueue,
+      argsDigest: start && 'digest' in start.args ? start.args.digest : request.argsDigest,
       policy: policyRef,
       issuedAt: at,
     };
@@ -217,30 +268,42 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     const idFor = (prefix: string, decision: string) =>
       `${prefix}_${sha256Hex(canonicalize([decisionId, at, policy.version, signingKey.kid, decision])).slice(0, 32)}`;
 
-    const deny = (d: Denied): AuthorizationResult => ({
-      decision: 'deny',
-      denial: signDenial(
-        {
-          typ: DENIAL_TYPE,
-          id: idFor('den', `${d.code}:${d.reason}`),
-          kid: signingKey.kid,
-          iss: options.issuer,
-          principal: principal ?? d.principal ?? null,
-          ...binding,
-          rules: d.ruleIds ?? [],
-          parent: parent ? { id: parent.payload.id, hash: payloadHash(parent.payload) } : null,
-          rootId,
-          code: d.code,
-          reason: d.reason,
-        },
-        signingKey,
-        ed25519,
-      ),
-    });
+    const deny = (d: Denied): AuthorizationResult => {
+      const reason = wellFormed(d.reason);
+      return {
+        decision: 'deny',
+        denial: signDenial(
+          {
+            typ: DENIAL_TYPE,
+            id: idFor('den', `${d.code}:${reason}`),
+            kid: signingKey.kid,
+            iss: options.issuer,
+            principal: principal ?? d.principal ?? null,
+            ...binding,
+            rules: d.ruleIds ?? [],
+            parent: parent ? { id: parent.payload.id, hash: payloadHash(parent.payload) } : null,
+            rootId,
+            code: d.code,
+            reason,
+          },
+          signingKey,
+          ed25519,
+        ),
+      };
+    };
 
+    const wrongCaller = callerMismatch(request, caller);
+    if (wrongCaller) return deny(mismatchDenial(wrongCaller));
+    if (start && 'error' in start.args) return deny({ code: DenyCodes.malformedRequest, reason: `the run's start input has no argument digest: ${start.args.error}` });
+    const wrongStart = start ? startMismatch(request, start) : null;
+    if (wrongStart) return deny(mismatchDenial(wrongStart));
+    if (request.action === 'workflow' && request.target !== caller.workflowType) {
+      return deny(mismatchDenial({ field: 'target', claimed: request.target, actual: caller.workflowType }));
+    }
     if (`sha256:${sha256Hex(canonicalize(request.args))}` !== request.argsDigest) {
       return deny({ code: DenyCodes.malformedRequest, reason: 'the argument digest does not match the arguments' });
     }
+    const call: Call = { request, caller, start, args: start && 'view' in start.args ? start.args.view : request.args };
     if (request.delegateRoles !== null && request.action !== 'child-workflow') {
       return deny({ code: DenyCodes.malformedRequest, reason: 'only a child workflow start can delegate roles' });
     }
@@ -248,7 +311,7 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
     const stale = stalenessProblem(snapshot, wallClock(), maxStalenessMs);
     if (stale || !snapshot) return deny(stale!);
 
-    const lineage = await lineageOf(request, snapshot, at);
+    const lineage = await lineageOf(call, snapshot, at);
     if ('code' in lineage) return deny(lineage);
     ({ principal, rootId, parent } = lineage);
 
@@ -269,9 +332,9 @@ export function createAuthorizer(options: AuthorizerOptions): (input: unknown) =
       roles,
       action: request.action,
       target: request.target,
-      workflowType: request.workflow.workflowType,
-      taskQueue: request.taskQueue,
-      args: argumentValues(request.args),
+      workflowType: caller.workflowType,
+      taskQueue: binding.taskQueue,
+      args: argumentValues(call.args),
     });
     if (decision.decision === 'deny') return deny(decision);
 

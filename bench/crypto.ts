@@ -14,6 +14,7 @@ import { generateApiKey, parseApiKey, signStartProof } from '../src/identity/api
 import { identitySnapshot } from '../src/identity/snapshot';
 import { loadPolicyFile } from '../src/policy/load';
 import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
+import { honestContext } from '../test/helpers/call-context';
 import { ratio, table, timeBox, type Rate } from './util';
 
 export interface CryptoResult {
@@ -72,7 +73,7 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
   };
   workflow.firstExecutionRunId = workflow.runId;
   const request = (action: 'workflow' | 'activity', args: unknown[], parent: unknown, activityId: string | null): AuthorizationRequest => ({
-    v: 1,
+    v: 2,
     action,
     target: action === 'workflow' ? workflow.workflowType : 'stamp',
     activityId,
@@ -88,9 +89,12 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     delegateRoles: null,
     parent,
   });
-  const grant = expectAllow(await authorize.node(request('workflow', [200], null, null)), 'run grant');
+  // The server's facts about the calling run (activity info; the run's start is read only for run grants).
+  const grantRequest = request('workflow', [200], null, null);
+  const grant = expectAllow(await authorize.node(grantRequest, honestContext(grantRequest)), 'run grant');
   const callRequest = request('activity', [42], grant, '43');
-  const artifact = expectAllow(await authorize.node(callRequest), 'activity call');
+  const callContext = honestContext(callRequest);
+  const artifact = expectAllow(await authorize.node(callRequest, callContext), 'activity call');
   const message = signingInput(artifact.payload);
   const signature = fromBase64Url(artifact.signature);
 
@@ -109,6 +113,7 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     runId: p.runId,
     activityId: p.activityId!,
     activityType: p.target,
+    taskQueue: p.taskQueue,
     isLocal: false,
     argsDigest: p.argsDigest,
     attempt: 1,
@@ -143,12 +148,12 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
   const authorizeRate = async (which: 'node' | 'noble'): Promise<Rate> => {
     const fn = authorize[which];
     const warmUntil = performance.now() + Math.max(50, timeBoxMs / 5);
-    while (performance.now() < warmUntil) await fn(callRequest);
+    while (performance.now() < warmUntil) await fn(callRequest, callContext);
     let ops = 0;
     const start = performance.now();
     const deadline = start + timeBoxMs;
     while (performance.now() < deadline) {
-      if ((await fn(callRequest)).decision !== 'allow') throw new Error('authorizer denied during the benchmark');
+      if ((await fn(callRequest, callContext)).decision !== 'allow') throw new Error('authorizer denied during the benchmark');
       ops += 1;
     }
     const seconds = (performance.now() - start) / 1000;

@@ -16,6 +16,7 @@ import { claimStartProof, loadIdentitySnapshot } from '../src/identity/store';
 import { connectLineage } from '../src/lineage/store';
 import { loadPolicyFile } from '../src/policy/load';
 import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
+import { honestContext } from '../test/helpers/call-context';
 import { summarize, table, timeBox, type Rate, type Summary } from './util';
 
 /** Identity state of a mid-sized deployment: every lookup and check runs against this much. */
@@ -63,7 +64,7 @@ export async function runIdentityCpu(keys: BenchKeys, timeBoxMs: number): Promis
   const workflow = { namespace: 'default', workflowId: `order-${randomUUID()}`, runId, workflowType: 'benchSequential', taskQueue: 'orders', parent: null, continuedFromRunId: null, firstExecutionRunId: runId, startedAt: Date.now() };
   const start = { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, argsDigest: argumentsDigest([200]) };
   const request = (action: 'workflow' | 'activity', args: unknown[], parent: unknown, proof: unknown): AuthorizationRequest => ({
-    v: 1,
+    v: 2,
     action,
     target: action === 'workflow' ? workflow.workflowType : 'stamp',
     activityId: action === 'workflow' ? null : '43',
@@ -80,10 +81,14 @@ export async function runIdentityCpu(keys: BenchKeys, timeBoxMs: number): Promis
   const recorded = { ...start, startedAt: workflow.startedAt };
   const checks = { maxAgeMs: 3_600_000, skewMs: 5_000, checkAge: true };
   const rootRequest = request('workflow', [200], null, proof);
-  const root = await authorize(rootRequest);
+  // The server's facts about the calling run; for the root grant the run's start is served from
+  // memory, as the governance worker's per-run cache does after its one history read.
+  const rootContext = honestContext(rootRequest);
+  const root = await authorize(rootRequest, rootContext);
   if (root.decision !== 'allow') throw new Error(`bench root grant denied: ${root.denial.payload.code}`);
   const callRequest = request('activity', [42], root.artifact, null);
-  const call = await authorize(callRequest);
+  const callContext = honestContext(callRequest);
+  const call = await authorize(callRequest, callContext);
   if (call.decision !== 'allow') throw new Error(`bench call denied: ${call.denial.payload.code}`);
   const artifact: SignedArtifact = call.artifact;
 
@@ -107,8 +112,8 @@ export async function runIdentityCpu(keys: BenchKeys, timeBoxMs: number): Promis
         if ('code' in verifyStartProof(proof, recorded, snapshot, recorded.startedAt, nodeEd25519, checks)) throw new Error('proof refused during the benchmark');
       }, timeBoxMs),
     },
-    { name: 'governance: whole root-grant decision', rate: await asyncRate(() => authorize(rootRequest)) },
-    { name: 'governance: whole per-call decision', rate: await asyncRate(() => authorize(callRequest)) },
+    { name: 'governance: whole root-grant decision', rate: await asyncRate(() => authorize(rootRequest, rootContext)) },
+    { name: 'governance: whole per-call decision', rate: await asyncRate(() => authorize(callRequest, callContext)) },
     {
       name: 'enforcement: staleness + revocation check',
       rate: timeBox(() => {

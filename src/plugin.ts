@@ -1,12 +1,14 @@
 // The single wiring point: one plugin for Client and Worker, so workflow code does not change.
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
+import { ApplicationFailure } from '@temporalio/common';
 import { enforcementInterceptor } from '../interceptors/activity';
 import { startProofInterceptor } from '../interceptors/client';
 import { parseApiKey } from './identity/api-key';
 import type { TrustBundle } from './artifact/trust-bundle';
 import { watchTrustBundle } from './crypto/keys';
 import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';
+import { claimArtifact } from './identity/store';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
 
 export interface GovernancePluginOptions {
@@ -46,6 +48,14 @@ export class GovernancePluginError extends Error {
   override readonly name = 'GovernancePluginError';
 }
 
+const refuseNexusOperations = () => ({
+  inbound: {
+    async startOperation(): Promise<never> {
+      throw ApplicationFailure.nonRetryable('temporal-governance: Nexus operations cannot be governed yet; this governed worker refuses them', 'GovernanceDenied');
+    },
+  },
+});
+
 export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlugin {
   readonly name = 'temporal-governance';
   private readonly workflowConfig: WorkflowGovernanceConfig;
@@ -73,6 +83,10 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   }
 
   configureWorker(options: WorkerOptions): WorkerOptions {
+    // A Nexus handler has no enforcement point yet: on a governed worker it would run ungoverned.
+    if ((options.nexusServices ?? []).length > 0) {
+      throw new GovernancePluginError('a governed worker cannot host Nexus services yet: their handlers would run without authorization (see docs/threat-model.md)');
+    }
     const trust = this.trustBundleSource();
     const identity = this.identitySource();
     return {
@@ -87,8 +101,14 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
             maxStalenessMs: this.maxStalenessMs,
             unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
             lineageTaskQueue: this.workflowConfig.taskQueue,
+            claimArtifact: async (claim) => {
+              if (!identity.db) throw new GovernancePluginError('the identity source has no MongoDB database for single-use artifact claims');
+              return claimArtifact(await identity.db(), claim);
+            },
           }),
         ],
+        // Services added after this plugin ran still get no ungoverned operation through.
+        nexus: [...(options.interceptors?.nexus ?? []), refuseNexusOperations],
         workflowModules: options.workflowBundle
           ? options.interceptors?.workflowModules
           : [...(options.interceptors?.workflowModules ?? []), WORKFLOW_INTERCEPTORS_MODULE],

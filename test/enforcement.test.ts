@@ -11,6 +11,7 @@ import { enforcementInterceptor } from '../interceptors/activity';
 import { loadTrustBundle } from '../src/crypto/keys';
 import { governedEnv, expectGovernanceDenied, uniqueName, makeKeys, mongoUri, workflowsPath, activities, type Env } from './helpers/harness';
 import { mongoIdentitySource } from '../src/identity/cache';
+import { claimArtifact } from '../src/identity/store';
 import { runsOf } from './fixtures/activities';
 import { payOnce, payOnQueue, payTwice } from './fixtures/workflows';
 
@@ -179,7 +180,15 @@ test('a worker without the workflow interceptors cannot run a protected activity
     connection: env.connection,
     taskQueue: env.taskQueue,
     activities,
-    interceptors: { activity: [enforcementInterceptor({ trustBundle: () => loadTrustBundle(env.keys.bundlePath), identity: () => identity.current() })] },
+    interceptors: {
+      activity: [
+        enforcementInterceptor({
+          trustBundle: () => loadTrustBundle(env.keys.bundlePath),
+          identity: () => identity.current(),
+          claimArtifact: async (claim) => claimArtifact(await identity.db(), claim),
+        }),
+      ],
+    },
   });
   const failure = await env.run(async () => {
     const handle = await env.client.workflow.start(payOnQueue, { taskQueue, workflowId: uniqueName('ungoverned'), args: [env.taskQueue, 10, marker] });

@@ -13,6 +13,7 @@ import { argumentsDigest, argumentsView } from '../src/common/digest';
 import type { AuthorizationRequest, AuthorizationResult, SignedArtifact, SignedDenial, WorkflowIdentity } from '../src/common/schemas';
 import { generateSigningKey, loadSigningKey, loadTrustBundle } from '../src/crypto/keys';
 import { nodeEd25519 } from '../src/crypto/node';
+import { honestContext } from './helpers/call-context';
 import { memoryIdentity, type MemoryIdentity } from './helpers/identity';
 import type { LineageSignal } from '../src/lineage/schema';
 import { ensureLineageIndexes, persistLineageBatch, type PersistResult } from '../src/lineage/store';
@@ -126,9 +127,9 @@ export interface LineageFixture {
   close(): Promise<void>;
 }
 
-/** The authorizer the governance worker runs, with a settable clock. */
-function authorizerFor(keys: Keys, clock: () => number) {
-  return createAuthorizer({
+/** The authorizer the governance worker runs, with a settable clock, behind an honest server. */
+function authorizerFor(keys: Keys, clock: () => number): (input: unknown) => Promise<AuthorizationResult> {
+  const authorize = createAuthorizer({
     policy,
     signingKey: loadSigningKey(keys.keyPath),
     trustBundle: () => keys.trust,
@@ -140,6 +141,7 @@ function authorizerFor(keys: Keys, clock: () => number) {
     now: () => (identityClock = clock()),
     wallClock: () => identityClock,
   });
+  return (input) => authorize(input, honestContext(input));
 }
 
 function verifierFor(keys: Keys) {
@@ -155,7 +157,7 @@ function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest>
   const argsDigest = argumentsDigest(values);
   if (principal) workflow = { ...workflow, startedAt: at };
   return {
-    v: 1,
+    v: 2,
     action: 'workflow',
     target: workflow.workflowType,
     activityId: null,

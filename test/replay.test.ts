@@ -4,6 +4,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { GovernancePlugin } from '../src/plugin';
 import { governedEnv, uniqueName, workflowsPath, type Env } from './helpers/harness';
 import { Client } from '@temporalio/client';
+import { LINEAGE_SIGNAL, LINEAGE_STATS_QUERY } from '../src/lineage/schema';
 import { payOnce, payCatching, rateThenPay, payLocal, flakyLocalWorkflow, parentPays, payThenContinue, digestRoundTrip, delegatingRoot, delegatingMalformed } from './fixtures/workflows';
 
 let env: Env;
@@ -89,4 +90,30 @@ test('the lineage workflow replays deterministically from its real history', asy
   });
   expect(rootId).toMatch(/^art_/);
   await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, `temporal-governance-lineage-${rootId}`);
+});
+
+test('a lineage workflow that dropped junk, oversized and forged signals replays deterministically', async () => {
+  const workflowId = uniqueName('replay-lineage-jam');
+  const { lineageId, history, stats } = await env.run(async () => {
+    const handle = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId, args: [10, 'replay'] });
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const grant = events.find((e) => e.activityTaskCompletedEventAttributes)!.activityTaskCompletedEventAttributes!;
+    const result = defaultPayloadConverter.fromPayload(grant.result!.payloads![0]!) as { artifact: { payload: { rootId: string; id: string }; signature: string } };
+    const id = `temporal-governance-lineage-${result.artifact.payload.rootId}`;
+    const lineage = env.client.workflow.getHandle(id);
+    // A record under a new id with a copied signature: it verifies under no key.
+    const forged = { kind: 'artifact', signed: { ...result.artifact, payload: { ...result.artifact.payload, id: `${result.artifact.payload.rootId}-forged` } } };
+    await lineage.signal(LINEAGE_SIGNAL, { junk: true });
+    await lineage.signal(LINEAGE_SIGNAL, { kind: 'outcome', id: 'x', outcome: { status: 'started', failureType: null, attempt: 1, at: 0, pad: 'x'.repeat(70_000) } });
+    await lineage.signal(LINEAGE_SIGNAL, forged);
+    for (let i = 0; i < 100; i++) {
+      const s = await lineage.query<{ malformed: number; oversized: number; rejected: number }>(LINEAGE_STATS_QUERY);
+      if (s.rejected >= 1) return { lineageId: id, history: await lineage.fetchHistory(), stats: s };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error('the lineage workflow did not count the forged record');
+  });
+  expect(stats).toEqual({ malformed: 1, oversized: 1, rejected: 1 });
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, lineageId);
 });

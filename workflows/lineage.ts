@@ -2,12 +2,24 @@
 // activity (decisions) and the enforcement point (outcomes). It batches what it receives and hands
 // it to the persist activity; MongoDB being down only delays persistence, since the records are
 // durable in this workflow's history. Runs on governance workers, without governance interceptors.
-import { condition, continueAsNew, defineSignal, proxyActivities, setHandler, sleep, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
-import { LINEAGE_SIGNAL, LineageSignalSchema, PERSIST_LINEAGE_ACTIVITY, type LineageSignal, type LineageWorkflowInput } from '../src/lineage/schema';
+import { condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setCurrentDetails, setHandler, sleep, upsertMemo, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import {
+  LINEAGE_SIGNAL,
+  LINEAGE_STATS_QUERY,
+  LineageSignalSchema,
+  MAX_LINEAGE_SIGNAL_CHARS,
+  PERSIST_LINEAGE_ACTIVITY,
+  type LineageSignal,
+  type LineageStats,
+  type LineageWorkflowInput,
+} from '../src/lineage/schema';
 
 export const lineageSignal = defineSignal<[unknown]>(LINEAGE_SIGNAL);
+export const lineageStatsQuery = defineQuery<LineageStats>(LINEAGE_STATS_QUERY);
 
 const BATCH = 500;
+/** A persist input stays far below Temporal's 2 MiB payload limit whatever the signals hold. */
+const BATCH_CHARS = 1_000_000;
 /** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
 const SIGNALS_PER_RUN = 2_000;
 const IDLE = '1 hour';
@@ -15,6 +27,7 @@ const IDLE = '1 hour';
 interface PersistResult {
   head: { seq: number; hash: string } | null;
   grants: Record<string, string[]>;
+  rejected: string[];
 }
 const RECENT = 5_000;
 
@@ -31,24 +44,60 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
   const recentOrder: string[] = [...(input.recent ?? [])];
   const recent = new Set(recentOrder);
   let received = 0;
+  // Anyone with namespace access can signal this workflow. What cannot be a signed decision of this
+  // root is dropped and counted here or by the persist activity (which checks signatures), so an
+  // operator sees it (memo, current details, query) and it never holds back genuine records.
+  const stats: LineageStats = { ...{ malformed: 0, oversized: 0, rejected: 0 }, ...input.stats };
+  let reported = canonicalStats(stats);
+  const report = () => {
+    const now = canonicalStats(stats);
+    if (now === reported) return;
+    reported = now;
+    upsertMemo({ governanceLineageDropped: stats });
+    setCurrentDetails(`lineage of root ${input.rootId}: dropped ${stats.malformed} malformed, ${stats.oversized} oversized and ${stats.rejected} unsigned or foreign signals`);
+    log.warn('lineage: dropped signals that are not signed decisions of this root', { rootId: input.rootId, ...stats });
+  };
   setHandler(lineageSignal, (raw) => {
-    const parsed = LineageSignalSchema.safeParse(raw);
-    if (parsed.success) pending.push(parsed.data); // a malformed signal cannot carry a signed decision
     received += 1;
+    let size: number;
+    try {
+      size = JSON.stringify(raw)?.length ?? 0;
+    } catch {
+      size = Infinity;
+    }
+    if (size > MAX_LINEAGE_SIGNAL_CHARS) {
+      stats.oversized += 1;
+      return;
+    }
+    const parsed = LineageSignalSchema.safeParse(raw);
+    if (parsed.success) pending.push(parsed.data);
+    else stats.malformed += 1;
   });
+  setHandler(lineageStatsQuery, () => ({ ...stats }));
   const mustRotate = () => received >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested;
 
   /** Persists the oldest batch; false when MongoDB is unavailable (the batch stays, durable in history). */
   async function flush(): Promise<boolean> {
-    const taken = pending.slice(0, BATCH);
+    let chars = 0;
+    let count = 0;
+    while (count < pending.length && count < BATCH) {
+      chars += JSON.stringify(pending[count]).length;
+      if (count > 0 && chars > BATCH_CHARS) break;
+      count += 1;
+    }
+    const taken = pending.slice(0, count);
     // A repeated hand-off (an authorization retried after its signal landed) carries the same id.
     const batch = taken.filter((s) => s.kind === 'outcome' || !recent.has(s.signed.payload.id));
     try {
       const result = await persist(input.rootId, batch, { head, grants });
       head = result.head;
       Object.assign(grants, result.grants);
+      stats.rejected += result.rejected.length;
+      report();
+      // Only what was stored counts as seen: a forged copy of an id must not hide the genuine one.
+      const refused = new Set(result.rejected);
       for (const s of batch) {
-        if (s.kind === 'outcome' || recent.has(s.signed.payload.id)) continue;
+        if (s.kind === 'outcome' || recent.has(s.signed.payload.id) || refused.has(s.signed.payload.id)) continue;
         recent.add(s.signed.payload.id);
         recentOrder.push(s.signed.payload.id);
       }
@@ -70,8 +119,12 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
       while (pending.length > BATCH && (await flush()));
       await condition(allHandlersFinished);
-      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, head, grants, recent: recentOrder });
+      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, head, grants, recent: recentOrder, stats });
     }
     await flush();
   }
+}
+
+function canonicalStats(s: LineageStats): string {
+  return `${s.malformed}/${s.oversized}/${s.rejected}`;
 }

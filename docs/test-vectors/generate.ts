@@ -1,4 +1,4 @@
-// Generates docs/test-vectors/artifact-v1.json and denial-v1.json with OUR implementation and a
+// Generates docs/test-vectors/artifact-v2.json and denial-v2.json with OUR implementation and a
 // PUBLISHED TEST KEY (seed = bytes 0x00..0x1f). Ed25519 is deterministic and every input below is
 // fixed, so running this again reproduces the files byte for byte:
 //
@@ -6,11 +6,16 @@
 //   npx ts-node --transpile-only docs/test-vectors/generate.ts --check  # fails if they differ
 //
 // test/unit/artifact-vector.test.ts verifies the files independently of this code.
+//
+// Version 2 (typ ...@2): the binding has `taskQueue`, and the namespace, workflow id, run id and
+// workflow type it names are the Temporal server's record of the caller (CallerFacts), which is
+// also what the decision ids derive from.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { decisionIdFor } from '../../activities/authorize';
+import type { CallerFacts } from '../../activities/caller';
 import { payloadHash, signArtifact, signDenial, signingInput, verifySignedArtifact, type SigningKey } from '../../src/artifact/artifact';
 import { parseTrustBundle } from '../../src/artifact/trust-bundle';
 import { toBase64Url } from '../../src/common/base64url';
@@ -79,13 +84,26 @@ const workflow = {
   firstExecutionRunId: '01957e2a-3b1c-7d4e-9f00-000000000042',
   startedAt: Date.parse('2025-03-01T12:00:00.000Z'),
 };
+/** The calling run as the server set it in the authorization activity's info (not the request's claim). */
+const caller: CallerFacts = {
+  namespace: workflow.namespace,
+  workflowId: workflow.workflowId,
+  runId: workflow.runId,
+  workflowType: workflow.workflowType,
+};
+/**
+ * Task queue of each call: the run's own queue (from its start event) for the run grant, the queue
+ * the activity is scheduled on for a per-call artifact (here the workflow's, the default).
+ */
+const RUN_TASK_QUEUE = workflow.taskQueue;
+const ACTIVITY_TASK_QUEUE = workflow.taskQueue;
 const PRINCIPAL = 'alice';
 /** The API key id the root grant was proven with (a key id is public; the key itself never appears). */
 const CREDENTIAL = 'ak_0123456789abcdef';
 const ROLES = ['payments-operator'];
 
 /** The policy decision for a call, evaluated exactly as the authorization activity does. */
-function decide(action: AuthorizationRequest['action'], target: string, args: unknown[]) {
+function decide(action: AuthorizationRequest['action'], target: string, args: unknown[], taskQueue: string) {
   // The authorization activity evaluates argument conditions on the tagged view's values.
   const values = argumentsView(args).map((entry) => {
     const [tag, value] = entry as [string, unknown];
@@ -96,8 +114,8 @@ function decide(action: AuthorizationRequest['action'], target: string, args: un
     roles: ROLES,
     action,
     target,
-    workflowType: workflow.workflowType,
-    taskQueue: workflow.taskQueue,
+    workflowType: caller.workflowType,
+    taskQueue,
     args: values,
   });
 }
@@ -158,14 +176,14 @@ function argumentsSection(source: string) {
   };
 }
 
-function requestFor(action: AuthorizationRequest['action'], target: string, activityId: string | null, args: unknown[]): AuthorizationRequest {
+function requestFor(action: AuthorizationRequest['action'], target: string, activityId: string | null, args: unknown[], taskQueue: string): AuthorizationRequest {
   return {
-    v: 1,
+    v: 2,
     action,
     target,
     activityId,
     childWorkflowId: null,
-    taskQueue: workflow.taskQueue,
+    taskQueue,
     args: argumentsView(args),
     argsDigest: argumentsDigest(args),
     workflow,
@@ -202,17 +220,18 @@ function build() {
     principal: PRINCIPAL,
     credential: CREDENTIAL,
     roles: ROLES,
-    decisionId: decisionIdFor(requestFor('workflow', workflow.workflowType, null, workflowArgs)),
+    decisionId: decisionIdFor(requestFor('workflow', caller.workflowType, null, workflowArgs, RUN_TASK_QUEUE), caller),
     action: 'workflow',
-    target: workflow.workflowType,
-    namespace: workflow.namespace,
-    workflowId: workflow.workflowId,
-    runId: workflow.runId,
+    target: caller.workflowType,
+    namespace: caller.namespace,
+    workflowId: caller.workflowId,
+    runId: caller.runId,
     activityId: null,
     childWorkflowId: null,
+    taskQueue: RUN_TASK_QUEUE,
     argsDigest: argumentsDigest(workflowArgs),
     policy: { id: policy.id, version: policy.version },
-    rules: allowed(decide('workflow', workflow.workflowType, workflowArgs)),
+    rules: allowed(decide('workflow', caller.workflowType, workflowArgs, RUN_TASK_QUEUE)),
     parent: null,
     issuedAt: Date.parse('2025-03-01T12:00:00.000Z'),
     rootId: grantId,
@@ -236,17 +255,18 @@ function build() {
     principal: PRINCIPAL,
     credential: CREDENTIAL,
     roles: ROLES,
-    decisionId: decisionIdFor(requestFor('activity', 'chargeCard', activityId, evaluateArguments(ARGUMENTS_JS))),
+    decisionId: decisionIdFor(requestFor('activity', 'chargeCard', activityId, evaluateArguments(ARGUMENTS_JS), ACTIVITY_TASK_QUEUE), caller),
     action: 'activity',
     target: 'chargeCard',
-    namespace: workflow.namespace,
-    workflowId: workflow.workflowId,
-    runId: workflow.runId,
+    namespace: caller.namespace,
+    workflowId: caller.workflowId,
+    runId: caller.runId,
     activityId,
     childWorkflowId: null,
+    taskQueue: ACTIVITY_TASK_QUEUE,
     argsDigest: args.argsDigest,
     policy: { id: policy.id, version: policy.version },
-    rules: allowed(decide('activity', 'chargeCard', evaluateArguments(ARGUMENTS_JS))),
+    rules: allowed(decide('activity', 'chargeCard', evaluateArguments(ARGUMENTS_JS), ACTIVITY_TASK_QUEUE)),
     parent: { id: grantId, hash: payloadHash(grantPayload) },
     issuedAt,
     rootId: grantId,
@@ -260,7 +280,7 @@ function build() {
   // 3. A denial of a second charge in the same run (activity id "2").
   const deniedArgsJs = `[{ orderId: 'ord-42', amount: 25000, currency: 'EUR' }]`;
   const deniedArgs = evaluateArguments(deniedArgsJs);
-  const refusal = decide('activity', 'chargeCard', deniedArgs);
+  const refusal = decide('activity', 'chargeCard', deniedArgs, ACTIVITY_TASK_QUEUE);
   if (refusal.decision !== 'deny') throw new Error('expected the second charge to be denied');
   const denialPayload: DenialPayload = {
     typ: DENIAL_TYPE,
@@ -268,14 +288,15 @@ function build() {
     kid: KID,
     iss: ISSUER,
     principal: PRINCIPAL,
-    decisionId: decisionIdFor(requestFor('activity', 'chargeCard', '2', deniedArgs)),
+    decisionId: decisionIdFor(requestFor('activity', 'chargeCard', '2', deniedArgs, ACTIVITY_TASK_QUEUE), caller),
     action: 'activity',
     target: 'chargeCard',
-    namespace: workflow.namespace,
-    workflowId: workflow.workflowId,
-    runId: workflow.runId,
+    namespace: caller.namespace,
+    workflowId: caller.workflowId,
+    runId: caller.runId,
     activityId: '2',
     childWorkflowId: null,
+    taskQueue: ACTIVITY_TASK_QUEUE,
     argsDigest: argumentsDigest(deniedArgs),
     policy: { id: policy.id, version: policy.version },
     rules: refusal.ruleIds,
@@ -306,7 +327,7 @@ function build() {
   };
 
   const artifactVector = {
-    title: 'temporal-governance authorization artifact test vector, version 1',
+    title: 'temporal-governance authorization artifact test vector, version 2',
     specification: 'docs/artifact.md',
     generator: 'docs/test-vectors/generate.ts',
     key,
@@ -316,20 +337,22 @@ function build() {
     policy: { yaml: POLICY_YAML, id: policy.id, version: policy.version },
     principals: { [PRINCIPAL]: { roles: ROLES } },
     runGrant: {
-      description: 'Root run grant (action "workflow") of workflow pay-order-42; parent null, rootId = its own id, expiresAt null.',
+      description:
+        'Root run grant (action "workflow") of workflow pay-order-42; taskQueue = the run\'s task queue from its start event; parent null, rootId = its own id, expiresAt null.',
       workflowArguments: { javascript: workflowArgsJs, view: argumentsView(workflowArgs), argsDigest: argumentsDigest(workflowArgs) },
       ...signedSection(grantPayload, grant),
     },
     artifact: {
-      description: 'Per-call artifact for activity chargeCard, activity id "1", in the same run; parent = the run grant.',
+      description: 'Per-call artifact for activity chargeCard, activity id "1", in the same run, scheduled on task queue payments; parent = the run grant.',
       arguments: args,
       /** The call as the activity worker sees it (ctx.info) for the first attempt. */
       call: {
-        namespace: workflow.namespace,
-        workflowId: workflow.workflowId,
-        runId: workflow.runId,
+        namespace: caller.namespace,
+        workflowId: caller.workflowId,
+        runId: caller.runId,
         activityId,
         activityType: 'chargeCard',
+        taskQueue: ACTIVITY_TASK_QUEUE,
         isLocal: false,
         argsDigest: args.argsDigest,
         attempt: 1,
@@ -340,10 +363,10 @@ function build() {
   };
 
   const denialVector = {
-    title: 'temporal-governance denial record test vector, version 1',
+    title: 'temporal-governance denial record test vector, version 2',
     specification: 'docs/artifact.md',
     generator: 'docs/test-vectors/generate.ts',
-    note: 'A signed denial record. It verifies under the trust bundle of artifact-v1.json, but it is NOT an authorization artifact: its typ differs and every verifier must reject it where an artifact is expected (deny code ARTIFACT_WRONG_TYPE).',
+    note: 'A signed denial record. It verifies under the trust bundle of artifact-v2.json, but it is NOT an authorization artifact: its typ differs and every verifier must reject it where an artifact is expected (deny code ARTIFACT_WRONG_TYPE).',
     key: { kid: KID, publicKeyBase64url: toBase64Url(PUBLIC_KEY), seedHex: key.seedHex },
     trustBundle: trustBundleDocument,
     arguments: { javascript: deniedArgsJs, view: argumentsView(deniedArgs), argsDigest: argumentsDigest(deniedArgs) },
@@ -351,8 +374,8 @@ function build() {
   };
 
   return {
-    'artifact-v1.json': `${JSON.stringify(artifactVector, null, 2)}\n`,
-    'denial-v1.json': `${JSON.stringify(denialVector, null, 2)}\n`,
+    'artifact-v2.json': `${JSON.stringify(artifactVector, null, 2)}\n`,
+    'denial-v2.json': `${JSON.stringify(denialVector, null, 2)}\n`,
   };
 }
 

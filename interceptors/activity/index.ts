@@ -3,7 +3,7 @@
 // exact call. It needs nothing from the workflow side, so a worker without the workflow
 // interceptors still cannot run a protected activity.
 import { Context } from '@temporalio/activity';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
 import { verifyArtifactForCall, type Ed25519 } from '../../src/artifact/artifact';
 import type { TrustBundle } from '../../src/artifact/trust-bundle';
@@ -35,6 +35,19 @@ export interface EnforcementOptions {
   readonly maxStalenessMs?: number;
   /** Governance task queue: when set, started / completed / failed are reported to lineage. */
   readonly lineageTaskQueue?: string;
+  /**
+   * Durable single-use registry of per-call artifacts (MongoDB `artifact_claims`): the first
+   * scheduling that presents an artifact owns it; its retries are 'same', anything else 'replayed'.
+   */
+  readonly claimArtifact: (claim: ArtifactClaimRequest) => Promise<'claimed' | 'same' | 'replayed'>;
+}
+
+export interface ArtifactClaimRequest {
+  readonly _id: string;
+  readonly scheduledAt: number;
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly activityId: string;
 }
 
 function deny(code: string, reason: string, activityType: string, isLocal: boolean, principal: string | null = null): never {
@@ -95,6 +108,7 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
             runId: info.workflowExecution.runId,
             activityId: info.activityId,
             activityType: info.activityType,
+            taskQueue: info.taskQueue,
             isLocal: info.isLocal,
             argsDigest: digest,
             attempt: info.attempt,
@@ -110,7 +124,35 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
         const snapshot = await options.identity();
         const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(artifact, snapshot!);
         if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, artifact.principal);
-        if (!options.lineageTaskQueue || result.value.exempt) return next(input);
+        if (result.value.exempt) return next(input);
+
+        // Last check before the body: this artifact admits this scheduling only. A store that cannot
+        // answer fails the attempt retryably (nothing runs while in doubt; a retry may get through).
+        let claim: 'claimed' | 'same' | 'replayed';
+        try {
+          claim = await options.claimArtifact({
+            _id: artifact.id,
+            scheduledAt: info.scheduledTimestampMs,
+            workflowId: info.workflowExecution.workflowId,
+            runId: info.workflowExecution.runId,
+            activityId: info.activityId,
+          });
+        } catch (err) {
+          throw ApplicationFailure.create({
+            type: 'GovernanceClaimUnavailable',
+            message: `the artifact claim registry could not be reached; the body did not run: ${(err as Error).message}`,
+          });
+        }
+        if (claim === 'replayed') {
+          deny(
+            DenyCodes.artifactReplayed,
+            `artifact ${artifact.id} already admitted another scheduling of activity ${info.activityId}; an artifact admits one scheduling (and its retries) only`,
+            info.activityType,
+            info.isLocal,
+            artifact.principal,
+          );
+        }
+        if (!options.lineageTaskQueue) return next(input);
 
         const report = (status: Outcome['status'], failureType: string | null = null) =>
           handOffToLineage(

@@ -24,6 +24,8 @@ import {
   type ContinueAsNewInput,
   type LocalActivityInput,
   type StartChildWorkflowExecutionInput,
+  type StartNexusOperationInput,
+  type StartNexusOperationOutput,
   type WorkflowExecuteInput,
   type WorkflowInboundCallsInterceptor,
   type WorkflowInterceptors,
@@ -41,7 +43,7 @@ import {
   SEARCH_ATTRIBUTES,
 } from '../../src/common/constants';
 import { denialDetailsFromPayload, governanceDeniedFailure } from '../../src/common/denial';
-import { argumentsDigest, argumentsView } from '../../src/common/digest';
+import { ArgumentDigestError, argumentsDigest, argumentsView } from '../../src/common/digest';
 import { matchesAnyGlob } from '../../src/common/glob';
 import {
   AuthorizationResultSchema,
@@ -131,15 +133,27 @@ class RunGovernance {
   }): Promise<SignedArtifact> {
     if (this.denial) throw this.denial; // after a denial this run authorizes nothing more
     const info = workflowInfo();
+    const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, action: call.action, target: call.target };
+    const principal = this.grant?.payload.principal ?? null;
+    let args: unknown[];
+    let argsDigest: string;
+    try {
+      args = argumentsView(call.args);
+      argsDigest = argumentsDigest(call.args);
+    } catch (err) {
+      // Deterministic: retrying the workflow task would fail the same way forever.
+      if (!(err instanceof ArgumentDigestError)) throw err;
+      return this.failClosed({ ...base, principal, code: DenyCodes.malformedRequest, reason: `the arguments have no digest: ${err.message}` });
+    }
     const request: AuthorizationRequest = {
-      v: 1,
+      v: 2,
       action: call.action,
       target: call.target,
       activityId: call.activityId,
       childWorkflowId: call.childWorkflowId,
       taskQueue: call.taskQueue,
-      args: argumentsView(call.args),
-      argsDigest: argumentsDigest(call.args),
+      args,
+      argsDigest,
       workflow: {
         namespace: info.namespace,
         workflowId: info.workflowId,
@@ -155,8 +169,6 @@ class RunGovernance {
       delegateRoles: call.delegateRoles ?? null,
       parent: call.parent ?? this.grant ?? null,
     };
-    const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, action: call.action, target: call.target };
-    const principal = this.grant?.payload.principal ?? null;
     const what = describeCall(call);
     const previousDetails = getCurrentDetails();
     setCurrentDetails(`governance: waiting for authorization of ${what} (task queue ${config.taskQueue})`);
@@ -304,6 +316,24 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
       delegateRoles: parsedDelegation?.data?.roles ?? null,
     });
     return next({ ...input, headers: withHeader(input.headers, HEADER_PARENT_GRANT, artifact) });
+  }
+
+  /**
+   * Nexus operations have no enforcement point on the handler side yet (governed workers refuse to
+   * host Nexus services), so a governed run may not start one: it would leave governance unseen.
+   */
+  async startNexusOperation(input: StartNexusOperationInput): Promise<StartNexusOperationOutput> {
+    return this.run.failClosed({
+      code: DenyCodes.nexusNotGoverned,
+      reason: `Nexus operation ${input.service}/${input.operation} (endpoint ${input.endpoint}) cannot be governed yet; governed workflows may not start Nexus operations`,
+      ruleIds: [],
+      policyId: null,
+      policyVersion: null,
+      decisionId: null,
+      principal: this.run.grant?.payload.principal ?? null,
+      action: null,
+      target: `${input.service}/${input.operation}`,
+    });
   }
 
   async continueAsNew(input: ContinueAsNewInput, next: Next<WorkflowOutboundCallsInterceptor, 'continueAsNew'>): Promise<never> {

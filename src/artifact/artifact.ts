@@ -95,6 +95,8 @@ export interface ActivityCall {
   readonly runId: string;
   readonly activityId: string;
   readonly activityType: string;
+  /** Task queue the activity was scheduled on (the workflow's own queue for a local activity). */
+  readonly taskQueue: string;
   readonly isLocal: boolean;
   readonly argsDigest: string;
   readonly attempt: number;
@@ -137,6 +139,7 @@ export function verifyArtifactForCall(
   if (p.action !== expectedAction) return mismatch('action', p.action, expectedAction);
   if (p.activityId !== call.activityId) return mismatch('activityId', p.activityId, call.activityId);
   if (p.target !== call.activityType) return mismatch('activityType', p.target, call.activityType);
+  if (p.taskQueue !== call.taskQueue) return mismatch('taskQueue', p.taskQueue, call.taskQueue);
   if (p.argsDigest !== call.argsDigest) return mismatch('argsDigest', p.argsDigest, call.argsDigest);
 
   if (p.expiresAt === null) return fail(DenyCodes.artifactMalformed, 'per-call artifact without expiry');

@@ -65,3 +65,12 @@ function encode(value: unknown, path: string): string {
   }
   return `{${members.join(',')}}`;
 }
+
+/**
+ * Text with every lone surrogate replaced by U+FFFD. Reasons quote caller-controlled values, cut to
+ * length, and a cut can split a surrogate pair; RFC 8785 refuses lone surrogates, so a reason must
+ * be made well formed before it is signed.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}

@@ -50,6 +50,14 @@ export const DenyCodes = {
   /** A child workflow asked for a role its parent's grant does not hold. */
   delegationWidens: 'DELEGATION_WIDENS',
   invalidGrant: 'INVALID_GRANT',
+  /** The authorization request claims a workflow identity or start that the Temporal server's record contradicts. */
+  claimMismatch: 'CLAIM_MISMATCH',
+  /** A child-workflow or continue-as-new grant already admitted another run chain. */
+  grantReplayed: 'GRANT_REPLAYED',
+  /** A per-call artifact already admitted another scheduling of the activity. */
+  artifactReplayed: 'ARTIFACT_REPLAYED',
+  /** Nexus operations have no enforcement point here yet: governed workflows may not start them. */
+  nexusNotGoverned: 'NEXUS_NOT_GOVERNED',
   malformedRequest: 'MALFORMED_REQUEST',
   /** The authorization activity did not answer in time or failed: denied, never allowed. */
   governanceUnavailable: 'GOVERNANCE_UNAVAILABLE',

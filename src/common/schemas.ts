@@ -2,8 +2,10 @@
 // with these schemas; the TypeScript types are inferred from them. Sandbox-safe.
 import { z } from 'zod';
 
-export const ARTIFACT_TYPE = 'temporal-governance/authorization-artifact@1';
-export const DENIAL_TYPE = 'temporal-governance/denial@1';
+// @2: the binding gained `taskQueue`, and the namespace, workflow id, run id and type it names are
+// the server's record of the caller, never the request's claims.
+export const ARTIFACT_TYPE = 'temporal-governance/authorization-artifact@2';
+export const DENIAL_TYPE = 'temporal-governance/denial@2';
 
 /** What a governed call does. `workflow` is the run grant a workflow run obtains on its first task. */
 export const ActionSchema = z.enum(['workflow', 'activity', 'local-activity', 'child-workflow', 'continue-as-new']);
@@ -26,6 +28,11 @@ const bindingShape = {
   runId: z.string().min(1),
   activityId: z.string().min(1).nullable(),
   childWorkflowId: z.string().min(1).nullable(),
+  /**
+   * Task queue of the governed call: the activity's queue (checked by the enforcement point), the
+   * child's or continued run's queue (checked by that run's grant), the run's own queue for a run grant.
+   */
+  taskQueue: z.string().min(1),
   argsDigest: z.string().regex(DIGEST),
   policy: PolicyRefSchema,
   rules: z.array(z.string()),
@@ -103,10 +110,15 @@ export const WorkflowIdentitySchema = z
   .strict();
 export type WorkflowIdentity = z.infer<typeof WorkflowIdentitySchema>;
 
-/** Input of the authorization activity. */
+/**
+ * Input of the authorization activity. Everything in it is a claim: governance takes the caller's
+ * identity from the activity's server-set info and, for a run grant, the run's start (parent,
+ * continued-from run, first run, start time, input, headers) from the server's history; a claim
+ * that differs is denied (CLAIM_MISMATCH).
+ */
 export const AuthorizationRequestSchema = z
   .object({
-    v: z.literal(1),
+    v: z.literal(2),
     action: ActionSchema,
     target: z.string().min(1),
     activityId: z.string().min(1).nullable(),

@@ -13,6 +13,8 @@ export interface IdentitySource {
   /** The newest snapshot; waits (bounded) for a read when there is none yet or it is older than refreshMs * 2. */
   current(): Promise<IdentitySnapshot | undefined>;
   close(): Promise<void>;
+  /** The MongoDB database behind the state, for the single-use registries (artifact claims). */
+  db?(): Promise<Db>;
 }
 
 export interface IdentityCacheOptions {

@@ -91,9 +91,27 @@ export const StartProofClaimSchema = z
   .strict();
 export type StartProofClaim = z.infer<typeof StartProofClaimSchema>;
 
+/**
+ * The registry entry that makes a per-call artifact single-use: the scheduling it admitted. Every
+ * attempt of that scheduling carries the same first-scheduled time; another scheduling does not.
+ */
+export const ArtifactClaimSchema = z
+  .object({
+    _id: z.string().min(1),
+    /** First-scheduled time of the activity the artifact admitted (server time for activities). */
+    scheduledAt: z.number().int().nonnegative(),
+    workflowId: z.string().min(1),
+    runId: z.string().min(1),
+    activityId: z.string().min(1),
+    at: z.date(),
+  })
+  .strict();
+export type ArtifactClaim = z.infer<typeof ArtifactClaimSchema>;
+
 export const IDENTITY_COLLECTIONS = {
   principals: 'principals',
   apiKeys: 'api_keys',
   revocations: 'revocations',
   startProofs: 'start_proofs',
+  artifactClaims: 'artifact_claims',
 } as const;

@@ -10,6 +10,8 @@ import {
   PrincipalIdSchema,
   RevocationDocumentSchema,
   StartProofClaimSchema,
+  ArtifactClaimSchema,
+  type ArtifactClaim,
   type ApiKeyDocument,
   type PrincipalDocument,
   type RevocationDocument,
@@ -26,6 +28,7 @@ const principals = (db: Db) => db.collection<PrincipalDocument>(IDENTITY_COLLECT
 const apiKeys = (db: Db) => db.collection<ApiKeyDocument>(IDENTITY_COLLECTIONS.apiKeys);
 const revocations = (db: Db) => db.collection<RevocationDocument>(IDENTITY_COLLECTIONS.revocations);
 const startProofs = (db: Db) => db.collection<StartProofClaim>(IDENTITY_COLLECTIONS.startProofs);
+const artifactClaims = (db: Db) => db.collection<ArtifactClaim>(IDENTITY_COLLECTIONS.artifactClaims);
 
 function isDuplicateKey(err: unknown): boolean {
   return (err as { code?: number }).code === 11000;
@@ -166,4 +169,25 @@ export async function claimStartProof(
 export async function findStartProofClaim(db: Db, proofId: string): Promise<StartProofClaim | null> {
   const doc = await startProofs(db).findOne({ _id: proofId });
   return doc ? parseAll(StartProofClaimSchema, [doc], 'start proof claim')[0]! : null;
+}
+
+/**
+ * First use of a per-call artifact: 'claimed' the first time, 'same' for another attempt of the
+ * same scheduling, 'replayed' for any other scheduling. One insert on the hot path; a read only
+ * when the artifact was seen before.
+ */
+export async function claimArtifact(
+  db: Db,
+  claim: Omit<ArtifactClaim, 'at'>,
+  now = new Date(),
+): Promise<'claimed' | 'same' | 'replayed'> {
+  const collection = artifactClaims(db);
+  try {
+    await collection.insertOne({ ...claim, at: now });
+    return 'claimed';
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const [stored] = parseAll(ArtifactClaimSchema, [await collection.findOne({ _id: claim._id })], 'artifact claim');
+    return stored!.scheduledAt === claim.scheduledAt && stored!.runId === claim.runId && stored!.activityId === claim.activityId ? 'same' : 'replayed';
+  }
 }

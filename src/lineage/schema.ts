@@ -7,6 +7,13 @@ import { ActionSchema, SignedArtifactSchema, SignedDenialSchema, type SignedArti
 
 export const LINEAGE_WORKFLOW_TYPE = 'governanceLineage';
 export const LINEAGE_SIGNAL = 'lineageRecord';
+/** Query on a lineage workflow: how many signals it dropped, and why. */
+export const LINEAGE_STATS_QUERY = 'governanceLineageStats';
+/**
+ * Largest lineage signal accepted (JSON characters); a genuine decision is a few KB. Larger ones
+ * are dropped and counted, so nobody can push a persist input past the payload limit.
+ */
+export const MAX_LINEAGE_SIGNAL_CHARS = 64 * 1024;
 export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
 export const LINEAGE_COLLECTION = 'lineage';
 /** Append-only execution outcomes, one document per reported event (every attempt is kept). */
@@ -51,8 +58,19 @@ export const LineageWorkflowInputSchema = z
     grants: z.record(z.string(), z.array(z.string())).optional(),
     /** Ids recorded recently, so a repeated hand-off of the same decision is dropped, not re-chained. */
     recent: z.array(z.string()).optional(),
+    /** Dropped-signal counters carried across continue-as-new. */
+    stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int() }).strict().optional(),
   })
   .strict();
+
+export interface LineageStats {
+  /** Signals that are not a lineage record at all. */
+  malformed: number;
+  /** Signals above MAX_LINEAGE_SIGNAL_CHARS. */
+  oversized: number;
+  /** Decisions whose signature does not verify or whose root is another one. */
+  rejected: number;
+}
 export type LineageWorkflowInput = z.infer<typeof LineageWorkflowInputSchema>;
 
 const HASH = z.string().regex(/^sha256:[0-9a-f]{64}$/);

@@ -2,7 +2,7 @@
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTCOME_COLLECTION, recordFields, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
+import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
@@ -51,6 +51,7 @@ export interface ChainState {
 export interface PersistResult {
   readonly inserted: number;
   readonly alreadyPresent: number;
+  /** Ids of decisions refused as evidence: bad signature, or a root other than this one. Never stored. */
   readonly rejected: string[];
   readonly outcomes: number;
   readonly head: ChainHead | null;
@@ -86,10 +87,14 @@ export async function persistLineageBatch(
   const rejected: string[] = [];
   for (const s of batch) {
     if (s.kind === 'outcome' || seen.has(s.signed.payload.id)) continue;
+    // Anyone can signal a lineage workflow: only decisions governance signed for this very root
+    // become records. Refusing one never holds back the others, nor a genuine record with its id.
+    if (rootOf(s.signed) !== rootId || !verifySignature(s.signed)) {
+      rejected.push(s.signed.payload.id);
+      continue;
+    }
     seen.add(s.signed.payload.id);
-    // Anyone can schedule activities on the governance queue: only signed decisions become records.
-    if (!verifySignature(s.signed)) rejected.push(s.signed.payload.id);
-    else decisions.push({ kind: s.kind, signed: s.signed });
+    decisions.push({ kind: s.kind, signed: s.signed });
   }
 
   const present = chain
@@ -122,10 +127,10 @@ export async function persistLineageBatch(
   const grants: Record<string, string[]> = {};
   const docs: LineageRecord[] = fresh.map(({ kind, signed }) => {
     const fields = recordFields(signed, kind);
-    if (fields.rootId !== rootId) throw new LineageStoreError(`record ${fields._id} belongs to root ${fields.rootId}, not ${rootId}`);
-    const parentAncestors = fields.parentId ? known.get(fields.parentId) : [];
-    // Parents are always handed off before their children; a missing one is retried, never guessed.
-    if (!parentAncestors) throw new LineageStoreError(`parent ${fields.parentId} of record ${fields._id} is not stored yet`);
+    // Parents are handed off before their children, so a parent is missing only if it was refused
+    // or lost. The record is kept anyway, with the ancestry its own signed payload names (verify
+    // reports the missing parent): one absent record must never hold back the ones after it.
+    const parentAncestors = fields.parentId ? (known.get(fields.parentId) ?? signedAncestors(signed, fields.parentId)) : [];
     const ancestors = fields.parentId ? [...parentAncestors, fields.parentId] : [];
     const hash = chainHash({ rootId, seq, prevHash, parentId: fields.parentId, ancestors, signed });
     known.set(fields._id, ancestors);
@@ -153,6 +158,12 @@ export async function persistLineageBatch(
     head: last ? { seq: last.seq, hash: last.hash } : head ? { seq: head.seq, hash: head.hash } : null,
     grants,
   };
+}
+
+/** The ancestors above `parentId` that a signed decision itself names (artifacts list them; denials only their parent). */
+function signedAncestors(signed: SignedArtifact | SignedDenial, parentId: string): string[] {
+  const named = 'ancestors' in signed.payload ? signed.payload.ancestors : [];
+  return named[named.length - 1] === parentId ? named.slice(0, -1) : [];
 }
 
 async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: OutcomeRecord[]): Promise<void> {

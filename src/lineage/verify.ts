@@ -149,7 +149,9 @@ export function relationProblems(x: SignedArtifact['payload'] | SignedDenial['pa
     const viaChild = p.action === 'child-workflow' && p.childWorkflowId === x.workflowId;
     const viaContinue = p.action === 'continue-as-new' && p.workflowId === x.workflowId;
     if (!viaChild && !viaContinue) problems.push(`a run grant must descend from the child-workflow or continue-as-new artifact that created its run, not from ${p.action} ${p.id}`);
-    else if (p.target !== x.target || p.argsDigest !== x.argsDigest) problems.push(`the run's type or input differ from what the parent ${p.action} artifact authorized`);
+    else if (p.target !== x.target || p.argsDigest !== x.argsDigest || p.taskQueue !== x.taskQueue) {
+      problems.push(`the run's type, input or task queue differ from what the parent ${p.action} artifact authorized`);
+    }
   } else if (p.action !== 'workflow' || p.workflowId !== x.workflowId || p.runId !== x.runId) {
     problems.push(`a ${x.action} decision must descend from the run grant of its own run (${x.workflowId}/${x.runId}), not from ${p.action} ${p.id}`);
   }

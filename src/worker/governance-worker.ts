@@ -3,11 +3,12 @@
 import { hostname } from 'node:os';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
+import { callerFromInfo, readRunStart, runStartCache } from '../../activities/caller';
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
-import { claimStartProof, findStartProofClaim } from '../identity/store';
+import { claimArtifact, claimStartProof, findStartProofClaim } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
@@ -88,6 +89,9 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     handOff: (signal, rootId) => handOffToLineage(Context.current().client, taskQueue, signal, rootId),
   });
 
+  // One history read per run grant, shared by its retries; the server's record is immutable.
+  const runStart = runStartCache((caller) => readRunStart(Context.current().client, caller));
+
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   const verifyRecord = (signed: SignedArtifact | SignedDenial) => {
@@ -104,14 +108,22 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     // governance, it is not governed by it (it would need an authorization to record one).
     workflowBundle: await lineageBundle(),
     activities: {
-      [AUTHORIZE_ACTIVITY]: authorize,
+      [AUTHORIZE_ACTIVITY]: (input: unknown) => authorize(input, { caller: callerFromInfo(Context.current().info), runStart }),
       [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
         const parsed = batch.map((s) => LineageSignalSchema.parse(s));
         return persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain);
       },
     },
     interceptors: {
-      activity: [enforcementInterceptor({ trustBundle, identity: () => identity.current(), maxStalenessMs, unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY] })],
+      activity: [
+        enforcementInterceptor({
+          trustBundle,
+          identity: () => identity.current(),
+          maxStalenessMs,
+          unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY],
+          claimArtifact: async (claim) => claimArtifact(await identity.db(), claim),
+        }),
+      ],
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
     // The identity reader lives as long as the worker runs.

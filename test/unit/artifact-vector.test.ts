@@ -1,4 +1,4 @@
-// Verifies docs/test-vectors/artifact-v1.json and denial-v1.json the way an outsider would: from
+// Verifies docs/test-vectors/artifact-v2.json and denial-v2.json the way an outsider would: from
 // docs/artifact.md alone, with node:crypto's Ed25519 and SHA-256 and a small RFC 8785 (JCS)
 // implementation written here. The first part ("independent verifier") uses nothing of ours; the
 // second part then checks that our implementation agrees with the vector byte for byte.
@@ -67,17 +67,23 @@ interface DenialVector {
 }
 
 const VECTORS = join(__dirname, '..', '..', 'docs', 'test-vectors');
-const vector = JSON.parse(readFileSync(join(VECTORS, 'artifact-v1.json'), 'utf8')) as ArtifactVector;
-const denialVector = JSON.parse(readFileSync(join(VECTORS, 'denial-v1.json'), 'utf8')) as DenialVector;
+const vector = JSON.parse(readFileSync(join(VECTORS, 'artifact-v2.json'), 'utf8')) as ArtifactVector;
+const denialVector = JSON.parse(readFileSync(join(VECTORS, 'denial-v2.json'), 'utf8')) as DenialVector;
 
 // ---------------------------------------------------------------------------------------------
 // Independent verifier: written from docs/artifact.md, no project code.
 // ---------------------------------------------------------------------------------------------
-const ARTIFACT_TYP = 'temporal-governance/authorization-artifact@1';
+const ARTIFACT_TYP = 'temporal-governance/authorization-artifact@2';
+const DENIAL_TYP = 'temporal-governance/denial@2';
+/** The binding both documents share (version 2 added taskQueue). */
+const BINDING_FIELDS = [
+  'decisionId', 'action', 'target', 'namespace', 'workflowId', 'runId', 'activityId', 'childWorkflowId', 'taskQueue', 'argsDigest', 'policy', 'rules',
+  'parent', 'issuedAt', 'rootId',
+];
 const ARTIFACT_FIELDS = [
-  'typ', 'id', 'kid', 'iss', 'principal', 'credential', 'roles', 'decisionId', 'action', 'target', 'namespace', 'workflowId', 'runId',
-  'activityId', 'childWorkflowId', 'argsDigest', 'policy', 'rules', 'parent', 'issuedAt', 'rootId', 'ancestors', 'ancestorKids', 'exempt', 'expiresAt',
+  'typ', 'id', 'kid', 'iss', 'principal', 'credential', 'roles', ...BINDING_FIELDS, 'ancestors', 'ancestorKids', 'exempt', 'expiresAt',
 ].sort();
+const DENIAL_FIELDS = ['typ', 'id', 'kid', 'iss', 'principal', ...BINDING_FIELDS, 'code', 'reason'].sort();
 
 /** RFC 8785: object members sorted by UTF-16 code units. */
 function compareUtf16(a: string, b: string): number {
@@ -275,7 +281,33 @@ describe('independent verification of docs/test-vectors (no project code)', () =
       expect(child.principal).toBe(grant.principal);
       for (const field of ['namespace', 'workflowId', 'runId'] as const) expect(child[field]).toBe(grant[field]);
     }
+    expect(Object.keys(denial).sort()).toEqual(DENIAL_FIELDS);
+    expect(denial.typ).toBe(DENIAL_TYP);
     expect(artifact.expiresAt).toBe((artifact.issuedAt as number) + 5 * 60_000);
+  });
+
+  test('the task queue is bound: the run grant names the run\'s queue, the per-call artifact and the denial the activity\'s', () => {
+    const grant = vector.runGrant.payload;
+    const artifact = vector.artifact.payload;
+    const denial = denialVector.denial.payload;
+    expect(ARTIFACT_FIELDS).toContain('taskQueue');
+    for (const p of [grant, artifact, denial]) expect(typeof p.taskQueue === 'string' && p.taskQueue.length > 0).toBe(true);
+    expect(vector.runGrant.signingInput).toContain(`"taskQueue":${JSON.stringify(grant.taskQueue)}`);
+    expect(vector.artifact.signingInput).toContain(`"taskQueue":${JSON.stringify(artifact.taskQueue)}`);
+    expect(artifact.taskQueue).toBe(vector.artifact.call.taskQueue);
+    expect(denial.taskQueue).toBe(vector.artifact.call.taskQueue);
+    // The signature covers it: another queue breaks the signature, no queue breaks the member list.
+    const v = vector.artifact;
+    const requeued = { payload: { ...v.payload, taskQueue: 'elsewhere' }, signature: v.signature };
+    expect(independentVerify(requeued, vector.trustBundle, vector.verificationTime)).toEqual({ ok: false, why: 'bad signature' });
+    const { taskQueue: _dropped, ...version1Shape } = v.payload;
+    expect(independentVerify({ payload: version1Shape, signature: v.signature }, vector.trustBundle, vector.verificationTime)).toEqual({
+      ok: false,
+      why: 'payload members differ from the specification',
+    });
+    // A version 1 typ is not a version 2 artifact.
+    const version1Typ = { payload: { ...v.payload, typ: 'temporal-governance/authorization-artifact@1' }, signature: v.signature };
+    expect(independentVerify(version1Typ, vector.trustBundle, vector.verificationTime)).toEqual({ ok: false, why: 'wrong typ temporal-governance/authorization-artifact@1' });
   });
 
   test('trust-bundle validity: the key must be valid when the artifact was issued (retiring it later keeps what it signed)', () => {
@@ -323,7 +355,7 @@ describe('independent verification of docs/test-vectors (no project code)', () =
     // ...but the typ inside the signed bytes says it is a denial.
     expect(independentVerify(d.signed, denialVector.trustBundle, vector.verificationTime)).toEqual({
       ok: false,
-      why: 'wrong typ temporal-governance/denial@1',
+      why: `wrong typ ${DENIAL_TYP}`,
     });
     // Relabelling it changes the signed bytes, so the signature no longer verifies.
     const relabelled = { ...d.payload, typ: ARTIFACT_TYP };
@@ -335,7 +367,7 @@ describe('independent verification of docs/test-vectors (no project code)', () =
 // Our implementation agrees with the vector.
 // ---------------------------------------------------------------------------------------------
 describe('our implementation agrees with docs/test-vectors', () => {
-  const trust = parseTrustBundle(vector.trustBundle, 'artifact-v1.json');
+  const trust = parseTrustBundle(vector.trustBundle, 'artifact-v2.json');
   const signingKey = { kid: vector.key.kid, seed: new Uint8Array(Buffer.from(vector.key.seedHex, 'hex')) };
   const evaluate = (source: string) => new Function(`return ${source};`)() as unknown[];
 
@@ -403,6 +435,9 @@ describe('our implementation agrees with docs/test-vectors', () => {
     expect(code(check({ ...call, runId: 'another-run' }, vector.verificationTime))).toBe(DenyCodes.artifactBindingMismatch);
     expect(code(check({ ...call, activityId: '2' }, vector.verificationTime))).toBe(DenyCodes.artifactBindingMismatch);
     expect(code(check({ ...call, activityType: 'refundCard' }, vector.verificationTime))).toBe(DenyCodes.artifactBindingMismatch);
+    const requeued = check({ ...call, taskQueue: 'another-queue' }, vector.verificationTime);
+    expect(code(requeued)).toBe(DenyCodes.artifactBindingMismatch);
+    expect(!requeued.ok && requeued.reason).toContain('taskQueue');
     expect(code(check({ ...call, isLocal: true }, vector.verificationTime))).toBe(DenyCodes.artifactBindingMismatch);
     expect(code(check({ ...call, argsDigest: vector.runGrant.payload.argsDigest as string }, vector.verificationTime))).toBe(
       DenyCodes.artifactBindingMismatch,

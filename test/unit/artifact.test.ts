@@ -86,6 +86,7 @@ function payload(overrides: Partial<ArtifactPayload> = {}): ArtifactPayload {
     runId: 'run-1',
     activityId: '1',
     childWorkflowId: null,
+    taskQueue: 'payments',
     argsDigest: DIGEST,
     policy: POLICY,
     rules: ['allow-small'],
@@ -127,6 +128,7 @@ function call(overrides: Partial<ActivityCall> = {}): ActivityCall {
     runId: 'run-1',
     activityId: '1',
     activityType: 'charge',
+    taskQueue: 'payments',
     isLocal: false,
     argsDigest: DIGEST,
     attempt: 1,
@@ -210,7 +212,10 @@ describe('verifySignedArtifact', () => {
 
   it('reports any other typ string as ARTIFACT_WRONG_TYPE', () => {
     const signed = sign(payload());
-    expectFailure(verify({ ...signed, payload: { ...signed.payload, typ: 'temporal-governance/authorization-artifact@2' } }), DenyCodes.artifactWrongType);
+    expect(ARTIFACT_TYPE).toBe('temporal-governance/authorization-artifact@2');
+    // The previous version (no taskQueue in the binding) and a future one are both refused.
+    expectFailure(verify({ ...signed, payload: { ...signed.payload, typ: 'temporal-governance/authorization-artifact@1' } }), DenyCodes.artifactWrongType);
+    expectFailure(verify({ ...signed, payload: { ...signed.payload, typ: 'temporal-governance/authorization-artifact@3' } }), DenyCodes.artifactWrongType);
   });
 
   it.each([
@@ -228,6 +233,12 @@ describe('verifySignedArtifact', () => {
     const signed = sign(payload());
     const { rootId: _drop, ...partial } = signed.payload;
     expectFailure(verify({ ...signed, payload: partial }), DenyCodes.artifactMalformed, 'payload.rootId');
+  });
+
+  it('reports a binding without a task queue (the @1 shape) or with an empty one as ARTIFACT_MALFORMED', () => {
+    const { taskQueue: _drop, ...withoutQueue } = payload();
+    expectFailure(verify(sign(withoutQueue as ArtifactPayload)), DenyCodes.artifactMalformed, 'payload.taskQueue');
+    expectFailure(verify(sign(payload({ taskQueue: '' }))), DenyCodes.artifactMalformed, 'payload.taskQueue');
   });
 
   it('reports an extra payload field as ARTIFACT_MALFORMED', () => {
@@ -393,10 +404,16 @@ describe('verifyArtifactForCall', () => {
     ['runId', { runId: 'run-2' }],
     ['activityId', { activityId: '2' }],
     ['activityType', { activityType: 'refund' }],
+    ['taskQueue', { taskQueue: 'payments-other' }],
     ['argsDigest', { argsDigest: argumentsDigest([{ amount: 5000, to: 'acct-1' }]) }],
   ])('denies a %s mismatch with ARTIFACT_BINDING_MISMATCH', (field, change) => {
     const result = check(sign(payload()), call(change));
     expectFailure(result, DenyCodes.artifactBindingMismatch, `bound to ${field} `);
+  });
+
+  it('denies an artifact scheduled on another task queue, naming both queues', () => {
+    const result = check(sign(payload()), call({ taskQueue: 'refunds' }));
+    expectFailure(result, DenyCodes.artifactBindingMismatch, 'bound to taskQueue "payments" but this call has "refunds"');
   });
 
   it('denies a remote-activity artifact used for a local activity and vice versa', () => {

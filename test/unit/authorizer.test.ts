@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { createAuthorizer, decisionIdFor, type AuthorizerOptions } from '../../activities/authorize';
+import { createAuthorizer, decisionIdFor, type Authorize, type AuthorizerOptions } from '../../activities/authorize';
+import type { CallerFacts, RunStart } from '../../activities/caller';
 import { payloadHash, signArtifact, signingInput, verifyArtifactForCall, verifySignedArtifact, type SigningKey } from '../../src/artifact/artifact';
 import type { TrustBundle } from '../../src/artifact/trust-bundle';
 import { fromBase64Url, toBase64Url } from '../../src/common/base64url';
@@ -21,6 +22,7 @@ import {
 } from '../../src/common/schemas';
 import { generateSigningKey, loadSigningKey, loadTrustBundle } from '../../src/crypto/keys';
 import { nodeEd25519 } from '../../src/crypto/node';
+import { callerOf, honestContext } from '../helpers/call-context';
 import { memoryIdentity, type MemoryIdentity } from '../helpers/identity';
 import { parsePolicyText } from '../../src/policy/load';
 
@@ -63,7 +65,12 @@ const identity: MemoryIdentity = memoryIdentity({ alice: ['operator'], bob: ['vi
 let dir: string;
 let signingKey: SigningKey;
 let trust: TrustBundle;
+/** The authorizer itself: the caller facts and run start come from the test (the server's part). */
+let rawAuthorize: Authorize;
+/** The authorizer behind an honest server: its facts are what the request claims. */
 let authorize: (input: unknown) => Promise<AuthorizationResult>;
+
+const honestly = (raw: Authorize) => (input: unknown) => raw(input, honestContext(input));
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'governance-unit-authorizer-'));
@@ -72,7 +79,8 @@ beforeAll(() => {
   generateSigningKey({ keyPath, bundlePath, kid: 'unit-key-1', now: new Date(T0 - DAY) });
   signingKey = loadSigningKey(keyPath);
   trust = loadTrustBundle(bundlePath);
-  authorize = createAuthorizer(options());
+  rawAuthorize = createAuthorizer(options());
+  authorize = honestly(rawAuthorize);
 });
 
 afterAll(() => {
@@ -126,7 +134,7 @@ function request(spec: RequestSpec = {}): AuthorizationRequest {
   const wfi = workflow(wf);
   const argsDigest = argumentsDigest(values);
   return {
-    v: 1,
+    v: 2,
     action: 'workflow',
     target: 'PaymentWorkflow',
     activityId: null,
@@ -181,7 +189,7 @@ describe('root run grant', () => {
       principal: 'alice',
       credential: identity.keyOf('alice').keyId,
       roles: ['operator'],
-      decisionId: decisionIdFor(req),
+      decisionId: decisionIdFor(req, callerOf(req)),
       action: 'workflow',
       target: 'PaymentWorkflow',
       namespace: 'default',
@@ -189,6 +197,7 @@ describe('root run grant', () => {
       runId: 'run-1',
       activityId: null,
       childWorkflowId: null,
+      taskQueue: 'payments',
       argsDigest: req.argsDigest,
       policy: { id: 'unit-policy', version: policy.version },
       rules: ['allow-operator-workflows'],
@@ -217,6 +226,7 @@ describe('root run grant', () => {
       runId: 'run-1',
       activityId: '3',
       activityType: 'lookupRate',
+      taskQueue: 'payments',
       isLocal: false,
       argsDigest: argumentsDigest(['EUR']),
       attempt: 1,
@@ -248,7 +258,7 @@ describe('root run grant', () => {
       rules: [],
       action: 'workflow',
       target: 'PaymentWorkflow',
-      decisionId: decisionIdFor(req),
+      decisionId: decisionIdFor(req, callerOf(req)),
       policy: { id: 'unit-policy', version: policy.version },
       issuedAt: T0,
       kid: 'unit-key-1',
@@ -292,12 +302,13 @@ describe('activity authorization', () => {
       namespace: 'default',
       workflowId: 'wf-1',
       runId: 'run-1',
+      taskQueue: 'payments',
       argsDigest: argumentsDigest([{ amount: 500 }]),
       rules: ['allow-small-charges'],
       exempt: [],
       issuedAt: T0 + 5_000,
       expiresAt: T0 + 5_000 + TTL,
-      decisionId: decisionIdFor(req),
+      decisionId: decisionIdFor(req, callerOf(req)),
     });
     expect(p.expiresAt).toBe(p.issuedAt + TTL);
     expect(p.parent).toEqual({ id: grant.payload.id, hash: payloadHash(grant.payload) });
@@ -310,6 +321,7 @@ describe('activity authorization', () => {
       runId: 'run-1',
       activityId: '1',
       activityType: 'charge',
+      taskQueue: 'payments',
       isLocal: false,
       argsDigest: argumentsDigest([{ amount: 500 }]),
       attempt: 1,
@@ -419,7 +431,7 @@ rules:
       actions: [activity]
       args: [{ arg: 0, op: eq, value: '0102' }]
 `);
-    const authorizeBytes = createAuthorizer(options({ policy: bytesPolicy }));
+    const authorizeBytes = honestly(createAuthorizer(options({ policy: bytesPolicy })));
     const grant = allowed(await authorizeBytes(request()));
     allowed(await authorizeBytes(activityRequest(grant, { target: 'store', values: ['0102'] })));
     denied(await authorizeBytes(activityRequest(grant, { target: 'store', values: [new Uint8Array([1, 2])] })), DenyCodes.noMatchingAllow);
@@ -449,7 +461,8 @@ describe('malformed requests', () => {
   it.each<[string, unknown]>([
     ['null', null],
     ['a string', 'authorize me'],
-    ['a wrong version', { ...request(), v: 2 }],
+    ['the previous version', { ...request(), v: 1 }],
+    ['a future version', { ...request(), v: 3 }],
     ['a missing workflow', (({ workflow: _w, ...r }) => r)(request())],
     ['an unknown action', { ...request(), action: 'admin' }],
     ['a bad digest format', { ...request(), argsDigest: 'sha256:xyz' }],
@@ -613,40 +626,281 @@ describe('continue-as-new run grants', () => {
 describe('decisionIdFor', () => {
   const act = (activityId: string, wf: Partial<WorkflowIdentity> = {}, values: unknown[] = [1]) =>
     request({ action: 'activity', target: 'charge', activityId, values, workflow: wf });
+  /** The id an honest caller's call gets (the server's facts are what the request claims). */
+  const idOf = (req: AuthorizationRequest) => decisionIdFor(req, callerOf(req));
 
   it('has the form dec_<32 hex> and is stable for the same call', () => {
-    const id = decisionIdFor(act('1'));
+    const id = idOf(act('1'));
     expect(id).toMatch(/^dec_[0-9a-f]{32}$/);
-    expect(decisionIdFor(act('1'))).toBe(id);
-    expect(decisionIdFor(JSON.parse(JSON.stringify(act('1'))))).toBe(id);
+    expect(idOf(act('1'))).toBe(id);
+    expect(idOf(JSON.parse(JSON.stringify(act('1'))))).toBe(id);
   });
 
   it('depends on the call identity only, not its arguments, principal or time', () => {
-    expect(decisionIdFor(act('1', {}, [2]))).toBe(decisionIdFor(act('1')));
-    expect(decisionIdFor({ ...act('1'), proof: request({ principal: 'carol' }).proof })).toBe(decisionIdFor(act('1')));
+    expect(idOf(act('1', {}, [2]))).toBe(idOf(act('1')));
+    expect(idOf({ ...act('1'), proof: request({ principal: 'carol' }).proof })).toBe(idOf(act('1')));
   });
 
   it('differs across activity ids, runs, workflows, namespaces and actions', () => {
     const ids = new Set([
-      decisionIdFor(act('1')),
-      decisionIdFor(act('2')),
-      decisionIdFor(act('1', { runId: 'run-2' })),
-      decisionIdFor(act('1', { workflowId: 'wf-2' })),
-      decisionIdFor(act('1', { namespace: 'prod' })),
-      decisionIdFor({ ...act('1'), action: 'local-activity' }),
-      decisionIdFor(request()),
-      decisionIdFor(request({ action: 'continue-as-new' })),
-      decisionIdFor(request({ action: 'child-workflow', childWorkflowId: 'c-1' })),
-      decisionIdFor(request({ action: 'child-workflow', childWorkflowId: 'c-2' })),
+      idOf(act('1')),
+      idOf(act('2')),
+      idOf(act('1', { runId: 'run-2' })),
+      idOf(act('1', { workflowId: 'wf-2' })),
+      idOf(act('1', { namespace: 'prod' })),
+      idOf({ ...act('1'), action: 'local-activity' }),
+      idOf(request()),
+      idOf(request({ action: 'continue-as-new' })),
+      idOf(request({ action: 'child-workflow', childWorkflowId: 'c-1' })),
+      idOf(request({ action: 'child-workflow', childWorkflowId: 'c-2' })),
     ]);
     expect(ids.size).toBe(10);
+  });
+
+  it('takes the run from the caller facts, never from the request', () => {
+    const server = callerOf(act('1'));
+    expect(decisionIdFor(act('1', { namespace: 'prod', workflowId: 'wf-2', runId: 'run-2' }), server)).toBe(idOf(act('1')));
+    expect(decisionIdFor(act('1'), { ...server, runId: 'run-2' })).toBe(idOf(act('1', { runId: 'run-2' })));
+    expect(decisionIdFor(act('1'), { ...server, workflowId: 'wf-2' })).toBe(idOf(act('1', { workflowId: 'wf-2' })));
+    expect(decisionIdFor(act('1'), { ...server, namespace: 'prod' })).toBe(idOf(act('1', { namespace: 'prod' })));
   });
 
   it('is what the authorizer puts in artifacts and denials', async () => {
     const grant = await rootGrant();
     const ok = activityRequest(grant, { activityId: '7' });
-    expect(allowed(await authorize(ok)).payload.decisionId).toBe(decisionIdFor(ok));
+    expect(allowed(await authorize(ok)).payload.decisionId).toBe(idOf(ok));
     const no = activityRequest(grant, { activityId: '8', values: [{ amount: 5000 }] });
-    expect(denied(await authorize(no), 'AMOUNT_OVER_LIMIT').payload.decisionId).toBe(decisionIdFor(no));
+    expect(denied(await authorize(no), 'AMOUNT_OVER_LIMIT').payload.decisionId).toBe(idOf(no));
+  });
+});
+
+describe('server facts, not claims', () => {
+  // Each test names its own workflow, so the grants and proofs it registers are its own.
+  const values = [{ orderId: 'o-7' }];
+
+  /** A run grant request for `workflowId` (first run, alice's proof, or `spec`). */
+  const runRequest = (workflowId: string, spec: RequestSpec = {}) => request({ values, ...spec, workflow: { workflowId, ...spec.workflow } });
+
+  async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
+    const caught = await promise.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(caught).toBeInstanceOf(ApplicationFailure);
+    return caught as ApplicationFailure;
+  }
+
+  describe('the caller is the run the server says scheduled the authorization', () => {
+    it.each<[string, Partial<CallerFacts>]>([
+      ['workflowId', { workflowId: 'wf-victim' }],
+      ['runId', { runId: 'run-victim' }],
+      ['namespace', { namespace: 'prod' }],
+      ['workflowType', { workflowType: 'VictimWorkflow' }],
+    ])('denies a claimed %s the caller facts contradict with CLAIM_MISMATCH, bound to the server values', async (field, facts) => {
+      const grant = await rootGrant({ workflow: { workflowId: 'wf-caller' } });
+      const requests = [runRequest('wf-caller'), activityRequest(grant, { workflow: { workflowId: 'wf-caller' } })];
+      for (const req of requests) {
+        const context = honestContext(req, { caller: facts });
+        const server = context.caller!;
+        const denial = denied(await rawAuthorize(req, context), DenyCodes.claimMismatch);
+        expect(denial.payload.reason).toContain(`workflow.${field}`);
+        expect(denial.payload.reason).toContain(JSON.stringify(facts[field as keyof CallerFacts]));
+        expect(denial.payload).toMatchObject({
+          namespace: server.namespace,
+          workflowId: server.workflowId,
+          runId: server.runId,
+          decisionId: decisionIdFor(req, server),
+          principal: null,
+          rootId: null,
+          parent: null,
+        });
+      }
+    });
+
+    it('denies a run grant whose target is not the workflow type the server recorded', async () => {
+      const req = runRequest('wf-target', { target: 'OtherWorkflow' });
+      const denial = denied(await authorize(req), DenyCodes.claimMismatch);
+      expect(denial.payload.reason).toContain('target');
+    });
+
+    it.each<[string, RequestSpec]>([
+      ['a run grant', {}],
+      ['an activity call', { action: 'activity', target: 'charge', activityId: '1', principal: null }],
+    ])('throws a non-retryable GovernanceMalformedRequest for %s no workflow run scheduled', async (_label, spec) => {
+      const req = runRequest('wf-no-caller', spec);
+      const runStart = jest.fn(async (): Promise<RunStart> => {
+        throw new Error('no run to read');
+      });
+      const failure = await failureOf(rawAuthorize(req, { caller: undefined, runStart }));
+      expect(failure.type).toBe('GovernanceMalformedRequest');
+      expect(failure.nonRetryable).toBe(true);
+      expect(failure.message).toContain('not scheduled by a workflow run');
+      expect(runStart).not.toHaveBeenCalled();
+    });
+  });
+
+  describe("a run grant rests on the server's record of the run's start", () => {
+    const other = [{ orderId: 'o-8' }];
+    it.each<[string, string, (grant: SignedArtifact) => Partial<RunStart>]>([
+      ['parent', 'workflow.parent', () => ({ parent: { workflowId: 'wf-parent', runId: 'run-parent' } })],
+      ['continued-from run', 'workflow.continuedFromRunId', () => ({ continuedFromRunId: 'run-0', initiator: 'retry' })],
+      ['first run of the chain', 'workflow.firstExecutionRunId', () => ({ firstExecutionRunId: 'run-0' })],
+      ['task queue', 'workflow.taskQueue', () => ({ taskQueue: 'payments-elsewhere' })],
+      ['workflow type', 'workflow.workflowType', () => ({ workflowType: 'OtherWorkflow' })],
+      ['input digest', 'argsDigest', () => ({ args: { view: argumentsView(other), digest: argumentsDigest(other) } })],
+      ['start proof', 'proof', () => ({ proof: identity.proof('carol', { namespace: 'default', workflowId: 'wf-start', workflowType: 'PaymentWorkflow', argsDigest: argumentsDigest(values) }) })],
+      ['missing start proof', 'proof', () => ({ proof: undefined })],
+      ['parent grant', 'parent', (grant) => ({ parentGrant: grant })],
+    ])('denies a claimed %s the start contradicts with CLAIM_MISMATCH', async (_label, field, start) => {
+      const grant = await rootGrant({ workflow: { workflowId: 'wf-start-parent' } });
+      const req = runRequest('wf-start');
+      const overrides = start(grant);
+      const denial = denied(await rawAuthorize(req, honestContext(req, { start: overrides })), DenyCodes.claimMismatch);
+      expect(denial.payload.reason).toMatch(new RegExp(`^the request claims ${field.replace('.', '\\.')} `));
+      // What the denial binds is the server's record.
+      expect(denial.payload.taskQueue).toBe(overrides.taskQueue ?? 'payments');
+      expect(denial.payload.argsDigest).toBe(overrides.args && 'digest' in overrides.args ? overrides.args.digest : req.argsDigest);
+    });
+
+    it("denies a request whose own task queue is not the run's queue with CLAIM_MISMATCH", async () => {
+      const req = runRequest('wf-start-queue', { taskQueue: 'elsewhere' });
+      const denial = denied(await authorize(req), DenyCodes.claimMismatch);
+      expect(denial.payload.reason).toMatch(/^the request claims taskQueue "elsewhere" but the Temporal server recorded "payments"/);
+      expect(denial.payload.taskQueue).toBe('payments');
+    });
+
+    it('denies a start whose input has no argument digest with MALFORMED_REQUEST', async () => {
+      const req = runRequest('wf-start-input');
+      const start = { args: { error: 'argument 0 was encoded with a converter governance cannot decode' } };
+      const denial = denied(await rawAuthorize(req, honestContext(req, { start })), DenyCodes.malformedRequest);
+      expect(denial.payload.reason).toContain('argument 0 was encoded with a converter governance cannot decode');
+    });
+
+    it('reads the start for run grants only, and only for this caller', async () => {
+      const grant = await rootGrant({ workflow: { workflowId: 'wf-start-read' } });
+      const req = runRequest('wf-start-read');
+      const honest = honestContext(req);
+      const runStart = jest.fn(honest.runStart);
+      allowed(await rawAuthorize(req, { caller: honest.caller, runStart }));
+      expect(runStart.mock.calls).toEqual([[honest.caller]]);
+      const act = activityRequest(grant, { workflow: { workflowId: 'wf-start-read' } });
+      allowed(await rawAuthorize(act, { caller: honestContext(act).caller, runStart }));
+      expect(runStart).toHaveBeenCalledTimes(1);
+    });
+  });
+
+  describe('a child-workflow or continue-as-new grant starts one run chain', () => {
+    async function childGrantOf(workflowId: string, childWorkflowId: string): Promise<SignedArtifact> {
+      const root = await rootGrant({ workflow: { workflowId } });
+      return allowed(await authorize(request({ action: 'child-workflow', target: 'ChildWorkflow', childWorkflowId, principal: null, parent: root, values, workflow: { workflowId } })));
+    }
+
+    const childRun = (grant: SignedArtifact, parentWorkflowId: string, runId: string, wf: Partial<WorkflowIdentity> = {}) =>
+      request({
+        target: 'ChildWorkflow',
+        principal: null,
+        parent: grant,
+        values,
+        workflow: { workflowId: grant.payload.childWorkflowId!, runId, firstExecutionRunId: runId, workflowType: 'ChildWorkflow', parent: { workflowId: parentWorkflowId, runId: 'run-1' }, ...wf },
+      });
+
+    it('admits the child run and its retries (same first run), and denies a second child run chain with GRANT_REPLAYED', async () => {
+      const child = await childGrantOf('wf-replay', 'child-replay');
+      const first = childRun(child, 'wf-replay', 'child-run-a');
+      const runGrant = allowed(await authorize(first));
+      // The same authorization again (an activity retry) and a workflow retry of the child: one chain.
+      expect(allowed(await authorize(first))).toEqual(runGrant);
+      const retry = childRun(child, 'wf-replay', 'child-run-a2', { continuedFromRunId: 'child-run-a', firstExecutionRunId: 'child-run-a' });
+      expect(allowed(await rawAuthorize(retry, honestContext(retry, { start: { initiator: 'retry' } }))).payload).toMatchObject({
+        runId: 'child-run-a2',
+        principal: 'alice',
+        parent: { id: child.payload.id, hash: payloadHash(child.payload) },
+      });
+      // Another child run chain (same workflow id, same parent) presenting the same grant.
+      const second = denied(await authorize(childRun(child, 'wf-replay', 'child-run-b')), DenyCodes.grantReplayed);
+      expect(second.payload.reason).toContain(child.payload.id);
+      expect(second.payload).toMatchObject({ workflowId: 'child-replay', runId: 'child-run-b', principal: 'alice' });
+    });
+
+    it('denies a second run chain continuing from the same run with GRANT_REPLAYED', async () => {
+      const root = await rootGrant({ workflow: { workflowId: 'wf-can-replay' } });
+      const can = allowed(await authorize(request({ action: 'continue-as-new', principal: null, parent: root, values, workflow: { workflowId: 'wf-can-replay' } })));
+      const next = (runId: string) => request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-replay', runId, continuedFromRunId: 'run-1', firstExecutionRunId: runId } });
+      allowed(await authorize(next('run-2')));
+      denied(await authorize(next('run-2b')), DenyCodes.grantReplayed);
+    });
+
+    it('accepts a continue-as-new grant only for a run the server says was continued as new', async () => {
+      const root = await rootGrant({ workflow: { workflowId: 'wf-can-initiator' } });
+      const can = allowed(await authorize(request({ action: 'continue-as-new', principal: null, parent: root, values, workflow: { workflowId: 'wf-can-initiator' } })));
+      const next = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-2', continuedFromRunId: 'run-1', firstExecutionRunId: 'run-1' } });
+      for (const initiator of ['retry', 'cron', null] as const) {
+        const denial = denied(await rawAuthorize(next, honestContext(next, { start: { initiator } })), DenyCodes.invalidGrant);
+        expect(denial.payload.reason).toContain('not bound to this run');
+      }
+      allowed(await rawAuthorize(next, honestContext(next, { start: { initiator: 'continue-as-new' } })));
+    });
+
+    it('denies a continued-as-new run that carries a valid start proof but no continue-as-new grant with INVALID_GRANT', async () => {
+      const first = runRequest('wf-continued');
+      allowed(await authorize(first));
+      // The next run of the chain re-presents the first run's (valid, claimed) proof and no grant.
+      const continued = runRequest('wf-continued', { proof: first.proof, workflow: { runId: 'run-2', continuedFromRunId: 'run-1', firstExecutionRunId: 'run-1' } });
+      const context = honestContext(continued);
+      expect((await context.runStart(context.caller!)).initiator).toBe('continue-as-new');
+      expect((await context.runStart(context.caller!)).parentGrant).toBeUndefined();
+      const denial = denied(await rawAuthorize(continued, context), DenyCodes.invalidGrant);
+      expect(denial.payload.reason).toContain('continue-as-new grant of run run-1');
+      // The same start re-delivered by a workflow retry or a cron run is admitted for its chain.
+      for (const initiator of ['retry', 'cron'] as const) {
+        expect(allowed(await rawAuthorize(continued, honestContext(continued, { start: { initiator } }))).payload).toMatchObject({ runId: 'run-2', principal: 'alice' });
+      }
+    });
+  });
+
+  describe('the task queue in the binding', () => {
+    it("is the run's queue from the server's start for a run grant, and the request's queue for an activity", async () => {
+      const wf = { workflowId: 'wf-queue', taskQueue: 'payments-eu' };
+      const req = runRequest('wf-queue', { taskQueue: 'payments-eu', workflow: wf });
+      const context = honestContext(req);
+      const start = await context.runStart(context.caller!);
+      const grant = allowed(await rawAuthorize(req, context));
+      expect(grant.payload.taskQueue).toBe(start.taskQueue);
+      expect(grant.payload.taskQueue).toBe('payments-eu');
+
+      const act = activityRequest(grant, { taskQueue: 'charges-eu', workflow: wf });
+      const artifact = allowed(await authorize(act));
+      expect(artifact.payload.taskQueue).toBe('charges-eu');
+      const call = {
+        namespace: 'default',
+        workflowId: 'wf-queue',
+        runId: 'run-1',
+        activityId: '1',
+        activityType: 'charge',
+        taskQueue: 'charges-eu',
+        isLocal: false,
+        argsDigest: act.argsDigest,
+        attempt: 1,
+        scheduledTimestampMs: clock,
+      };
+      expect(verifyArtifactForCall(artifact, call, trust, clock, nodeEd25519).ok).toBe(true);
+      expect(verifyArtifactForCall(artifact, { ...call, taskQueue: 'payments-eu' }, trust, clock, nodeEd25519)).toMatchObject({ ok: false, code: DenyCodes.artifactBindingMismatch });
+      // A denial carries the same binding.
+      const refused = denied(await authorize(activityRequest(grant, { activityId: '2', taskQueue: 'charges-eu', values: [{ amount: 5000 }], workflow: wf })), 'AMOUNT_OVER_LIMIT');
+      expect(refused.payload.taskQueue).toBe('charges-eu');
+    });
+  });
+
+  it('signs a denial whose reason quotes a claim cut inside a surrogate pair (made well formed)', async () => {
+    // describeClaim keeps 117 characters of the JSON: the opening quote and 115 more, then cuts
+    // between the two halves of U+1F600.
+    const claimed = `${'a'.repeat(115)}\u{1F600}${'b'.repeat(10)}`;
+    expect(JSON.stringify(claimed).slice(0, 117)).toMatch(/[\uD800-\uDBFF]$/);
+    const req = runRequest(claimed);
+    const denial = denied(await rawAuthorize(req, honestContext(req, { caller: { workflowId: 'wf-real' } })), DenyCodes.claimMismatch);
+    expect(denial.payload.reason).toContain(`"${'a'.repeat(115)}\uFFFD...`);
+    const lone = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    expect(lone.test(denial.payload.reason)).toBe(false);
+    expect(denial.payload.workflowId).toBe('wf-real');
   });
 });

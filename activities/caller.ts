@@ -1,0 +1,120 @@
+// Who is calling, according to the Temporal server. The authorization request says who it is; this
+// module says who it really is: the calling run's identity from the activity's server-set info, and
+// for a run grant the run's start (parent, continued-from run, first run, start time, input and
+// start headers) from the first event of its history. Runs on governance workers.
+import type { Client } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { HEADER_PARENT_GRANT, HEADER_START_PROOF } from '../src/common/constants';
+import { argumentsView, ArgumentDigestError, argumentsDigest } from '../src/common/digest';
+
+/** The run that scheduled the authorization activity, as the server set it in the activity's info. */
+export interface CallerFacts {
+  readonly namespace: string;
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly workflowType: string;
+}
+
+/** The calling run's start, from its WorkflowExecutionStarted event. */
+export interface RunStart {
+  readonly workflowType: string;
+  readonly taskQueue: string;
+  readonly parent: { readonly workflowId: string; readonly runId: string } | null;
+  readonly continuedFromRunId: string | null;
+  /** Why the previous run of the chain led to this one: continue-as-new, a workflow retry, a cron run. */
+  readonly initiator: 'continue-as-new' | 'retry' | 'cron' | null;
+  readonly firstExecutionRunId: string;
+  /** Time of the started event (server time, ms). */
+  readonly startedAt: number;
+  /** Tagged view and digest of the start input, or why it has none (a value no digest can cover). */
+  readonly args: { readonly view: unknown[]; readonly digest: string } | { readonly error: string };
+  /** Decoded start headers the run grant rests on (undefined when absent). */
+  readonly proof: unknown;
+  readonly parentGrant: unknown;
+}
+
+export class CallerError extends Error {
+  override readonly name = 'CallerError';
+}
+
+/** The caller from an activity's info; undefined when no workflow scheduled it (a standalone activity). */
+export function callerFromInfo(info: { workflowExecution?: { workflowId: string; runId: string }; workflowNamespace?: string; workflowType?: string }): CallerFacts | undefined {
+  const { workflowExecution: execution, workflowNamespace: namespace, workflowType } = info;
+  if (!execution?.workflowId || !execution.runId || !namespace || !workflowType) return undefined;
+  return { namespace, workflowId: execution.workflowId, runId: execution.runId, workflowType };
+}
+
+function decodeHeader(payload: Payload | undefined): unknown {
+  if (!payload) return undefined;
+  try {
+    return defaultPayloadConverter.fromPayload(payload);
+  } catch {
+    return { malformed: true };
+  }
+}
+
+function startArgs(payloads: readonly Payload[]): RunStart['args'] {
+  try {
+    const values = payloads.map((p) => defaultPayloadConverter.fromPayload(p));
+    return { view: argumentsView(values), digest: argumentsDigest(values) };
+  } catch (err) {
+    if (err instanceof ArgumentDigestError) return { error: err.message };
+    return { error: `the start input cannot be decoded: ${(err as Error).message}` };
+  }
+}
+
+// temporal.api.enums.v1.ContinueAsNewInitiator
+const INITIATORS: Record<number, RunStart['initiator']> = { 1: 'continue-as-new', 2: 'retry', 3: 'cron' };
+
+const msOf = (t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): number => {
+  const seconds = typeof t?.seconds === 'number' ? t.seconds : (t?.seconds?.toNumber() ?? 0);
+  return seconds * 1000 + Math.floor((t?.nanos ?? 0) / 1_000_000);
+};
+
+/** Reads the run's first history event. One server read per run; {@link runStartCache} keeps it. */
+export async function readRunStart(client: Client, caller: CallerFacts): Promise<RunStart> {
+  const response = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: caller.namespace,
+    execution: { workflowId: caller.workflowId, runId: caller.runId },
+    maximumPageSize: 1,
+  });
+  const event = response.history?.events?.[0];
+  const started = event?.workflowExecutionStartedEventAttributes;
+  if (!event || !started) throw new CallerError(`run ${caller.workflowId}/${caller.runId} has no started event in its history`);
+  const fields = started.header?.fields ?? {};
+  return {
+    workflowType: started.workflowType?.name ?? '',
+    taskQueue: started.taskQueue?.name ?? '',
+    parent: started.parentWorkflowExecution?.workflowId
+      ? { workflowId: started.parentWorkflowExecution.workflowId, runId: started.parentWorkflowExecution.runId ?? '' }
+      : null,
+    continuedFromRunId: started.continuedExecutionRunId || null,
+    initiator: started.continuedExecutionRunId ? (INITIATORS[Number(started.initiator ?? 0)] ?? null) : null,
+    firstExecutionRunId: started.firstExecutionRunId || caller.runId,
+    startedAt: msOf(event.eventTime),
+    args: startArgs((started.input?.payloads ?? []) as Payload[]),
+    proof: decodeHeader(fields[HEADER_START_PROOF] as Payload | undefined),
+    parentGrant: decodeHeader(fields[HEADER_PARENT_GRANT] as Payload | undefined),
+  };
+}
+
+/**
+ * A run's start never changes, so it is read once per run: retried and repeated run-grant
+ * authorizations pay nothing. Bounded: the least recently used entry goes first.
+ */
+export function runStartCache(read: (caller: CallerFacts) => Promise<RunStart>, maxEntries = 10_000): (caller: CallerFacts) => Promise<RunStart> {
+  const entries = new Map<string, Promise<RunStart>>();
+  return (caller) => {
+    const key = `${caller.namespace}\u0000${caller.workflowId}\u0000${caller.runId}`;
+    let entry = entries.get(key);
+    if (entry) {
+      entries.delete(key);
+    } else {
+      entry = read(caller);
+      entry.catch(() => entries.delete(key)); // a failed read is retried by the next attempt
+    }
+    entries.set(key, entry);
+    while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+    return entry;
+  };
+}
