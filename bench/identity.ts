@@ -12,7 +12,7 @@ import { generateApiKey, parseApiKey, signStartProof } from '../src/identity/api
 import { verifyStartProof } from '../src/identity/proof';
 import type { ApiKeyDocument, PrincipalDocument, RevocationDocument } from '../src/identity/schema';
 import { identitySnapshot, revocationProblem, stalenessProblem } from '../src/identity/snapshot';
-import { claimStartProof, loadIdentitySnapshot } from '../src/identity/store';
+import { claimArtifact, claimStartProof, loadIdentitySnapshot } from '../src/identity/store';
 import { connectLineage } from '../src/lineage/store';
 import { loadPolicyFile } from '../src/policy/load';
 import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
@@ -140,6 +140,8 @@ export function identityCpuTable(result: IdentityCpuResult): string {
 export interface IdentityStoreResult {
   readonly refreshMs: Summary;
   readonly claimMs: Summary;
+  readonly artifactClaimMs: Summary;
+  readonly artifactRepeatMs: Summary;
 }
 
 /** One identity refresh (what every worker does each refreshMs) and one proof claim (per root grant), on the real server. */
@@ -162,8 +164,21 @@ export async function runIdentityStore(mongoUri: string): Promise<IdentityStoreR
       await claimStartProof(db, { proofId: `sha256:${i.toString(16).padStart(64, '0')}`, firstExecutionRunId: randomUUID(), workflowId: `wf-${i}` });
       if (i >= 20) claims.push(performance.now() - t0);
     }
+    // The enforcement point's single-use claim: one insert per protected call; a retry of the same
+    // scheduling (or a replay) adds one read.
+    const artifactClaims: number[] = [];
+    const repeats: number[] = [];
+    for (let i = 0; i < 120; i++) {
+      const claim = { _id: `art_${i.toString(16).padStart(32, '0')}`, scheduledAt: 1_700_000_000_000 + i, workflowId: `wf-${i}`, runId: randomUUID(), activityId: '1' };
+      let t0 = performance.now();
+      await claimArtifact(db, claim);
+      if (i >= 20) artifactClaims.push(performance.now() - t0);
+      t0 = performance.now();
+      if ((await claimArtifact(db, claim)) !== 'same') throw new Error('a retried scheduling must be the same claim');
+      if (i >= 20) repeats.push(performance.now() - t0);
+    }
     await db.dropDatabase();
-    return { refreshMs: summarize(refresh), claimMs: summarize(claims) };
+    return { refreshMs: summarize(refresh), claimMs: summarize(claims), artifactClaimMs: summarize(artifactClaims), artifactRepeatMs: summarize(repeats) };
   } finally {
     await client.close();
   }
@@ -176,6 +191,8 @@ export function identityStoreTable(result: IdentityStoreResult): string {
     [
       ['identity refresh (every worker, each refreshMs)', result.refreshMs.p50, result.refreshMs.p95, result.refreshMs.mean],
       ['single-use proof claim (per root grant)', result.claimMs.p50, result.claimMs.p95, result.claimMs.mean],
+      ['single-use artifact claim (per protected call, enforcement point)', result.artifactClaimMs.p50, result.artifactClaimMs.p95, result.artifactClaimMs.mean],
+      ['same claim again (a retry of that scheduling)', result.artifactRepeatMs.p50, result.artifactRepeatMs.p95, result.artifactRepeatMs.mean],
     ],
   );
 }

@@ -2,6 +2,7 @@
 //   1. per-activity latency, ungoverned vs governed (real Temporal dev server, real workers)
 //   2. Ed25519 sign/verify and artifact verification, node:crypto vs @noble/ed25519
 //   3. policy parse and evaluation on a generated 100-rule policy
+//   4. identity (proof, claims) and server-fact reads (run grants) on the real servers
 // Options: --activities N (measured calls per variant, default 200), --rounds R (alternating
 // rounds, default 4), --warmup W (warm-up calls per variant, default 20), --time-box-ms T (per
 // micro-benchmark loop, default 1000), --skip-latency (CPU sections only, no server).
@@ -11,6 +12,7 @@ import { cryptoTable, runCrypto } from './crypto';
 import { identityCpuTable, identityStoreTable, runIdentityCpu, runIdentityStore } from './identity';
 import { dispatchQuantumNote, latencyTable, lineageTable, makeBenchKeys, runLatency } from './latency';
 import { policyTable, runPolicy } from './policy';
+import { runServerFacts, serverFactsTable } from './server-facts';
 import { machineInfo } from './util';
 
 interface Options {
@@ -98,6 +100,8 @@ async function main(): Promise<void> {
         if (note) print(note);
         log('measuring identity reads and proof claims on the MongoDB-wire server');
         print(identityStoreTable(await runIdentityStore(stack.mongoUri!)));
+        log('measuring server-fact reads for run grants');
+        print(serverFactsTable(await runServerFacts(stack.temporalAddress, stack.namespace)));
       } finally {
         await stack.stop();
       }

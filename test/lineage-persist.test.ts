@@ -1,0 +1,61 @@
+// Persistence refuses what is not a signed decision of its root and never lets one record hold back
+// the others (real MongoDB-wire server, real signed decisions from the lineage fixture).
+import { lineageCollection, ensureLineageIndexes, persistLineageBatch } from '../src/lineage/store';
+import type { LineageSignal } from '../src/lineage/schema';
+import type { SignedArtifact } from '../src/common/schemas';
+import { verifyLineage } from '../src/lineage/verify';
+import { signingInput } from '../src/artifact/artifact';
+import { fromBase64Url } from '../src/common/base64url';
+import { nodeEd25519 } from '../src/crypto/node';
+import { buildLineageFixture, uniqueDatabase, type LineageFixture } from './lineage-fixture';
+
+const T0 = Date.parse('2025-06-01T09:00:00.000Z');
+let f: LineageFixture;
+beforeAll(async () => {
+  f = await buildLineageFixture({ base: T0, prefix: 'lineage_persist_src' });
+});
+afterAll(async () => f?.close());
+
+const a = (signed: SignedArtifact): LineageSignal => ({ kind: 'artifact', signed });
+const verifier = () => (signed: SignedArtifact | { payload: { kid: string }; signature: string }) => {
+  const key = f.keys.trust.keys.get(signed.payload.kid);
+  return !!key && nodeEd25519.verify(fromBase64Url(signed.signature), signingInput((signed as SignedArtifact).payload), key);
+};
+
+async function freshDb() {
+  const db = f.client.db(uniqueDatabase('lineage_persist'));
+  await ensureLineageIndexes(db);
+  return db;
+}
+
+test('a forged copy of a genuine id and a record of another root are refused; the genuine record is stored', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  // Same id as charge1, amount rewritten: the signature no longer covers it.
+  const forged: SignedArtifact = { ...f.charge1, payload: { ...f.charge1.payload, argsDigest: `sha256:${'0'.repeat(64)}` } };
+  const result = await persistLineageBatch(db, rootId, [a(f.root), a(forged), a(f.otherCharge), a(f.charge1)], verifier());
+  expect(result.rejected.sort()).toEqual([f.charge1.payload.id, f.otherCharge.payload.id].sort());
+  expect(result.inserted).toBe(2);
+  const stored = await lineageCollection(db).find({}).toArray();
+  expect(stored.map((d) => d._id).sort()).toEqual([rootId, f.charge1.payload.id].sort());
+  // What is stored is the genuine decision, not the forgery that came first.
+  expect(stored.find((d) => d._id === f.charge1.payload.id)!.artifact).toEqual(f.charge1);
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 2, violations: [] });
+  await db.dropDatabase();
+});
+
+test('a record whose parent never arrived is stored with its signed ancestry, and the ones after it too', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  // childGrant is missing: childRun's parent. Persisting must not throw and must keep going.
+  const result = await persistLineageBatch(db, rootId, [a(f.root), a(f.childRun), a(f.childCharge), a(f.charge2)], verifier());
+  expect(result).toMatchObject({ inserted: 4, rejected: [] });
+  const childRun = await lineageCollection(db).findOne({ _id: f.childRun.payload.id });
+  expect(childRun).toMatchObject({ parentId: f.childGrant.payload.id, ancestors: [rootId, f.childGrant.payload.id], depth: 2 });
+  const childCharge = await lineageCollection(db).findOne({ _id: f.childCharge.payload.id });
+  expect(childCharge).toMatchObject({ ancestors: [rootId, f.childGrant.payload.id, f.childRun.payload.id], depth: 3 });
+  // The missing parent is what an auditor is told about.
+  const report = await verifyLineage(db, f.keys.trust);
+  expect(report.violations.some((v) => v.id === f.childRun.payload.id)).toBe(true);
+  await db.dropDatabase();
+});
