@@ -4,7 +4,7 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { CLOCK_SKEW_MS, payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
 import type { TrustBundle } from '../src/artifact/trust-bundle';
 import { canonicalize, wellFormed } from '../src/common/canonical';
-import { DenyCodes } from '../src/common/constants';
+import { DenyCodes, IDENTITY_STALE_FAILURE } from '../src/common/constants';
 import { sha256Hex } from '../src/common/digest';
 import {
   ARTIFACT_TYPE,
@@ -183,7 +183,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
         p.argsDigest === request.argsDigest &&
         p.taskQueue === start.taskQueue &&
         ((p.action === 'child-workflow' && p.childWorkflowId === wf.workflowId && start.parent?.workflowId === p.workflowId && start.parent.runId === p.runId) ||
-          (p.action === 'continue-as-new' && p.workflowId === wf.workflowId && start.continuedFromRunId === p.runId && start.initiator === 'continue-as-new'))
+          (p.action === 'continue-as-new' &&
+            p.workflowId === wf.workflowId &&
+            // A retry of a continued run re-delivers its grant; the claim below admits only that chain.
+            ((start.initiator === 'continue-as-new' && start.continuedFromRunId === p.runId) || start.initiator === 'retry')))
       : p.action === 'workflow' && p.workflowId === wf.workflowId && p.runId === wf.runId;
     if (!bound || p.namespace !== wf.namespace) {
       return { code: DenyCodes.invalidGrant, reason: `the parent grant ${p.id} (${p.action}) is not bound to this run`, principal: p.principal };
@@ -193,7 +196,12 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (start) {
       // A child or continue-as-new grant admits one run chain (its retries share the first run id).
       const claim = { proofId: payloadHash(p), firstExecutionRunId: start.firstExecutionRunId, workflowId: wf.workflowId };
-      if ((await options.startProofs.claim(claim)) === 'replayed') {
+      if (start.initiator === 'retry') {
+        const first = await options.startProofs.find(claim.proofId);
+        if (!first || first.firstExecutionRunId !== claim.firstExecutionRunId || first.workflowId !== claim.workflowId) {
+          return { code: DenyCodes.invalidGrant, reason: `a retried run may only re-use the ${p.action} grant its chain was admitted with`, principal: p.principal };
+        }
+      } else if ((await options.startProofs.claim(claim)) === 'replayed') {
         return { code: DenyCodes.grantReplayed, reason: `the ${p.action} grant ${p.id} already admitted another run; a grant starts one run chain only`, principal: p.principal };
       }
     }
@@ -309,7 +317,12 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     }
     const snapshot = await options.identity();
     const stale = stalenessProblem(snapshot, wallClock(), maxStalenessMs);
-    if (stale || !snapshot) return deny(stale!);
+    if (stale || !snapshot) {
+      // Nothing is decided on stale state, and nothing is denied for a transient outage either:
+      // the attempt fails retryably and Temporal retries it until the caller's authorization
+      // timeout, after which the workflow denies (IDENTITY_STATE_STALE, unsigned).
+      throw ApplicationFailure.create({ type: IDENTITY_STALE_FAILURE, message: stale!.reason });
+    }
 
     const lineage = await lineageOf(call, snapshot, at);
     if ('code' in lineage) return deny(lineage);

@@ -38,6 +38,11 @@ export interface IdentityOptions {
   readonly maxStalenessMs?: number;
   /** How often the state is re-read (default 1000 ms; must be below maxStalenessMs). */
   readonly refreshMs?: number;
+  /**
+   * How long a protected activity attempt waits for fresh state (or a reachable claim registry)
+   * before it is refused (default 30000 ms, capped by the attempt's start-to-close timeout).
+   */
+  readonly outageWaitMs?: number;
 }
 
 export const WORKFLOW_INTERCEPTORS_MODULE = require.resolve('../interceptors/workflow');
@@ -99,6 +104,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
             trustBundle: trust,
             identity: () => identity.current(),
             maxStalenessMs: this.maxStalenessMs,
+            outageWaitMs: this.outageWaitMs,
             unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
             lineageTaskQueue: this.workflowConfig.taskQueue,
             claimArtifact: async (claim) => {
@@ -150,6 +156,11 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
         };
       },
     };
+  }
+
+  private get outageWaitMs(): number | undefined {
+    const o = this.#options.identity;
+    return o && 'mongoUri' in o ? o.outageWaitMs : undefined;
   }
 
   private get maxStalenessMs(): number | undefined {

@@ -1,6 +1,7 @@
 // MongoDB stopped: identity and revocation state goes stale, so governance and the enforcement
-// point deny everything (fail closed); the hand-off of those denials is to Temporal, so once MongoDB
-// is back every decision lands in lineage and the chain verifies.
+// point decide nothing (fail closed): calls wait, up to the authorization timeout, and are denied
+// only after it. The hand-off is to Temporal, so once MongoDB is back every decision lands in
+// lineage and the chain verifies.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -67,7 +68,7 @@ afterAll(async () => {
   await env?.close();
 });
 
-test('with MongoDB down everything is denied (stale identity state); when it is back every decision lands and verifies', async () => {
+test('a MongoDB outage shorter than the authorization timeout delays governed work and fails none; every decision lands and verifies', async () => {
   const marker = uniqueName('outage');
   const mongo = new MongoClient(uri());
   try {
@@ -79,28 +80,44 @@ test('with MongoDB down everything is denied (stale identity state); when it is 
       await waitForRecords(db, beforeDecisions[0]!.rootId, beforeDecisions.length, 30_000, env.client);
 
       await stopMongo();
-      await new Promise((r) => setTimeout(r, 6_000)); // past the maximum staleness (5 s)
-      const during = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('during'), args: [20, `${marker}:during`] });
-      const failure = await expectGovernanceDenied(during);
-      expect(failure.details?.[0]).toMatchObject({ code: 'IDENTITY_STATE_STALE', action: 'workflow' });
-      expect(failure.message).toContain('denied, never allowed');
-      expect(runsOf(`${marker}:during`)).toBe(0);
-
+      await new Promise((r) => setTimeout(r, 6_000)); // past the maximum staleness (5 s): nothing may be decided now
+      const during = await env.client.workflow.start(payTwice, { taskQueue: env.taskQueue, workflowId: uniqueName('during'), args: [20, `${marker}:during`] });
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(runsOf(`${marker}:during#1`)).toBe(0); // waiting, not running, not failed
+      expect((await during.describe()).status.name).toBe('RUNNING');
       await startMongo();
+      expect(await during.result()).toEqual(['charged 20 EUR', 'charged 20 EUR']);
+      expect(runsOf(`${marker}:during#1`)).toBe(1);
+      expect(runsOf(`${marker}:during#2`)).toBe(1);
+
       const decisions = await issuedDecisions(env.client, during.workflowId, during.firstExecutionRunId);
-      expect(decisions).toEqual([expect.objectContaining({ decision: 'deny', action: 'workflow' })]);
-      expect(await waitForRecords(db, decisions[0]!.rootId, 1, 90_000, env.client)).toBe(1);
+      expect(decisions.map((d) => d.decision)).toEqual(['allow', 'allow', 'allow']);
+      expect(await waitForRecords(db, decisions[0]!.rootId, decisions.length, 90_000, env.client)).toBe(decisions.length);
       const summary = await verifyLineage(db, loadTrustBundle(env.keys.bundlePath));
       expect(summary.violations).toEqual([]);
       expect(summary.roots).toBe(2);
-      expect(summary.records).toBe(beforeDecisions.length + 1);
-
-      // Fresh state again: the same start is allowed.
-      await new Promise((r) => setTimeout(r, 2_000));
-      const after = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('after'), args: [20, `${marker}:after`] });
-      expect(await after.result()).toBe('charged 20 EUR');
+      expect(summary.records).toBe(beforeDecisions.length + decisions.length);
     });
   } finally {
     await mongo.close();
+  }
+}, 300_000);
+
+test('an outage longer than the authorization timeout denies (IDENTITY_STATE_STALE), never allows', async () => {
+  const marker = uniqueName('long-outage');
+  const short = await governedEnv({ mongoUri: uri(), workflowConfig: { authorizationTimeoutMs: 4_000 } });
+  try {
+    await short.run(async () => {
+      await stopMongo();
+      await new Promise((r) => setTimeout(r, 6_000));
+      const handle = await short.client.workflow.start(payOnce, { taskQueue: short.taskQueue, workflowId: uniqueName('long'), args: [20, marker] });
+      const failure = await expectGovernanceDenied(handle);
+      expect(failure.details?.[0]).toMatchObject({ code: 'IDENTITY_STATE_STALE', action: 'workflow' });
+      expect(failure.message).toContain('denied, never allowed');
+      expect(runsOf(marker)).toBe(0);
+    });
+  } finally {
+    await startMongo();
+    await short.close();
   }
 }, 300_000);

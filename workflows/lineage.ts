@@ -9,6 +9,7 @@ import {
   LineageSignalSchema,
   MAX_LINEAGE_SIGNAL_CHARS,
   PERSIST_LINEAGE_ACTIVITY,
+  rootOfLineageWorkflow,
   type LineageSignal,
   type LineageStats,
   type LineageWorkflowInput,
@@ -28,21 +29,33 @@ interface PersistResult {
   head: { seq: number; hash: string } | null;
   grants: Record<string, string[]>;
   rejected: string[];
+  droppedOutcomes: number;
+  calls: string[];
 }
 const RECENT = 5_000;
 
-const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; grants: Record<string, string[]> }) => Promise<PersistResult>>>({
+const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; grants: Record<string, string[]>; calls: string[] }) => Promise<PersistResult>>>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '2 minutes',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 })[PERSIST_LINEAGE_ACTIVITY]!;
 
-export async function governanceLineage(input: LineageWorkflowInput): Promise<void> {
+export async function governanceLineage(claimed: LineageWorkflowInput): Promise<void> {
+  // Anyone can start this workflow under any id with any input. The root is the one the server-set
+  // workflow id names, and carried state is taken only from this workflow's own continue-as-new:
+  // a fresh start begins empty and reads its chain head from MongoDB.
+  const info = workflowInfo();
+  const rootId = rootOfLineageWorkflow(info.workflowId);
+  if (rootId === null) return;
+  const input: LineageWorkflowInput = info.continuedFromExecutionRunId !== undefined && claimed.rootId === rootId ? claimed : { rootId, pending: [] };
   const pending: LineageSignal[] = [...input.pending];
   let head = input.head ?? null;
   const grants: Record<string, string[]> = { ...(input.grants ?? {}) };
   const recentOrder: string[] = [...(input.recent ?? [])];
   const recent = new Set(recentOrder);
+  // Allowed per-call decisions stored recently: the calls outcomes may name without a lookup.
+  const recentCallOrder: string[] = [...(input.calls ?? [])];
+  const recentCalls = new Set(recentCallOrder);
   let received = 0;
   // Anyone with namespace access can signal this workflow. What cannot be a signed decision of this
   // root is dropped and counted here or by the persist activity (which checks signatures), so an
@@ -88,11 +101,17 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
     const taken = pending.slice(0, count);
     // A repeated hand-off (an authorization retried after its signal landed) carries the same id.
     const batch = taken.filter((s) => s.kind === 'outcome' || !recent.has(s.signed.payload.id));
+    const named = [...new Set(batch.flatMap((s) => (s.kind === 'outcome' && recentCalls.has(s.id) ? [s.id] : [])))];
     try {
-      const result = await persist(input.rootId, batch, { head, grants });
+      const result = await persist(input.rootId, batch, { head, grants, calls: named });
       head = result.head;
       Object.assign(grants, result.grants);
-      stats.rejected += result.rejected.length;
+      stats.rejected += result.rejected.length + result.droppedOutcomes;
+      for (const id of result.calls) {
+        recentCalls.add(id);
+        recentCallOrder.push(id);
+      }
+      while (recentCallOrder.length > RECENT) recentCalls.delete(recentCallOrder.shift()!);
       report();
       // Only what was stored counts as seen: a forged copy of an id must not hide the genuine one.
       const refused = new Set(result.rejected);
@@ -119,7 +138,7 @@ export async function governanceLineage(input: LineageWorkflowInput): Promise<vo
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
       while (pending.length > BATCH && (await flush()));
       await condition(allHandlersFinished);
-      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, head, grants, recent: recentOrder, stats });
+      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, head, grants, recent: recentOrder, calls: recentCallOrder, stats });
     }
     await flush();
   }

@@ -33,6 +33,12 @@ export interface EnforcementOptions {
   readonly identity: () => Promise<IdentitySnapshot | undefined>;
   /** A snapshot older than this denies every protected activity (default 5 s). */
   readonly maxStalenessMs?: number;
+  /**
+   * How long an attempt waits for fresh identity state or a reachable claim registry before it is
+   * refused (default 30 s, never past the attempt's start-to-close timeout): an outage shorter than
+   * this delays the call, one longer denies it. Nothing runs while in doubt either way.
+   */
+  readonly outageWaitMs?: number;
   /** Governance task queue: when set, started / completed / failed are reported to lineage. */
   readonly lineageTaskQueue?: string;
   /**
@@ -65,11 +71,15 @@ function deny(code: string, reason: string, activityType: string, isLocal: boole
   throw governanceDeniedFailure(details);
 }
 
+export const DEFAULT_OUTAGE_WAIT_MS = 30_000;
+const OUTAGE_POLL_MS = 250;
+
 export function enforcementInterceptor(options: EnforcementOptions): ActivityInterceptorsFactory {
   const ed = options.ed25519 ?? nodeEd25519;
   const now = options.now ?? Date.now;
   const unprotected = new Set(options.unprotectedActivityTypes ?? []);
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
+  const outageWaitMs = options.outageWaitMs ?? DEFAULT_OUTAGE_WAIT_MS;
 
   return (ctx: Context) => {
     const inbound: ActivityInboundCallsInterceptor = {
@@ -120,28 +130,43 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
         );
         if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
         const artifact = result.value.artifact.payload;
+        // A transient identity or store outage delays the attempt (bounded); only a longer one refuses it.
+        const waitUntil = Date.now() + Math.max(0, Math.min(outageWaitMs, info.startToCloseTimeoutMs - 1_000));
+        const pause = () => ctx.sleep(OUTAGE_POLL_MS);
+
         // Revocation is checked after the signature, so a forged artifact is reported as forged.
-        const snapshot = await options.identity();
+        let snapshot = await options.identity();
+        while (stalenessProblem(snapshot, Date.now(), maxStalenessMs) && Date.now() < waitUntil) {
+          await pause();
+          snapshot = await options.identity();
+        }
         const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(artifact, snapshot!);
         if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, artifact.principal);
         if (result.value.exempt) return next(input);
 
-        // Last check before the body: this artifact admits this scheduling only. A store that cannot
-        // answer fails the attempt retryably (nothing runs while in doubt; a retry may get through).
-        let claim: 'claimed' | 'same' | 'replayed';
-        try {
-          claim = await options.claimArtifact({
-            _id: artifact.id,
-            scheduledAt: info.scheduledTimestampMs,
-            workflowId: info.workflowExecution.workflowId,
-            runId: info.workflowExecution.runId,
-            activityId: info.activityId,
-          });
-        } catch (err) {
-          throw ApplicationFailure.create({
-            type: 'GovernanceClaimUnavailable',
-            message: `the artifact claim registry could not be reached; the body did not run: ${(err as Error).message}`,
-          });
+        // Last check before the body: this artifact admits this scheduling only. A registry that
+        // cannot answer in time fails the attempt retryably (nothing runs while in doubt).
+        const claimRequest = {
+          _id: artifact.id,
+          scheduledAt: info.scheduledTimestampMs,
+          workflowId: info.workflowExecution.workflowId,
+          runId: info.workflowExecution.runId,
+          activityId: info.activityId,
+        };
+        let claim: 'claimed' | 'same' | 'replayed' | undefined;
+        for (;;) {
+          try {
+            claim = await options.claimArtifact(claimRequest);
+            break;
+          } catch (err) {
+            if (Date.now() >= waitUntil) {
+              throw ApplicationFailure.create({
+                type: 'GovernanceClaimUnavailable',
+                message: `the artifact claim registry could not be reached; the body did not run: ${(err as Error).message}`,
+              });
+            }
+            await pause();
+          }
         }
         if (claim === 'replayed') {
           deny(

@@ -39,6 +39,7 @@ import {
   HEADER_ARTIFACT,
   HEADER_PARENT_GRANT,
   HEADER_START_PROOF,
+  IDENTITY_STALE_FAILURE,
   DELEGATE_MEMO,
   SEARCH_ATTRIBUTES,
 } from '../../src/common/constants';
@@ -81,6 +82,22 @@ function readHeader(headers: Headers, name: string): unknown {
   } catch {
     return { malformed: true };
   }
+}
+
+type RawFailure = { message?: string | null; cause?: RawFailure | null; applicationFailureInfo?: { type?: string | null } | null };
+
+/**
+ * The application failure of `type` in an error's cause chain. A TimeoutFailure drops its cause
+ * (the last attempt's failure) when converted, so the raw failure it came from is searched too.
+ */
+function failureOfType(err: unknown, type: string): { message: string } | undefined {
+  for (let cause = err; cause; cause = (cause as { cause?: unknown }).cause) {
+    if (cause instanceof ApplicationFailure && cause.type === type) return cause;
+    for (let raw = (cause as { failure?: RawFailure }).failure; raw; raw = raw.cause ?? undefined) {
+      if (raw.applicationFailureInfo?.type === type) return { message: raw.message ?? type };
+    }
+  }
+  return undefined;
 }
 
 function withHeader(headers: Headers, name: string, value: unknown): Headers {
@@ -179,13 +196,17 @@ class RunGovernance {
       if (isCancellation(err)) throw err;
       const cause = err instanceof ActivityFailure ? err.cause : err;
       const malformed = cause instanceof ApplicationFailure && cause.type === 'GovernanceMalformedRequest';
+      // Retried until the authorization timeout; the last attempt's failure is the timeout's cause.
+      const stale = failureOfType(cause, IDENTITY_STALE_FAILURE);
       return this.failClosed({
         ...base,
         principal,
-        code: malformed ? DenyCodes.malformedRequest : DenyCodes.governanceUnavailable,
+        code: malformed ? DenyCodes.malformedRequest : stale ? DenyCodes.identityStateStale : DenyCodes.governanceUnavailable,
         reason: malformed
           ? `the authorization request was rejected: ${cause.message}`
-          : `authorization did not complete (${(cause as Error | undefined)?.message ?? 'unknown error'}); denied, never allowed`,
+          : stale
+            ? `${stale.message} (for longer than the authorization timeout)`
+            : `authorization did not complete (${(cause as Error | undefined)?.message ?? 'unknown error'}); denied, never allowed`,
       });
     }
     const result = AuthorizationResultSchema.safeParse(raw);

@@ -17,6 +17,8 @@ export const HEADER_PARENT_GRANT = 'temporal-governance-parent-grant';
 export const DELEGATE_MEMO = 'temporal-governance.delegate';
 
 export const GOVERNANCE_DENIED = 'GovernanceDenied';
+/** Retryable failure type of an authorization attempt made while identity state is stale. */
+export const IDENTITY_STALE_FAILURE = 'GovernanceIdentityStale';
 
 export const SEARCH_ATTRIBUTES = {
   decision: 'GovernanceDecision',

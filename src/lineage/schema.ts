@@ -20,9 +20,16 @@ export const LINEAGE_COLLECTION = 'lineage';
 export const OUTCOME_COLLECTION = 'lineage_outcomes';
 export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 
+const LINEAGE_WORKFLOW_PREFIX = 'temporal-governance-lineage-';
+
 /** One lineage workflow per root execution. */
 export function lineageWorkflowId(rootId: string): string {
-  return `temporal-governance-lineage-${rootId}`;
+  return `${LINEAGE_WORKFLOW_PREFIX}${rootId}`;
+}
+
+/** The root a lineage workflow id names, or null if it names none. */
+export function rootOfLineageWorkflow(workflowId: string): string | null {
+  return workflowId.startsWith(LINEAGE_WORKFLOW_PREFIX) && workflowId.length > LINEAGE_WORKFLOW_PREFIX.length ? workflowId.slice(LINEAGE_WORKFLOW_PREFIX.length) : null;
 }
 
 /** The root a decision belongs to: its signed rootId, or itself for a denied root grant. */
@@ -58,6 +65,8 @@ export const LineageWorkflowInputSchema = z
     grants: z.record(z.string(), z.array(z.string())).optional(),
     /** Ids recorded recently, so a repeated hand-off of the same decision is dropped, not re-chained. */
     recent: z.array(z.string()).optional(),
+    /** Allowed per-call decisions stored recently (outcomes may name them). */
+    calls: z.array(z.string()).optional(),
     /** Dropped-signal counters carried across continue-as-new. */
     stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int() }).strict().optional(),
   })
@@ -68,7 +77,7 @@ export interface LineageStats {
   malformed: number;
   /** Signals above MAX_LINEAGE_SIGNAL_CHARS. */
   oversized: number;
-  /** Decisions whose signature does not verify or whose root is another one. */
+  /** Decisions whose signature does not verify or whose root is another one, and outcomes that name no allowed call of this root. */
   rejected: number;
 }
 export type LineageWorkflowInput = z.infer<typeof LineageWorkflowInputSchema>;

@@ -46,6 +46,8 @@ export interface ChainState {
   readonly head: ChainHead | null;
   /** Ancestors of the root's grants (the only records that can be parents). */
   readonly grants: Readonly<Record<string, readonly string[]>>;
+  /** Allowed per-call decisions of this root stored by earlier batches that this batch's outcomes name. */
+  readonly calls?: readonly string[];
 }
 
 export interface PersistResult {
@@ -54,6 +56,10 @@ export interface PersistResult {
   /** Ids of decisions refused as evidence: bad signature, or a root other than this one. Never stored. */
   readonly rejected: string[];
   readonly outcomes: number;
+  /** Outcomes refused: they name no allowed per-call decision of this root. */
+  readonly droppedOutcomes: number;
+  /** Allowed per-call decisions this batch stored (the only ones outcomes may name). */
+  readonly calls: string[];
   readonly head: ChainHead | null;
   /** Ancestors of the grants this batch stored, for the next batch's parents. */
   readonly grants: Record<string, string[]>;
@@ -144,9 +150,25 @@ export async function persistLineageBatch(
 
   // Outcomes are appended, never updated: an update by id is a collection scan on FerretDB's SQLite
   // backend, and every attempt's report is worth keeping.
-  const outcomeDocs: OutcomeRecord[] = batch.flatMap((sig) =>
-    sig.kind === 'outcome' ? [{ _id: `${sig.id}:${sig.outcome.attempt}:${sig.outcome.status}`, recordId: sig.id, rootId, ...sig.outcome }] : [],
-  );
+  // An outcome counts only for a call this root allowed: one of this batch, one the workflow knows
+  // it stored, or (rarely, for a call older than the workflow remembers) one found in the store.
+  const PER_CALL = new Set(['activity', 'local-activity']);
+  const calls = decisions.filter((d) => d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action)).map((d) => d.signed.payload.id);
+  const allowed = new Set([...calls, ...(chain?.calls ?? [])]);
+  const unknown = [...new Set(batch.flatMap((sig) => (sig.kind === 'outcome' && !allowed.has(sig.id) ? [sig.id] : [])))];
+  if (unknown.length > 0) {
+    const found = await c.find({ _id: { $in: unknown }, rootId, decision: 'allow', action: { $in: [...PER_CALL] as LineageRecord['action'][] } }, { projection: { _id: 1 } }).toArray();
+    for (const d of found) allowed.add(d._id);
+  }
+  let droppedOutcomes = 0;
+  const outcomeDocs: OutcomeRecord[] = batch.flatMap((sig) => {
+    if (sig.kind !== 'outcome') return [];
+    if (!allowed.has(sig.id)) {
+      droppedOutcomes += 1;
+      return [];
+    }
+    return [{ _id: `${sig.id}:${sig.outcome.attempt}:${sig.outcome.status}`, recordId: sig.id, rootId, ...sig.outcome }];
+  });
   if (outcomeDocs.length > 0) await insertIgnoringDuplicates(outcomeCollection(db), outcomeDocs);
   const outcomes = outcomeDocs.length;
   const last = docs[docs.length - 1];
@@ -155,6 +177,8 @@ export async function persistLineageBatch(
     alreadyPresent: present.size,
     rejected,
     outcomes,
+    droppedOutcomes,
+    calls,
     head: last ? { seq: last.seq, hash: last.hash } : head ? { seq: head.seq, hash: head.hash } : null,
     grants,
   };

@@ -17,7 +17,8 @@ import { enforcementInterceptor } from '../../interceptors/activity';
 import { signingInput } from '../artifact/artifact';
 import { fromBase64Url } from '../common/base64url';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { LineageSignalSchema, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
+import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageWorkflowId, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
+import { ApplicationFailure } from '@temporalio/common';
 import { handOffToLineage } from '../lineage/handoff';
 import { connectLineage, ensureLineageIndexes, persistLineageBatch, type ChainState } from '../lineage/store';
 import { toBase64Url } from '../common/base64url';
@@ -110,6 +111,11 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     activities: {
       [AUTHORIZE_ACTIVITY]: (input: unknown) => authorize(input, { caller: callerFromInfo(Context.current().info), runStart }),
       [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
+        // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
+        const { workflowType, workflowExecution } = Context.current().info;
+        if (workflowType !== LINEAGE_WORKFLOW_TYPE || workflowExecution?.workflowId !== lineageWorkflowId(rootId)) {
+          throw ApplicationFailure.nonRetryable(`persisting lineage of root ${rootId} is reserved to its lineage workflow ${lineageWorkflowId(rootId)}`, 'GovernanceLineageCallerRefused');
+        }
         const parsed = batch.map((s) => LineageSignalSchema.parse(s));
         return persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain);
       },

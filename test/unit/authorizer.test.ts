@@ -904,3 +904,20 @@ describe('server facts, not claims', () => {
     expect(denial.payload.workflowId).toBe('wf-real');
   });
 });
+
+describe('identity state that is stale decides nothing', () => {
+  it('fails the attempt retryably (no signed denial) so Temporal retries it until the authorization timeout', async () => {
+    for (const snapshot of [undefined, identity.snapshot()]) {
+      const stale = createAuthorizer(options({ identity: async () => snapshot, wallClock: () => clock + 60_000 }));
+      const req = request();
+      const failure = (await stale(req, honestContext(req)).then(
+        () => undefined,
+        (err: unknown) => err,
+      )) as ApplicationFailure;
+      expect(failure).toBeInstanceOf(ApplicationFailure);
+      expect(failure.type).toBe('GovernanceIdentityStale');
+      expect(failure.nonRetryable).toBe(false);
+      expect(failure.message).toContain('denied, never allowed');
+    }
+  });
+});

@@ -1,0 +1,239 @@
+// Attack suite: the lineage workflow. Anyone in the namespace can signal it, start workflows under
+// its id, and schedule activities on the governance queue. Every genuine decision must still reach
+// MongoDB, nothing forged or foreign may be stored, and what was dropped is counted.
+import type { Db, MongoClient } from 'mongodb';
+import type { Payload } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { canonicalize } from '../../src/common/canonical';
+import { AUTHORIZE_ACTIVITY } from '../../src/common/constants';
+import { sha256Hex } from '../../src/common/digest';
+import type { SignedArtifact } from '../../src/common/schemas';
+import { outcomesOf } from '../../src/lineage/queries';
+import { LINEAGE_SIGNAL, LINEAGE_STATS_QUERY, LINEAGE_WORKFLOW_TYPE, LineageRecordSchema, lineageWorkflowId, type LineageStats } from '../../src/lineage/schema';
+import { connectLineage, lineageCollection } from '../../src/lineage/store';
+import { runsOf } from '../fixtures/activities';
+import { goSignal, payAfterSignal, payOnce } from '../fixtures/workflows';
+import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, type Env } from '../helpers/harness';
+import { issuedDecisions, waitForRecords } from '../helpers/lineage';
+import { arsenal, authorizationsOf, codeOf, eventually, issuedArtifact, scheduledHeader, sleep, type Arsenal } from './helpers';
+
+let env: Env;
+let arms: Arsenal;
+let mongo: MongoClient;
+let db: Db;
+beforeAll(async () => {
+  env = await governedEnv();
+  arms = await arsenal(env);
+  ({ client: mongo, db } = await connectLineage(mongoUri(), env.lineageDatabase));
+});
+afterAll(async () => {
+  await mongo?.close();
+  await env?.close();
+});
+
+const recordsOf = async (rootId: string) => (await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray()).map((d) => LineageRecordSchema.parse(d));
+const lineage = (rootId: string) => arms.raw.workflow.getHandle(lineageWorkflowId(rootId));
+const signalLineage = (rootId: string, value: unknown) => lineage(rootId).signal(LINEAGE_SIGNAL, value);
+
+async function waitForRun(marker: string): Promise<void> {
+  await eventually(`${marker} to run`, async () => (runsOf(marker) > 0 ? true : undefined), 60_000);
+}
+
+/** A governed root (alice) that charged once and now waits for `go`; its two decisions are stored. */
+async function openRoot(marker: string) {
+  const handle = await env.client.workflow.start(payAfterSignal, { taskQueue: env.taskQueue, workflowId: uniqueName('root'), args: [10, marker] });
+  await waitForRun(`${marker}:before`);
+  const grant = await issuedArtifact(env.client, handle.workflowId, 'workflow');
+  const before = (await scheduledHeader(handle, 'charge', 'temporal-governance-artifact')) as SignedArtifact;
+  const rootId = grant.payload.id;
+  await waitForRecords(db, rootId, 2, 60_000, env.client);
+  return { handle, grant, before, rootId };
+}
+
+const brokenSignature = (sig: string) => (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
+const msOf = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+  Number((t?.seconds as { toNumber?: () => number })?.toNumber?.() ?? t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+
+describe('signals to a real root lineage workflow', () => {
+  test('junk, an oversized blob, forged decisions (an existing, a fresh and an UPCOMING genuine id) and a genuine decision of another root are dropped and counted; every genuine record lands', async () => {
+    const marker = uniqueName('jam');
+    // Another root, finished: its run grant is a genuine, validly signed decision of ANOTHER root.
+    const other = await env.run(async () => {
+      const h = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('other-root'), args: [10, uniqueName('other')] });
+      await h.result();
+      const g = await issuedArtifact(env.client, h.workflowId, 'workflow');
+      await waitForRecords(db, g.payload.id, 2, 60_000, env.client);
+      return g;
+    }, await arms.workers());
+
+    // Phase 1: the root is open, its lineage workflow running; the attacker signals it.
+    const { handle, grant, before, rootId } = await env.run(async () => {
+      const root = await openRoot(marker);
+      const junk: unknown[] = ['junk', 42, [1, 2, 3], { kind: 'artifact' }, { kind: 'nope', signed: {} }];
+      for (const j of junk) await signalLineage(root.rootId, j);
+      await signalLineage(root.rootId, { kind: 'artifact', signed: { ...root.grant, signature: 'A'.repeat(70_000) } }); // > 64 KiB
+      // A forged copy of an EXISTING record (same id, more roles, another principal), signature broken.
+      await signalLineage(root.rootId, {
+        kind: 'artifact',
+        signed: { payload: { ...root.grant.payload, principal: 'mallory', roles: ['admin', 'auditor', 'operator'] }, signature: brokenSignature(root.grant.signature) },
+      });
+      // A forged decision under a fresh id, claiming this root.
+      await signalLineage(root.rootId, { kind: 'artifact', signed: { payload: { ...root.before.payload, id: `art_${'f'.repeat(32)}`, target: 'chargeEverything' }, signature: root.before.signature } });
+      // A genuine decision of another root.
+      await signalLineage(root.rootId, { kind: 'artifact', signed: other });
+      return root;
+    }, await arms.workers());
+
+    // Phase 2: governance is slow (not polling). The root asks for its next authorization; the
+    // attacker reads the scheduled authorization from history, computes the id the genuine decision
+    // will get, and signals a forged copy under that id first.
+    const predicted = await env.run(async () => {
+      await handle.signal(goSignal);
+      const scheduled = await eventually('the next charge authorization to be scheduled', async () => {
+        const history = await handle.fetchHistory();
+        for (const e of history.events ?? []) {
+          const s = e.activityTaskScheduledEventAttributes;
+          if (s?.activityType?.name !== AUTHORIZE_ACTIVITY) continue;
+          const request = defaultPayloadConverter.fromPayload(s.input!.payloads![0]! as Payload) as { target: string; activityId: string | null; workflow: { namespace: string; workflowId: string; runId: string } };
+          if (request.target === 'charge' && request.activityId !== before.payload.activityId) return { request, at: msOf(e.eventTime) };
+        }
+        return undefined;
+      });
+      const { request, at } = scheduled;
+      const decisionId = `dec_${sha256Hex(canonicalize([request.workflow.namespace, request.workflow.workflowId, request.workflow.runId, `activity:${request.activityId}`])).slice(0, 32)}`;
+      const p = before.payload;
+      const id = `art_${sha256Hex(canonicalize([decisionId, at, p.policy.version, p.kid, canonicalize(['allow', p.credential, p.roles, p.ancestors, p.rules])])).slice(0, 32)}`;
+      await signalLineage(rootId, {
+        kind: 'artifact',
+        signed: { payload: { ...p, id, decisionId, activityId: request.activityId, issuedAt: at, principal: 'mallory' }, signature: brokenSignature(before.signature) },
+      });
+      return id;
+    }, [await arms.governedWorker()]);
+
+    // Phase 3: governance catches up; the root finishes.
+    await env.run(async () => {
+      expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
+      const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
+      expect(decisions.map((d) => d.decision)).toEqual(['allow', 'allow', 'allow']);
+      expect(decisions[2]!.id).toBe(predicted); // the forged copy really carried the upcoming genuine id
+      await waitForRecords(db, rootId, 3, 60_000, env.client);
+      const stats = await eventually('the drop counters', async () => {
+        const s = await lineage(rootId).query<LineageStats>(LINEAGE_STATS_QUERY);
+        return s.rejected >= 3 ? s : undefined;
+      });
+      // malformed: the five junk values; oversized: the blob; rejected: the fresh forgery, the foreign
+      // root's decision and the forged upcoming copy (the copy of an existing id is a known duplicate).
+      expect(stats).toEqual({ malformed: 5, oversized: 1, rejected: 3 });
+      expect((await lineage(rootId).describe()).memo?.governanceLineageDropped).toEqual(stats);
+
+      const records = await recordsOf(rootId);
+      expect(records.map((r) => r._id)).toEqual(decisions.map((d) => d.id)); // exactly the genuine ones, in order
+      expect(records.map((r) => r.seq)).toEqual([0, 1, 2]);
+      records.forEach((r, i) => i > 0 && expect(r.prevHash).toBe(records[i - 1]!.hash));
+      expect(records[0]!.artifact).toEqual(grant); // not the forged copy
+      expect(records[2]!.principal).toBe('alice');
+      expect(records.every((r) => r.principal === 'alice')).toBe(true);
+      expect(await lineageCollection(db).countDocuments({ _id: `art_${'f'.repeat(32)}` })).toBe(0);
+      expect(await lineageCollection(db).findOne({ _id: other.payload.id })).toMatchObject({ rootId: other.payload.id }); // stays in its own root
+    }, await arms.workers());
+    expect(runsOf(`${marker}:before`)).toBe(1);
+    expect(runsOf(`${marker}:after`)).toBe(1);
+  });
+});
+
+describe('impostors holding a lineage workflow id', () => {
+  test('an impostor of another type on a rogue task queue that swallows signals is terminated by governance; the next decision still lands in MongoDB', async () => {
+    const marker = uniqueName('impostor');
+    await env.run(async () => {
+      const { handle, rootId } = await openRoot(marker);
+      const lineageId = lineageWorkflowId(rootId);
+      await env.client.workflow.getHandle(lineageId).terminate('test: the lineage run ended (as if idle)');
+      const impostor = await arms.raw.workflow.start('swallowSignals', { workflowId: lineageId, taskQueue: arms.rogueQueue });
+      await handle.signal(goSignal);
+      expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
+      await waitForRecords(db, rootId, 3, 60_000, env.client);
+
+      const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
+      expect((await recordsOf(rootId)).map((r) => r._id)).toEqual(decisions.map((d) => d.id));
+      const impostorRun = await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).describe();
+      expect(impostorRun.status.name).toBe('TERMINATED');
+      const current = await arms.raw.workflow.getHandle(lineageId).describe();
+      expect(current).toMatchObject({ type: LINEAGE_WORKFLOW_TYPE, taskQueue: env.governanceTaskQueue });
+      expect(current.runId).not.toBe(impostor.firstExecutionRunId);
+    }, await arms.workers({ rogue: true }));
+    expect(runsOf(`${marker}:after`)).toBe(1);
+  });
+
+  test("an impostor of governance's OWN lineage type on the governance queue, started with attacker-chosen input, must not swallow the root's decisions", async () => {
+    const marker = uniqueName('same-type-impostor');
+    await env.run(async () => {
+      const { handle, rootId } = await openRoot(marker);
+      const lineageId = lineageWorkflowId(rootId);
+      await env.client.workflow.getHandle(lineageId).terminate('test: the lineage run ended (as if idle)');
+      // Passes the hand-off's check (type governanceLineage, governance task queue) and is run by the
+      // governance worker itself, but with the attacker's input: a root id that is not this one.
+      const impostor = await arms.raw.workflow.start(LINEAGE_WORKFLOW_TYPE, {
+        workflowId: lineageId,
+        taskQueue: env.governanceTaskQueue,
+        args: [{ rootId: `${rootId}-attacker`, pending: [] }],
+      });
+      try {
+        await handle.signal(goSignal);
+        expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
+        const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
+        const stored = await waitForRecords(db, rootId, 3, 30_000);
+        const dropped = await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).query<LineageStats>(LINEAGE_STATS_QUERY);
+        // A genuine decision refused as "foreign" by a lineage run whose root id the attacker chose.
+        expect({ stored, refusedByImpostor: dropped.rejected }).toEqual({ stored: 3, refusedByImpostor: 0 });
+        expect((await recordsOf(rootId)).map((r) => r._id)).toEqual(decisions.map((d) => d.id));
+      } finally {
+        await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).terminate('test cleanup').catch(() => undefined);
+      }
+    }, await arms.workers());
+  });
+});
+
+describe('execution outcomes', () => {
+  /** A root whose charge was DENIED (its body never ran); its two decisions are stored. */
+  async function deniedCharge() {
+    const marker = uniqueName('denied');
+    const handle = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('denied'), args: [5_000, marker] });
+    expect(codeOf(await expectGovernanceDenied(handle))).toBe('AMOUNT_OVER_LIMIT');
+    const auths = await authorizationsOf(env.client, handle.workflowId);
+    const denial = auths.find((a) => a.result.decision === 'deny')!.result;
+    if (denial.decision !== 'deny') throw new Error('unreachable');
+    const rootId = denial.denial.payload.rootId!;
+    await waitForRecords(db, rootId, 2, 60_000, env.client);
+    return { marker, rootId, deniedId: denial.denial.payload.id };
+  }
+
+  /** Outcome documents for a record that appear within `ms` (none should). */
+  async function outcomesAppearing(recordId: string, ms: number) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const found = await outcomesOf(db, recordId);
+      if (found.length > 0 || Date.now() > deadline) return found;
+      await sleep(250);
+    }
+  }
+
+  test('a forged "completed" outcome signalled for a denied call is not stored as evidence', async () => {
+    await env.run(async () => {
+      const { marker, rootId, deniedId } = await deniedCharge();
+      await signalLineage(rootId, { kind: 'outcome', id: deniedId, outcome: { status: 'completed', failureType: null, attempt: 1, at: Date.now() } });
+      expect(await outcomesAppearing(deniedId, 10_000)).toEqual([]);
+      expect(runsOf(marker)).toBe(0);
+    }, await arms.workers());
+  });
+
+  test("a rogue workflow scheduling governance's persist activity directly cannot store a forged outcome", async () => {
+    await env.run(async () => {
+      const { rootId, deniedId } = await deniedCharge();
+      const forged = { kind: 'outcome', id: deniedId, outcome: { status: 'completed', failureType: null, attempt: 2, at: Date.now() } };
+      await arms.raw.workflow
+        .execute('roguePersist', { taskQueue: arms.rogueQueue, workflowId: uniqueName('rogue-persist'), args: [env.governanceTaskQueue, rootId, [forged], { head: null, grants: {} }] })
+        .catch(() => undefined); // refused is fine; what matters is what MongoDB holds
+      expect(await outcomesAppearing(deniedId, 3_000)).toEqual([]);
+    }, await arms.workers({ rogue: true }));
+  });
+});
