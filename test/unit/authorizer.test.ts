@@ -834,11 +834,20 @@ describe('server facts, not claims', () => {
       const root = await rootGrant({ workflow: { workflowId: 'wf-can-initiator' } });
       const can = allowed(await authorize(request({ action: 'continue-as-new', principal: null, parent: root, values, workflow: { workflowId: 'wf-can-initiator' } })));
       const next = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-2', continuedFromRunId: 'run-1', firstExecutionRunId: 'run-1' } });
-      for (const initiator of ['retry', 'cron', null] as const) {
+      for (const initiator of ['cron', null] as const) {
         const denial = denied(await rawAuthorize(next, honestContext(next, { start: { initiator } })), DenyCodes.invalidGrant);
         expect(denial.payload.reason).toContain('not bound to this run');
       }
+      // A workflow retry may re-use the grant only once its chain was admitted with it.
+      const early = denied(await rawAuthorize(next, honestContext(next, { start: { initiator: 'retry' } })), DenyCodes.invalidGrant);
+      expect(early.payload.reason).toContain('may only re-use the continue-as-new grant its chain was admitted with');
       allowed(await rawAuthorize(next, honestContext(next, { start: { initiator: 'continue-as-new' } })));
+      // The retry of that run: another run id, continued from the failed attempt, same first run id.
+      const retry = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-3', continuedFromRunId: 'run-2', firstExecutionRunId: 'run-1' } });
+      allowed(await rawAuthorize(retry, honestContext(retry, { start: { initiator: 'retry' } })));
+      // ... but not for another chain of the same workflow id.
+      const other = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-9', continuedFromRunId: 'run-8', firstExecutionRunId: 'run-8' } });
+      denied(await rawAuthorize(other, honestContext(other, { start: { initiator: 'retry' } })), DenyCodes.invalidGrant);
     });
 
     it('denies a continued-as-new run that carries a valid start proof but no continue-as-new grant with INVALID_GRANT', async () => {
