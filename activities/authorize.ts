@@ -3,7 +3,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { hexToBytes } from '@noble/hashes/utils.js';
 import { CLOCK_SKEW_MS, payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
 import type { TrustBundle } from '../src/artifact/trust-bundle';
-import { canonicalize, wellFormed } from '../src/common/canonical';
+import { canonicalize, CanonicalEncodingError, wellFormed } from '../src/common/canonical';
 import { DenyCodes, IDENTITY_STALE_FAILURE } from '../src/common/constants';
 import { sha256Hex } from '../src/common/digest';
 import {
@@ -159,12 +159,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
       if ((await options.startProofs.claim(claim)) === 'replayed') {
         return { code: DenyCodes.proofReplayed, reason: 'this start proof was already used by another start; a proof starts one workflow only', principal: proven.principal };
       }
-    } else {
-      // A workflow retry or cron run re-delivers its first run's proof: admit it only for that chain.
-      const stored = await options.startProofs.find(proven.proofId);
-      if (!stored || stored.firstExecutionRunId !== wf.firstExecutionRunId || stored.workflowId !== wf.workflowId) {
-        return { code: DenyCodes.proofReplayed, reason: 'this start proof was not used by the first run of this workflow', principal: proven.principal };
-      }
+    } else if ((await options.startProofs.claim(claim)) === 'replayed') {
+      // A workflow retry or cron run re-delivers its first run's proof (the server copies the start
+      // header): admitted for that chain only, even if its first run never got to claim it.
+      return { code: DenyCodes.proofReplayed, reason: 'this start proof was used by another start; a retried or cron run may only re-use its own chain\'s proof', principal: proven.principal };
     }
     return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] };
   }
@@ -182,11 +180,17 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
       ? p.target === wf.workflowType &&
         p.argsDigest === request.argsDigest &&
         p.taskQueue === start.taskQueue &&
-        ((p.action === 'child-workflow' && p.childWorkflowId === wf.workflowId && start.parent?.workflowId === p.workflowId && start.parent.runId === p.runId) ||
+        // A child grant starts the child's first run and its retries or cron runs; the child's own
+        // continue-as-new needs a continue-as-new grant of its own.
+        ((p.action === 'child-workflow' &&
+          p.childWorkflowId === wf.workflowId &&
+          start.parent?.workflowId === p.workflowId &&
+          start.parent.runId === p.runId &&
+          (start.continuedFromRunId === null || start.initiator === 'retry' || start.initiator === 'cron')) ||
           (p.action === 'continue-as-new' &&
             p.workflowId === wf.workflowId &&
             // A retry of a continued run re-delivers its grant; the claim below admits only that chain.
-            ((start.initiator === 'continue-as-new' && start.continuedFromRunId === p.runId) || start.initiator === 'retry')))
+            ((start.initiator === 'continue-as-new' && start.continuedFromRunId === p.runId) || start.initiator === 'retry' || start.initiator === 'cron')))
       : p.action === 'workflow' && p.workflowId === wf.workflowId && p.runId === wf.runId;
     if (!bound || p.namespace !== wf.namespace) {
       return { code: DenyCodes.invalidGrant, reason: `the parent grant ${p.id} (${p.action}) is not bound to this run`, principal: p.principal };
@@ -196,12 +200,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (start) {
       // A child or continue-as-new grant admits one run chain (its retries share the first run id).
       const claim = { proofId: payloadHash(p), firstExecutionRunId: start.firstExecutionRunId, workflowId: wf.workflowId };
-      if (start.initiator === 'retry') {
-        const first = await options.startProofs.find(claim.proofId);
-        if (!first || first.firstExecutionRunId !== claim.firstExecutionRunId || first.workflowId !== claim.workflowId) {
-          return { code: DenyCodes.invalidGrant, reason: `a retried run may only re-use the ${p.action} grant its chain was admitted with`, principal: p.principal };
-        }
-      } else if ((await options.startProofs.claim(claim)) === 'replayed') {
+      if ((await options.startProofs.claim(claim)) === 'replayed') {
         return { code: DenyCodes.grantReplayed, reason: `the ${p.action} grant ${p.id} already admitted another run; a grant starts one run chain only`, principal: p.principal };
       }
     }
@@ -251,7 +250,13 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
         message: `signing key ${signingKey.kid} is not valid in the trust bundle at ${new Date(at).toISOString()}; a governance worker with a current key must take this authorization`,
       });
     }
-    const decisionId = decisionIdFor(request, caller);
+    let decisionId: string;
+    try {
+      decisionId = decisionIdFor(request, caller);
+    } catch (err) {
+      if (!(err instanceof CanonicalEncodingError)) throw err;
+      throw ApplicationFailure.create({ type: 'GovernanceMalformedRequest', nonRetryable: true, message: `malformed authorization request: ${err.message}` });
+    }
     const start = request.action === 'workflow' ? await context.runStart(caller) : null;
     const binding = {
       decisionId,
@@ -308,7 +313,14 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (request.action === 'workflow' && request.target !== caller.workflowType) {
       return deny(mismatchDenial({ field: 'target', claimed: request.target, actual: caller.workflowType }));
     }
-    if (`sha256:${sha256Hex(canonicalize(request.args))}` !== request.argsDigest) {
+    let viewDigest: string | null;
+    try {
+      viewDigest = `sha256:${sha256Hex(canonicalize(request.args))}`;
+    } catch (err) {
+      if (!(err instanceof CanonicalEncodingError)) throw err;
+      viewDigest = null;
+    }
+    if (viewDigest !== request.argsDigest) {
       return deny({ code: DenyCodes.malformedRequest, reason: 'the argument digest does not match the arguments' });
     }
     const call: Call = { request, caller, start, args: start && 'view' in start.args ? start.args.view : request.args };

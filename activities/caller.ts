@@ -100,21 +100,43 @@ export async function readRunStart(client: Client, caller: CallerFacts): Promise
 
 /**
  * A run's start never changes, so it is read once per run: retried and repeated run-grant
- * authorizations pay nothing. Bounded: the least recently used entry goes first.
+ * authorizations pay nothing. Bounded by entries and by the size of the inputs it holds (anyone can
+ * start runs with large inputs and ask for their grants): the least recently used entry goes first.
  */
-export function runStartCache(read: (caller: CallerFacts) => Promise<RunStart>, maxEntries = 10_000): (caller: CallerFacts) => Promise<RunStart> {
-  const entries = new Map<string, Promise<RunStart>>();
+export function runStartCache(
+  read: (caller: CallerFacts) => Promise<RunStart>,
+  limits: { maxEntries?: number; maxInputChars?: number } = {},
+): (caller: CallerFacts) => Promise<RunStart> {
+  const maxEntries = limits.maxEntries ?? 10_000;
+  const maxInputChars = limits.maxInputChars ?? 16_000_000;
+  const entries = new Map<string, { start: Promise<RunStart>; chars: number }>();
+  let chars = 0;
+  const evict = (key: string) => {
+    const entry = entries.get(key);
+    if (!entry) return;
+    entries.delete(key);
+    chars -= entry.chars;
+  };
   return (caller) => {
     const key = `${caller.namespace}\u0000${caller.workflowId}\u0000${caller.runId}`;
-    let entry = entries.get(key);
-    if (entry) {
+    const cached = entries.get(key);
+    if (cached) {
       entries.delete(key);
-    } else {
-      entry = read(caller);
-      entry.catch(() => entries.delete(key)); // a failed read is retried by the next attempt
+      entries.set(key, cached);
+      return cached.start;
     }
+    const entry = { start: read(caller), chars: 0 };
     entries.set(key, entry);
-    while (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
-    return entry;
+    entry.start.then(
+      (start) => {
+        if (entries.get(key) !== entry) return;
+        entry.chars = 'view' in start.args ? JSON.stringify(start.args.view).length : 0;
+        chars += entry.chars;
+        while (chars > maxInputChars && entries.size > 1) evict(entries.keys().next().value!);
+      },
+      () => evict(key), // a failed read is retried by the next attempt
+    );
+    while (entries.size > maxEntries) evict(entries.keys().next().value!);
+    return entry.start;
   };
 }

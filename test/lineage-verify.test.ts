@@ -413,17 +413,17 @@ describe('persistence retried after a worker died mid-batch', () => {
       const db = client.db(`retry_${Date.now().toString(36)}`);
       const verify = () => true;
       const root = f.root.payload.id;
-      const first = await persistLineageBatch(db, root, [{ kind: 'artifact', signed: f.root }], verify, undefined, { head: null, grants: {} });
+      const first = await persistLineageBatch(db, root, [{ kind: 'artifact', signed: f.root }], verify, undefined, { head: null });
       const batch = [
         { kind: 'artifact' as const, signed: f.charge1 },
         { kind: 'artifact' as const, signed: f.charge2 },
       ];
       // First attempt: stored, but its worker died before the workflow saw the result.
-      await persistLineageBatch(db, root, batch, verify, undefined, { head: first.head, grants: first.grants });
+      await persistLineageBatch(db, root, batch, verify, undefined, { head: first.head });
       const stored = await db.collection('lineage').find({}).sort({ seq: 1 }).toArray();
       // Retry from a workflow run that lost its state, then a plain retry: no conflict, no change.
-      await persistLineageBatch(db, root, batch, verify, undefined, { head: null, grants: {} });
-      await persistLineageBatch(db, root, batch, verify, undefined, { head: first.head, grants: first.grants });
+      await persistLineageBatch(db, root, batch, verify, undefined, { head: null });
+      await persistLineageBatch(db, root, batch, verify, undefined, { head: first.head });
       const after = await db.collection('lineage').find({}).sort({ seq: 1 }).toArray();
       expect(after.map((d) => [d._id, d.seq, d.hash])).toEqual(stored.map((d) => [d._id, d.seq, d.hash]));
       expect(after.map((d) => d.seq)).toEqual([0, 1, 2]);

@@ -7,6 +7,7 @@ import {
   LINEAGE_SIGNAL,
   LINEAGE_STATS_QUERY,
   LineageSignalSchema,
+  LineageWorkflowInputSchema,
   MAX_LINEAGE_SIGNAL_CHARS,
   PERSIST_LINEAGE_ACTIVITY,
   rootOfLineageWorkflow,
@@ -27,34 +28,35 @@ const IDLE = '1 hour';
 
 interface PersistResult {
   head: { seq: number; hash: string } | null;
-  grants: Record<string, string[]>;
   rejected: string[];
   droppedOutcomes: number;
   calls: string[];
 }
 const RECENT = 5_000;
 
-const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; grants: Record<string, string[]>; calls: string[] }) => Promise<PersistResult>>>({
+const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; calls: string[] }) => Promise<PersistResult>>>({
   startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '2 minutes',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 })[PERSIST_LINEAGE_ACTIVITY]!;
 
-export async function governanceLineage(claimed: LineageWorkflowInput): Promise<void> {
-  // Anyone can start this workflow under any id with any input. The root is the one the server-set
-  // workflow id names, and carried state is taken only from this workflow's own continue-as-new:
-  // a fresh start begins empty and reads its chain head from MongoDB.
-  const info = workflowInfo();
-  const rootId = rootOfLineageWorkflow(info.workflowId);
+export async function governanceLineage(claimed: unknown): Promise<void> {
+  // Anyone can start this workflow under any id with any input, and can reach it by continue-as-new
+  // from a workflow of their own. So the root is the one the server-set workflow id names, and the
+  // input is a claim: only its pending signals are kept, checked like any signal (the persist
+  // activity verifies them). The chain head is read from MongoDB on every run's first batch, and
+  // what was recently stored is known only from this run's own persist results.
+  const rootId = rootOfLineageWorkflow(workflowInfo().workflowId);
   if (rootId === null) return;
-  const input: LineageWorkflowInput = info.continuedFromExecutionRunId !== undefined && claimed.rootId === rootId ? claimed : { rootId, pending: [] };
+  const parsed = LineageWorkflowInputSchema.safeParse(claimed);
+  const carried = parsed.success && parsed.data.rootId === rootId ? parsed.data : { rootId, pending: [] };
+  const input: LineageWorkflowInput = { rootId, pending: carried.pending.filter((s) => JSON.stringify(s).length <= MAX_LINEAGE_SIGNAL_CHARS), stats: carried.stats };
   const pending: LineageSignal[] = [...input.pending];
-  let head = input.head ?? null;
-  const grants: Record<string, string[]> = { ...(input.grants ?? {}) };
-  const recentOrder: string[] = [...(input.recent ?? [])];
+  let head: PersistResult['head'] = null;
+  const recentOrder: string[] = [];
   const recent = new Set(recentOrder);
   // Allowed per-call decisions stored recently: the calls outcomes may name without a lookup.
-  const recentCallOrder: string[] = [...(input.calls ?? [])];
+  const recentCallOrder: string[] = [];
   const recentCalls = new Set(recentCallOrder);
   let received = 0;
   // Anyone with namespace access can signal this workflow. What cannot be a signed decision of this
@@ -103,9 +105,8 @@ export async function governanceLineage(claimed: LineageWorkflowInput): Promise<
     const batch = taken.filter((s) => s.kind === 'outcome' || !recent.has(s.signed.payload.id));
     const named = [...new Set(batch.flatMap((s) => (s.kind === 'outcome' && recentCalls.has(s.id) ? [s.id] : [])))];
     try {
-      const result = await persist(input.rootId, batch, { head, grants, calls: named });
+      const result = await persist(input.rootId, batch, { head, calls: named });
       head = result.head;
-      Object.assign(grants, result.grants);
       stats.rejected += result.rejected.length + result.droppedOutcomes;
       for (const id of result.calls) {
         recentCalls.add(id);
@@ -138,7 +139,7 @@ export async function governanceLineage(claimed: LineageWorkflowInput): Promise<
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
       while (pending.length > BATCH && (await flush()));
       await condition(allHandlersFinished);
-      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, head, grants, recent: recentOrder, calls: recentCallOrder, stats });
+      await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, stats } satisfies LineageWorkflowInput);
     }
     await flush();
   }

@@ -186,8 +186,10 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
             { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } },
             artifact.rootId,
           );
-        // "started" is recorded before the body runs; if it cannot be, the attempt fails (and retries).
-        await report('started');
+        // The claim above is the durable record that this scheduling started. The lineage report is
+        // evidence on top; one that cannot be delivered (anyone can hold a lineage workflow id for a
+        // while) must not keep an authorized body from running.
+        await report('started').catch((e: unknown) => ctx.log.warn('lineage: could not record a started outcome', { error: String(e) }));
         let value: unknown;
         try {
           value = await next(input);

@@ -12,6 +12,8 @@ export const ActionSchema = z.enum(['workflow', 'activity', 'local-activity', 'c
 export type Action = z.infer<typeof ActionSchema>;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/** Longest name (type, id, task queue) a request may carry; Temporal's own limit is 1000. */
+const MAX_NAME = 1000;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export const PolicyRefSchema = z.object({ id: z.string().min(1), version: z.string().min(1) }).strict();
@@ -120,11 +122,12 @@ export const AuthorizationRequestSchema = z
   .object({
     v: z.literal(2),
     action: ActionSchema,
-    target: z.string().min(1),
-    activityId: z.string().min(1).nullable(),
-    childWorkflowId: z.string().min(1).nullable(),
+    // Bounded: these are copied into signed decisions, which must stay small.
+    target: z.string().min(1).max(MAX_NAME),
+    activityId: z.string().min(1).max(MAX_NAME).nullable(),
+    childWorkflowId: z.string().min(1).max(MAX_NAME).nullable(),
     /** Task queue the governed call runs on. */
-    taskQueue: z.string().min(1),
+    taskQueue: z.string().min(1).max(MAX_NAME),
     /** The tagged JSON view of the arguments (see argumentsView); argsDigest must be its digest. */
     args: z.array(z.unknown()),
     argsDigest: z.string().regex(DIGEST),
@@ -132,7 +135,7 @@ export const AuthorizationRequestSchema = z
     /** The client's start proof (root run grants only; anything else ignores it). */
     proof: z.unknown().nullable(),
     /** Roles a child workflow start asks to narrow to (child-workflow only; null = keep the parent's). */
-    delegateRoles: z.array(z.string().min(1)).nullable(),
+    delegateRoles: z.array(z.string().min(1).max(200)).max(100).nullable(),
     /** The grant this request descends from: the run grant, or for a run grant the child/continue-as-new artifact. */
     parent: z.unknown().nullable(),
   })

@@ -18,6 +18,8 @@ export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
 export const LINEAGE_COLLECTION = 'lineage';
 /** Append-only execution outcomes, one document per reported event (every attempt is kept). */
 export const OUTCOME_COLLECTION = 'lineage_outcomes';
+/** Write-ahead hand-off of decisions, cleared once chained (see writeToOutbox). */
+export const OUTBOX_COLLECTION = 'lineage_outbox';
 export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 
 const LINEAGE_WORKFLOW_PREFIX = 'temporal-governance-lineage-';
@@ -60,14 +62,7 @@ export const LineageWorkflowInputSchema = z
   .object({
     rootId: z.string().min(1),
     pending: z.array(LineageSignalSchema),
-    /** Chain state carried across continue-as-new (absent on a fresh start: the store reads it once). */
-    head: z.object({ seq: z.number().int().nonnegative(), hash: z.string() }).strict().nullable().optional(),
-    grants: z.record(z.string(), z.array(z.string())).optional(),
-    /** Ids recorded recently, so a repeated hand-off of the same decision is dropped, not re-chained. */
-    recent: z.array(z.string()).optional(),
-    /** Allowed per-call decisions stored recently (outcomes may name them). */
-    calls: z.array(z.string()).optional(),
-    /** Dropped-signal counters carried across continue-as-new. */
+    /** Dropped-signal counters carried across continue-as-new (informational). */
     stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int() }).strict().optional(),
   })
   .strict();

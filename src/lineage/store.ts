@@ -2,7 +2,7 @@
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
+import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
@@ -29,6 +29,7 @@ export async function ensureLineageIndexes(db: Db): Promise<void> {
   await c.createIndex({ principal: 1, issuedAt: -1 }, { name: 'principal_time' });
   await c.createIndex({ workflowId: 1, issuedAt: 1 }, { name: 'workflow' });
   await outcomeCollection(db).createIndex({ recordId: 1, at: 1 }, { name: 'record_time' });
+  await outboxCollection(db).createIndex({ at: 1 }, { name: 'outbox_time' });
 }
 
 export interface ChainHead {
@@ -44,8 +45,6 @@ export interface ChainHead {
 export interface ChainState {
   /** The last stored record of the root; null = unknown (a fresh workflow run): read it once. */
   readonly head: ChainHead | null;
-  /** Ancestors of the root's grants (the only records that can be parents). */
-  readonly grants: Readonly<Record<string, readonly string[]>>;
   /** Allowed per-call decisions of this root stored by earlier batches that this batch's outcomes name. */
   readonly calls?: readonly string[];
 }
@@ -61,23 +60,20 @@ export interface PersistResult {
   /** Allowed per-call decisions this batch stored (the only ones outcomes may name). */
   readonly calls: string[];
   readonly head: ChainHead | null;
-  /** Ancestors of the grants this batch stored, for the next batch's parents. */
-  readonly grants: Record<string, string[]>;
 }
 
 export class LineageStoreError extends Error {
   override readonly name = 'LineageStoreError';
 }
 
-const GRANT_ACTIONS = new Set(['workflow', 'child-workflow', 'continue-as-new']);
 
 /**
  * Persists one batch of a root's lineage signals, continuing the root's hash chain. Idempotent: the
- * documents are a pure function of (chain state, batch), so a retried batch writes the same
- * documents and duplicate-key errors on identical documents are ignored; a conflicting document is
- * an error, never skipped. Single writer per root: only that root's lineage workflow calls this,
- * one batch at a time. Without a chain state (tests, repair tools) it reads the head, skips records
- * already stored and looks parents up.
+ * documents are a pure function of (chain head, batch), so a retried batch writes the same
+ * documents; a decision already stored elsewhere in the chain (a re-sent or replayed signal) is
+ * skipped, and a stale head is read again, so no input can fork or wedge the chain. Single writer
+ * per root: only that root's lineage workflow calls this, one batch at a time. Without a chain
+ * state (tests, repair tools) it reads the head and skips records already stored.
  */
 export async function persistLineageBatch(
   db: Db,
@@ -106,47 +102,85 @@ export async function persistLineageBatch(
   const present = chain
     ? new Set<string>()
     : new Set((await c.find({ _id: { $in: decisions.map((d) => d.signed.payload.id) } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
-  const fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
+  let fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
+  let alreadyPresent = present.size;
 
-  // A fresh workflow run reads the head once. It must not count this very batch: a previous attempt
-  // of the same call may have stored some of it before its worker died, and the retry has to
-  // rebuild exactly the same links (same seq, same hash) for them.
-  const head =
+  // A fresh workflow run reads the head once (never carried from outside: anyone can start a
+  // lineage workflow with any input). It excludes this very batch, which a previous attempt may
+  // have partly stored.
+  let head: ChainHead | null =
     chain?.head ??
     (await c
       .find({ rootId, _id: { $nin: fresh.map((d) => d.signed.payload.id) } }, { projection: { seq: 1, hash: 1 } })
       .sort({ seq: -1 })
       .limit(1)
       .next());
-  let seq = head ? head.seq + 1 : 0;
-  let prevHash = head ? head.hash : GENESIS_HASH;
 
-  const known = new Map<string, readonly string[]>(Object.entries(chain?.grants ?? {}));
-  const freshIds = new Set(fresh.map((d) => d.signed.payload.id));
+  // Ancestry: an artifact names its own (signed); a denial is its parent's plus the parent.
+  const known = new Map<string, readonly string[]>();
+  for (const d of decisions) if (d.kind === 'artifact') known.set(d.signed.payload.id, (d.signed as SignedArtifact).payload.ancestors);
   const missingParents = [
-    ...new Set(fresh.map((d) => d.signed.payload.parent?.id).filter((id): id is string => !!id && !freshIds.has(id) && !known.has(id))),
+    ...new Set(decisions.map((d) => (d.kind === 'denial' ? d.signed.payload.parent?.id : undefined)).filter((id): id is string => !!id && !known.has(id))),
   ];
   if (missingParents.length > 0) {
     for (const d of await c.find({ _id: { $in: missingParents } }, { projection: { ancestors: 1 } }).toArray()) known.set(d._id, d.ancestors);
   }
+  const ancestorsOf = (kind: 'artifact' | 'denial', signed: SignedArtifact | SignedDenial, parentId: string | null): string[] => {
+    if (!parentId) return [];
+    if (kind === 'artifact') return [...(signed as SignedArtifact).payload.ancestors];
+    // A denial whose parent was refused or lost keeps its parent link alone (verify reports it).
+    return [...(known.get(parentId) ?? []), parentId];
+  };
+
   const recordedAt = now();
-  const grants: Record<string, string[]> = {};
-  const docs: LineageRecord[] = fresh.map(({ kind, signed }) => {
-    const fields = recordFields(signed, kind);
-    // Parents are handed off before their children, so a parent is missing only if it was refused
-    // or lost. The record is kept anyway, with the ancestry its own signed payload names (verify
-    // reports the missing parent): one absent record must never hold back the ones after it.
-    const parentAncestors = fields.parentId ? (known.get(fields.parentId) ?? signedAncestors(signed, fields.parentId)) : [];
-    const ancestors = fields.parentId ? [...parentAncestors, fields.parentId] : [];
-    const hash = chainHash({ rootId, seq, prevHash, parentId: fields.parentId, ancestors, signed });
-    known.set(fields._id, ancestors);
-    if (GRANT_ACTIONS.has(fields.action) && kind === 'artifact') grants[fields._id] = ancestors;
-    const doc: LineageRecord = { ...fields, rootId, ancestors, depth: ancestors.length, seq, prevHash, hash, recordedAt };
-    seq += 1;
-    prevHash = hash;
-    return doc;
-  });
-  if (docs.length > 0) await insertIdempotently(c, docs);
+  const link = (from: ChainHead | null, items: typeof fresh): LineageRecord[] => {
+    let seq = from ? from.seq + 1 : 0;
+    let prevHash = from ? from.hash : GENESIS_HASH;
+    return items.map(({ kind, signed }) => {
+      const fields = recordFields(signed, kind);
+      const ancestors = ancestorsOf(kind, signed, fields.parentId);
+      const hash = chainHash({ rootId, seq, prevHash, parentId: fields.parentId, ancestors, signed });
+      const doc: LineageRecord = { ...fields, rootId, ancestors, depth: ancestors.length, seq, prevHash, hash, recordedAt };
+      seq += 1;
+      prevHash = hash;
+      return doc;
+    });
+  };
+
+  // Ordered inserts keep the chain gap-free whatever happens. A duplicate id is a decision already
+  // stored: this batch's own earlier attempt (same link: carry on after it) or a replayed or
+  // re-sent one (another link: skip it). A taken seq means the head was stale: read it again.
+  // Either way the rest of the batch is linked again and goes through; nothing can wedge a root.
+  const docs: LineageRecord[] = [];
+  for (let rounds = 0; fresh.length > 0; rounds++) {
+    if (rounds > decisions.length + 3) throw new LineageStoreError(`root ${rootId}: could not link ${fresh.length} records after ${rounds} attempts`);
+    const linked = link(head, fresh);
+    const failed = await insertOrdered(c, linked);
+    if (failed === null) {
+      docs.push(...linked);
+      head = { seq: linked[linked.length - 1]!.seq, hash: linked[linked.length - 1]!.hash };
+      break;
+    }
+    docs.push(...linked.slice(0, failed.index));
+    if (failed.index > 0) head = { seq: linked[failed.index - 1]!.seq, hash: linked[failed.index - 1]!.hash };
+    const doc = linked[failed.index]!;
+    const stored = await c.findOne({ _id: doc._id }, { projection: { seq: 1, hash: 1 } });
+    if (stored) {
+      if (stored.seq === doc.seq && stored.hash === doc.hash) {
+        docs.push(doc);
+        head = { seq: doc.seq, hash: doc.hash };
+      } else {
+        alreadyPresent += 1;
+      }
+      fresh = fresh.slice(failed.index + 1);
+    } else {
+      head = await c.find({ rootId }, { projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next();
+      fresh = fresh.slice(failed.index);
+    }
+  }
+
+  // Chained (now or before): their write-ahead entries are done.
+  await clearOutbox(db, decisions.map((d) => d.signed.payload.id));
 
   // Outcomes are appended, never updated: an update by id is a collection scan on FerretDB's SQLite
   // backend, and every attempt's report is worth keeping.
@@ -174,20 +208,13 @@ export async function persistLineageBatch(
   const last = docs[docs.length - 1];
   return {
     inserted: docs.length,
-    alreadyPresent: present.size,
+    alreadyPresent,
     rejected,
     outcomes,
     droppedOutcomes,
     calls,
     head: last ? { seq: last.seq, hash: last.hash } : head ? { seq: head.seq, hash: head.hash } : null,
-    grants,
   };
-}
-
-/** The ancestors above `parentId` that a signed decision itself names (artifacts list them; denials only their parent). */
-function signedAncestors(signed: SignedArtifact | SignedDenial, parentId: string): string[] {
-  const named = 'ancestors' in signed.payload ? signed.payload.ancestors : [];
-  return named[named.length - 1] === parentId ? named.slice(0, -1) : [];
 }
 
 async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: OutcomeRecord[]): Promise<void> {
@@ -200,21 +227,51 @@ async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: Outc
   }
 }
 
-/** Inserts documents; a duplicate is fine only if the stored document is the same link of the chain. */
-async function insertIdempotently(c: Collection<LineageRecord>, docs: LineageRecord[]): Promise<void> {
+/** Inserts in order; returns the first duplicate-key failure (everything before it is stored), or null. */
+async function insertOrdered(c: Collection<LineageRecord>, docs: LineageRecord[]): Promise<{ index: number } | null> {
   try {
-    await c.insertMany(docs, { ordered: false });
+    await c.insertMany(docs, { ordered: true });
+    return null;
   } catch (err) {
     const writeErrors = (err as { writeErrors?: Array<{ code?: number; index: number }> | { code?: number; index: number } }).writeErrors;
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
-    const expected = list.map((e) => docs[e.index]!);
-    const stored = new Map((await c.find({ _id: { $in: expected.map((d) => d._id) } }, { projection: { seq: 1, hash: 1 } }).toArray()).map((d) => [d._id, d]));
-    for (const doc of expected) {
-      const s = stored.get(doc._id);
-      if (!s || s.seq !== doc.seq || s.hash !== doc.hash) {
-        throw new LineageStoreError(`record ${doc._id} conflicts with a stored document (seq ${doc.seq}); refusing to write a forked chain`);
-      }
-    }
+    const first = list[0];
+    if (!first || first.code !== 11000) throw err;
+    return { index: first.index };
   }
+}
+
+/**
+ * The write-ahead hand-off: every decision is inserted here before the authorization activity
+ * returns it, so it is durable in a store the attacker cannot touch whatever happens to lineage
+ * workflows (anyone can terminate one by starting another under its id). Entries leave once their
+ * record is in the chain; the sweeper re-delivers those that linger.
+ */
+export interface OutboxEntry {
+  readonly _id: string;
+  readonly rootId: string;
+  readonly signal: LineageSignal;
+  readonly at: Date;
+}
+
+export function outboxCollection(db: Db): Collection<OutboxEntry> {
+  return db.collection<OutboxEntry>(OUTBOX_COLLECTION);
+}
+
+/** Idempotent: a retried authorization writes the same entry again. */
+export async function writeToOutbox(db: Db, rootId: string, signal: LineageSignal & { kind: 'artifact' | 'denial' }, at = new Date()): Promise<void> {
+  try {
+    await outboxCollection(db).insertOne({ _id: signal.signed.payload.id, rootId, signal, at });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
+  }
+}
+
+/** Entries older than `olderThan`: decisions whose record has not reached the chain yet. */
+export async function lingeringOutbox(db: Db, olderThan: Date, limit = 500): Promise<OutboxEntry[]> {
+  return outboxCollection(db).find({ at: { $lt: olderThan } }).limit(limit).toArray();
+}
+
+export async function clearOutbox(db: Db, ids: readonly string[]): Promise<void> {
+  if (ids.length > 0) await outboxCollection(db).deleteMany({ _id: { $in: [...ids] } });
 }

@@ -20,7 +20,8 @@ import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageWorkflowId, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
 import { ApplicationFailure } from '@temporalio/common';
 import { handOffToLineage } from '../lineage/handoff';
-import { connectLineage, ensureLineageIndexes, persistLineageBatch, type ChainState } from '../lineage/store';
+import { connectLineage, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, writeToOutbox, type ChainState } from '../lineage/store';
+import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
 
 
@@ -47,7 +48,11 @@ export interface GovernanceWorkerOptions {
   readonly identityRefreshMs?: number;
   /** How much older than the workflow start a start proof may be (default 5 minutes). */
   readonly proofMaxAgeMs?: number;
+  /** How long a decision may wait in the lineage outbox before it is handed to its lineage workflow again (default 30000 ms). */
+  readonly lineageSweepMs?: number;
 }
+
+export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
 
 export class GovernanceWorkerConfigError extends Error {
   override readonly name = 'GovernanceWorkerConfigError';
@@ -72,6 +77,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
+  // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
+  const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   const authorize = createAuthorizer({
     policy,
     signingKey,
@@ -87,14 +94,25 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     issuer: options.issuer ?? `temporal-governance@${hostname()}`,
     artifactTtlMs: options.artifactTtlMs ?? 5 * 60_000,
     now: () => Context.current().info.scheduledTimestampMs,
-    handOff: (signal, rootId) => handOffToLineage(Context.current().client, taskQueue, signal, rootId),
+    // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained
+    // now. A lost signal (an impostor run holding the lineage id, a terminated lineage run) costs
+    // latency, never a record: the sweeper re-delivers what lingers in the outbox.
+    handOff: async (signal, rootId) => {
+      if (signal.kind === 'outcome') return;
+      await writeToOutbox(await lineageDb.get(), rootId, signal);
+      await handOffToLineage(Context.current().client, taskQueue, signal, rootId).catch((err: unknown) =>
+        Context.current().log.warn('lineage: signal not delivered; the outbox sweeper will re-deliver it', { rootId, error: String(err) }),
+      );
+    },
   });
 
   // One history read per run grant, shared by its retries; the server's record is immutable.
   const runStart = runStartCache((caller) => readRunStart(Context.current().client, caller));
 
-  // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
-  const lineageDb = lazyLineageDb(options.mongoUri, options.database);
+  /** Lineage workflow runs seen to run on the governance task queue. */
+  const lineageCallers = new Set<string>();
+
+
   const verifyRecord = (signed: SignedArtifact | SignedDenial) => {
     const key = trustBundle().keys.get(signed.payload.kid);
     return !!key && nodeEd25519.verify(fromBase64Url(signed.signature), signingInput(signed.payload), key);
@@ -112,9 +130,15 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       [AUTHORIZE_ACTIVITY]: (input: unknown) => authorize(input, { caller: callerFromInfo(Context.current().info), runStart }),
       [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
         // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
+        // A type name is anyone's to choose, so the caller's task queue is checked too (once per run).
         const { workflowType, workflowExecution } = Context.current().info;
-        if (workflowType !== LINEAGE_WORKFLOW_TYPE || workflowExecution?.workflowId !== lineageWorkflowId(rootId)) {
-          throw ApplicationFailure.nonRetryable(`persisting lineage of root ${rootId} is reserved to its lineage workflow ${lineageWorkflowId(rootId)}`, 'GovernanceLineageCallerRefused');
+        const refuse = (why: string) => ApplicationFailure.nonRetryable(`persisting lineage of root ${rootId} is reserved to its lineage workflow ${lineageWorkflowId(rootId)} on ${taskQueue}: ${why}`, 'GovernanceLineageCallerRefused');
+        if (workflowType !== LINEAGE_WORKFLOW_TYPE || workflowExecution?.workflowId !== lineageWorkflowId(rootId)) throw refuse(`called by ${workflowType} ${workflowExecution?.workflowId}`);
+        if (!lineageCallers.has(workflowExecution.runId)) {
+          const { taskQueue: callerQueue } = await Context.current().client.workflow.getHandle(workflowExecution.workflowId, workflowExecution.runId).describe();
+          if (callerQueue !== taskQueue) throw refuse(`the calling run is on task queue ${callerQueue}`);
+          lineageCallers.add(workflowExecution.runId);
+          if (lineageCallers.size > 10_000) lineageCallers.delete(lineageCallers.values().next().value!);
         }
         const parsed = batch.map((s) => LineageSignalSchema.parse(s));
         return persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain);
@@ -133,7 +157,18 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
     // The identity reader lives as long as the worker runs.
-    plugins: [{ name: 'temporal-governance.identity', runWorker: (w, next) => next(w).finally(() => identity.close()) }],
+    plugins: [
+      {
+        name: 'temporal-governance.identity',
+        runWorker: (w, next) => {
+          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }), taskQueue, lineageDb, options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS);
+          return next(w).finally(async () => {
+            sweeper.stop();
+            await identity.close();
+          });
+        },
+      },
+    ],
     });
   } catch (err) {
     await identity.close();
@@ -168,4 +203,30 @@ function lazyLineageDb(uri: string, database?: string) {
       return connecting;
     },
   };
+}
+
+/**
+ * Re-delivers decisions that linger in the outbox (their signal was lost, or their lineage run was
+ * terminated before it chained them) to their root's lineage workflow, every `everyMs`. Several
+ * governance workers may sweep at once: the chain drops a decision it already holds.
+ */
+function outboxSweeper(client: Client, taskQueue: string, lineageDb: { get(): Promise<Db> }, everyMs: number): { stop(): void } {
+  let running = false;
+  const sweep = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const db = await lineageDb.get();
+      for (const entry of await lingeringOutbox(db, new Date(Date.now() - everyMs))) {
+        await handOffToLineage(client, taskQueue, entry.signal, entry.rootId).catch(() => undefined); // next sweep
+      }
+    } catch {
+      // MongoDB unreachable: the next sweep tries again
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void sweep(), everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }

@@ -193,6 +193,42 @@ describe('impostors holding a lineage workflow id', () => {
   });
 });
 
+describe('taking a lineage workflow id over', () => {
+  test('an attacker who keeps starting runs under a root\'s lineage id with TERMINATE_EXISTING neither blocks governed work nor loses a decision: the outbox holds each one and the sweeper chains it', async () => {
+    const marker = uniqueName('takeover');
+    let stop = false;
+    await env.run(async () => {
+      const { handle, rootId } = await openRoot(marker);
+      const lineageId = lineageWorkflowId(rootId);
+      // A start is within the attacker's means: each one terminates whatever holds the id, the
+      // genuine lineage run included (with anything it had not persisted yet).
+      const takeovers = (async () => {
+        let n = 0;
+        while (!stop) {
+          await arms.raw.workflow
+            .start('junkHolder', { workflowId: lineageId, taskQueue: `${arms.rogueQueue}-nobody`, workflowIdConflictPolicy: 'TERMINATE_EXISTING' })
+            .then(() => (n += 1), () => undefined);
+          await sleep(100);
+        }
+        return n;
+      })();
+      await sleep(500);
+      await handle.signal(goSignal);
+      expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
+      stop = true;
+      expect(await takeovers).toBeGreaterThan(3);
+      await arms.raw.workflow.getHandle(lineageId).terminate('test: the attacker stops').catch(() => undefined);
+
+      // Every decision reaches MongoDB once the attacker stops: re-delivered from the outbox.
+      const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
+      expect(await waitForRecords(db, rootId, decisions.length, 60_000)).toBe(decisions.length);
+      expect((await recordsOf(rootId)).map((r) => r._id).sort()).toEqual(decisions.map((d) => d.id).sort());
+      await eventually('the outbox to drain', async () => ((await db.collection('lineage_outbox').countDocuments({ rootId })) === 0 ? true : undefined));
+    }, [await arms.governedWorker(), await env.governanceWorker({ lineageSweepMs: 1_000 })]);
+    expect(runsOf(`${marker}:after`)).toBe(1);
+  });
+});
+
 describe('execution outcomes', () => {
   /** A root whose charge was DENIED (its body never ran); its two decisions are stored. */
   async function deniedCharge() {

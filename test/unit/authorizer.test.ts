@@ -834,20 +834,35 @@ describe('server facts, not claims', () => {
       const root = await rootGrant({ workflow: { workflowId: 'wf-can-initiator' } });
       const can = allowed(await authorize(request({ action: 'continue-as-new', principal: null, parent: root, values, workflow: { workflowId: 'wf-can-initiator' } })));
       const next = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-2', continuedFromRunId: 'run-1', firstExecutionRunId: 'run-1' } });
-      for (const initiator of ['cron', null] as const) {
-        const denial = denied(await rawAuthorize(next, honestContext(next, { start: { initiator } })), DenyCodes.invalidGrant);
-        expect(denial.payload.reason).toContain('not bound to this run');
-      }
-      // A workflow retry may re-use the grant only once its chain was admitted with it.
-      const early = denied(await rawAuthorize(next, honestContext(next, { start: { initiator: 'retry' } })), DenyCodes.invalidGrant);
-      expect(early.payload.reason).toContain('may only re-use the continue-as-new grant its chain was admitted with');
+      // A fresh start (no continued-from run) can never rest on a continue-as-new grant.
+      const fresh = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-0', firstExecutionRunId: 'run-0' } });
+      const notBound = denied(await rawAuthorize(fresh, honestContext(fresh, { start: { initiator: null } })), DenyCodes.invalidGrant);
+      expect(notBound.payload.reason).toContain('not bound to this run');
       allowed(await rawAuthorize(next, honestContext(next, { start: { initiator: 'continue-as-new' } })));
-      // The retry of that run: another run id, continued from the failed attempt, same first run id.
-      const retry = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-3', continuedFromRunId: 'run-2', firstExecutionRunId: 'run-1' } });
-      allowed(await rawAuthorize(retry, honestContext(retry, { start: { initiator: 'retry' } })));
-      // ... but not for another chain of the same workflow id.
+      // A workflow retry or cron run of that run re-delivers the grant (the server copies the start
+      // header): another run id, continued from the previous attempt, the same first run id.
+      for (const [runId, initiator] of [['run-3', 'retry'], ['run-4', 'cron']] as const) {
+        const again = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId, continuedFromRunId: 'run-2', firstExecutionRunId: 'run-1' } });
+        allowed(await rawAuthorize(again, honestContext(again, { start: { initiator } })));
+      }
+      // ... but another chain of the same workflow id may not.
       const other = request({ principal: null, parent: can, values, workflow: { workflowId: 'wf-can-initiator', runId: 'run-9', continuedFromRunId: 'run-8', firstExecutionRunId: 'run-8' } });
-      denied(await rawAuthorize(other, honestContext(other, { start: { initiator: 'retry' } })), DenyCodes.invalidGrant);
+      denied(await rawAuthorize(other, honestContext(other, { start: { initiator: 'retry' } })), DenyCodes.grantReplayed);
+    });
+
+    it('a child grant does not admit the child\'s own continue-as-new runs', async () => {
+      const root = await rootGrant({ workflow: { workflowId: 'wf-child-can' } });
+      const childGrant = allowed(
+        await authorize(request({ action: 'child-workflow', target: 'PaymentWorkflow', childWorkflowId: 'wf-child-can-c', principal: null, parent: root, values, workflow: { workflowId: 'wf-child-can' } })),
+      );
+      const parent = { workflowId: 'wf-child-can', runId: 'run-1' };
+      const childRun = (runId: string, continuedFromRunId: string | null) =>
+        request({ target: 'PaymentWorkflow', principal: null, parent: childGrant, values, workflow: { workflowId: 'wf-child-can-c', runId, parent, continuedFromRunId, firstExecutionRunId: 'c-1' } });
+      const first = childRun('c-1', null);
+      allowed(await rawAuthorize(first, honestContext(first)));
+      const continued = childRun('c-2', 'c-1');
+      denied(await rawAuthorize(continued, honestContext(continued, { start: { initiator: 'continue-as-new' } })), DenyCodes.invalidGrant);
+      allowed(await rawAuthorize(continued, honestContext(continued, { start: { initiator: 'retry' } })));
     });
 
     it('denies a continued-as-new run that carries a valid start proof but no continue-as-new grant with INVALID_GRANT', async () => {
