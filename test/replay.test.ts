@@ -105,7 +105,7 @@ test('a lineage workflow that dropped junk, oversized and forged signals replays
     // A record under a new id with a copied signature: it verifies under no key.
     const forged = { kind: 'artifact', signed: { ...result.artifact, payload: { ...result.artifact.payload, id: `${result.artifact.payload.rootId}-forged` } } };
     await lineage.signal(LINEAGE_SIGNAL, { junk: true });
-    await lineage.signal(LINEAGE_SIGNAL, { kind: 'outcome', id: 'x', outcome: { status: 'started', failureType: null, attempt: 1, at: 0, pad: 'x'.repeat(70_000) } });
+    await lineage.signal(LINEAGE_SIGNAL, { kind: 'outcome', id: 'x', outcome: { status: 'started', failureType: null, attempt: 1, at: 0, pad: 'x'.repeat(600_000) } });
     await lineage.signal(LINEAGE_SIGNAL, forged);
     for (let i = 0; i < 100; i++) {
       const s = await lineage.query<{ malformed: number; oversized: number; rejected: number }>(LINEAGE_STATS_QUERY);

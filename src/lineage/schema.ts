@@ -10,10 +10,12 @@ export const LINEAGE_SIGNAL = 'lineageRecord';
 /** Query on a lineage workflow: how many signals it dropped, and why. */
 export const LINEAGE_STATS_QUERY = 'governanceLineageStats';
 /**
- * Largest lineage signal accepted (JSON characters); a genuine decision is a few KB. Larger ones
- * are dropped and counted, so nobody can push a persist input past the payload limit.
+ * Largest lineage signal accepted (JSON characters). A decision is about 1 KB plus ~110 bytes per
+ * level of ancestry (artifacts list their ancestors), so this admits chains ~4,000 levels deep;
+ * larger signals are dropped and counted. With batches cut at 1,000,000 characters, a persist input
+ * stays below Temporal's 2 MiB payload limit whatever anyone signals.
  */
-export const MAX_LINEAGE_SIGNAL_CHARS = 64 * 1024;
+export const MAX_LINEAGE_SIGNAL_CHARS = 512 * 1024;
 export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
 export const LINEAGE_COLLECTION = 'lineage';
 /** Append-only execution outcomes, one document per reported event (every attempt is kept). */

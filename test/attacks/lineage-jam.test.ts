@@ -71,7 +71,7 @@ describe('signals to a real root lineage workflow', () => {
       const root = await openRoot(marker);
       const junk: unknown[] = ['junk', 42, [1, 2, 3], { kind: 'artifact' }, { kind: 'nope', signed: {} }];
       for (const j of junk) await signalLineage(root.rootId, j);
-      await signalLineage(root.rootId, { kind: 'artifact', signed: { ...root.grant, signature: 'A'.repeat(70_000) } }); // > 64 KiB
+      await signalLineage(root.rootId, { kind: 'artifact', signed: { ...root.grant, signature: 'A'.repeat(600_000) } }); // > 512 KiB
       // A forged copy of an EXISTING record (same id, more roles, another principal), signature broken.
       await signalLineage(root.rootId, {
         kind: 'artifact',
