@@ -147,7 +147,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     const wf = { ...caller, firstExecutionRunId: start.firstExecutionRunId };
     const proven = verifyStartProof(
       start.proof,
-      { namespace: caller.namespace, workflowId: caller.workflowId, workflowType: caller.workflowType, argsDigest: call.request.argsDigest, startedAt: start.startedAt },
+      { namespace: caller.namespace, workflowId: caller.workflowId, workflowType: caller.workflowType, taskQueue: start.taskQueue, argsDigest: call.request.argsDigest, startedAt: start.startedAt },
       snapshot,
       at,
       ed25519,

@@ -84,7 +84,7 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     workflow,
     proof:
       action === 'workflow'
-        ? signStartProof(apiKey, { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, argsDigest: argumentsDigest(args) })
+        ? signStartProof(apiKey, { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, taskQueue: workflow.taskQueue, argsDigest: argumentsDigest(args) })
         : null,
     delegateRoles: null,
     parent,

@@ -62,7 +62,7 @@ export async function runIdentityCpu(keys: BenchKeys, timeBoxMs: number): Promis
   });
   const runId = randomUUID();
   const workflow = { namespace: 'default', workflowId: `order-${randomUUID()}`, runId, workflowType: 'benchSequential', taskQueue: 'orders', parent: null, continuedFromRunId: null, firstExecutionRunId: runId, startedAt: Date.now() };
-  const start = { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, argsDigest: argumentsDigest([200]) };
+  const start = { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, taskQueue: workflow.taskQueue, argsDigest: argumentsDigest([200]) };
   const request = (action: 'workflow' | 'activity', args: unknown[], parent: unknown, proof: unknown): AuthorizationRequest => ({
     v: 2,
     action,

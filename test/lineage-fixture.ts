@@ -166,7 +166,7 @@ function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest>
     args: argumentsView(values),
     argsDigest,
     workflow,
-    proof: principal ? identity.proof(principal, { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, argsDigest }, at) : null,
+    proof: principal ? identity.proof(principal, { namespace: workflow.namespace, workflowId: workflow.workflowId, workflowType: workflow.workflowType, taskQueue: workflow.taskQueue, argsDigest }, at) : null,
     delegateRoles: null,
     parent: null,
     ...rest,

@@ -24,7 +24,8 @@ const BATCH = 500;
 const BATCH_CHARS = 1_000_000;
 /** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
 const SIGNALS_PER_RUN = 2_000;
-const IDLE = '1 hour';
+// An idle run completes and leaves the worker's cache; the next signal (or the outbox sweeper) starts a fresh one.
+const IDLE = '10 minutes';
 
 interface PersistResult {
   head: { seq: number; hash: string } | null;

@@ -186,19 +186,21 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
             { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } },
             artifact.rootId,
           );
-        // The claim above is the durable record that this scheduling started. The lineage report is
-        // evidence on top; one that cannot be delivered (anyone can hold a lineage workflow id for a
-        // while) must not keep an authorized body from running.
-        await report('started').catch((e: unknown) => ctx.log.warn('lineage: could not record a started outcome', { error: String(e) }));
+        // The claim above is the durable record that this scheduling started. Outcome reports are
+        // evidence on top, sent without holding the call up: one that cannot be delivered (anyone
+        // can hold a lineage workflow id for a while) must not keep an authorized body from
+        // running, nor add a round trip before or after it.
+        const send = (status: Outcome['status'], failureType: string | null = null) =>
+          void report(status, failureType).catch((e: unknown) => ctx.log.warn(`lineage: could not record a ${status} outcome`, { error: String(e) }));
+        send('started');
         let value: unknown;
         try {
           value = await next(input);
         } catch (err) {
-          await report('failed', failureTypeOf(err)).catch((e: unknown) => ctx.log.warn('lineage: could not record a failed outcome', { error: String(e) }));
+          send('failed', failureTypeOf(err));
           throw err;
         }
-        // The body ran: a lost "completed" report must not make it run again.
-        await report('completed').catch((e: unknown) => ctx.log.warn('lineage: could not record a completed outcome', { error: String(e) }));
+        send('completed');
         return value;
       },
     };

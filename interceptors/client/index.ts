@@ -1,5 +1,5 @@
 // Client side: proves, with an API key, the authority under which each workflow starts. The proof
-// is bound to that start (namespace, workflow id, type, argument digest, time), so a proof copied
+// is bound to that start (namespace, workflow id, type, task queue, argument digest, time), so a proof copied
 // from history cannot start anything else; the key itself never leaves this process.
 import { defaultPayloadConverter } from '@temporalio/common';
 import type {
@@ -14,9 +14,9 @@ import { parseApiKey, signStartProof } from '../../src/identity/api-key';
 
 export function startProofInterceptor(apiKey: string, namespace: string): WorkflowClientInterceptor {
   const key = parseApiKey(apiKey); // throws ApiKeyError (without the key) on a malformed key
-  const proofFor = (workflowType: string, options: { workflowId: string; args?: unknown[] }) =>
+  const proofFor = (workflowType: string, options: { workflowId: string; taskQueue: string; args?: unknown[] }) =>
     defaultPayloadConverter.toPayload(
-      signStartProof(key, { namespace, workflowId: options.workflowId, workflowType, argsDigest: argumentsDigest(options.args ?? []) }),
+      signStartProof(key, { namespace, workflowId: options.workflowId, workflowType, taskQueue: options.taskQueue, argsDigest: argumentsDigest(options.args ?? []) }),
     );
   return {
     startWithDetails: (input: WorkflowStartInput, next) =>

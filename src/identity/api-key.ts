@@ -57,7 +57,7 @@ export function startProofSigningInput(payload: StartProofPayload): Uint8Array {
 /** Signs a proof bound to one start: namespace, workflow id, workflow type, argument digest and time. */
 export function signStartProof(
   key: ParsedApiKey,
-  start: { namespace: string; workflowId: string; workflowType: string; argsDigest: string },
+  start: { namespace: string; workflowId: string; workflowType: string; taskQueue: string; argsDigest: string },
   now: number = Date.now(),
 ): SignedStartProof {
   const payload: StartProofPayload = {
@@ -66,6 +66,7 @@ export function signStartProof(
     namespace: start.namespace,
     workflowId: start.workflowId,
     workflowType: start.workflowType,
+    taskQueue: start.taskQueue,
     argsDigest: start.argsDigest,
     issuedAt: now,
     nonce: randomBytes(16).toString('hex'),

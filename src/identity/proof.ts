@@ -14,6 +14,7 @@ export interface RecordedStart {
   readonly namespace: string;
   readonly workflowId: string;
   readonly workflowType: string;
+  readonly taskQueue: string;
   readonly argsDigest: string;
   /** When this run started (server time). */
   readonly startedAt: number;
@@ -74,7 +75,7 @@ export function verifyStartProof(
   const message = utf8ToBytes(canonicalize(payload));
   if (sig.length !== 64 || !ed.verify(sig, message, key.key)) return problem(DenyCodes.invalidProof, `the start proof does not verify with API key ${key.id}`, key.principal);
 
-  for (const field of ['namespace', 'workflowId', 'workflowType', 'argsDigest'] as const) {
+  for (const field of ['namespace', 'workflowId', 'workflowType', 'taskQueue', 'argsDigest'] as const) {
     if (payload[field] !== start[field]) {
       return problem(DenyCodes.invalidProof, `the start proof is bound to ${field} ${JSON.stringify(payload[field])}, not ${JSON.stringify(start[field])}: a proof starts one workflow only`, key.principal);
     }

@@ -2,7 +2,8 @@
 // document read back from MongoDB and every proof header is parsed with these schemas.
 import { z } from 'zod';
 
-export const START_PROOF_TYPE = 'temporal-governance/start-proof@1';
+// @2: the proof binds the task queue the start names, so a copy cannot route the run elsewhere.
+export const START_PROOF_TYPE = 'temporal-governance/start-proof@2';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -69,6 +70,8 @@ export const StartProofPayloadSchema = z
     namespace: z.string().min(1),
     workflowId: z.string().min(1),
     workflowType: z.string().min(1),
+    /** Task queue of the start: a run started elsewhere (say, on a queue an attacker polls) is not this start. */
+    taskQueue: z.string().min(1),
     argsDigest: z.string().regex(DIGEST),
     issuedAt: z.number().int().nonnegative(),
     /** 128 random bits, so two starts with identical inputs in the same millisecond differ. */

@@ -7,7 +7,9 @@ import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTBOX_COLLECTION, OUTCOME
 export const DEFAULT_DATABASE = 'temporal_governance';
 
 export async function connectLineage(uri: string, database = DEFAULT_DATABASE): Promise<{ client: MongoClient; db: Db }> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000 });
+  // Every call has a deadline: a stuck server fails the attempt (and frees its slot) instead of
+  // holding it past the activity's own timeout.
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: 20_000 });
   await client.connect();
   return { client, db: client.db(database) };
 }

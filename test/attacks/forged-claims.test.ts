@@ -152,3 +152,17 @@ test('a start proof copied from history into a raw start is denied INVALID_PROOF
     expect(runsOf(v.marker)).toBe(1);
   }, await arms.workers());
 });
+
+test('the same start sent with a copied proof to another task queue (one the attacker polls) is denied INVALID_PROOF: the proof binds the task queue', async () => {
+  const v = await env.run(() => victim(), await arms.workers());
+  const attacker = clientSending(env, { [HEADER_START_PROOF]: v.proof });
+  // Same id, type and arguments as the victim; the run is sent to another governed queue.
+  const otherQueue = uniqueName('other-queue');
+  await env.run(async () => {
+    const rerouted = await attacker.workflow.start(payOnce, { taskQueue: otherQueue, workflowId: v.workflowId, args: [10, v.marker] });
+    const failure = await expectGovernanceDenied(rerouted);
+    expect(codeOf(failure)).toBe('INVALID_PROOF');
+    expect(failure.message).toContain('bound to taskQueue');
+    expect(runsOf(v.marker)).toBe(1);
+  }, [await arms.governedWorker(otherQueue), await env.governanceWorker()]);
+});

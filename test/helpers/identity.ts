@@ -14,7 +14,7 @@ export interface MemoryIdentity {
   snapshot(): IdentitySnapshot;
   /** The (first) API key of a principal, created on first use; unregistered when `registered` is false. */
   keyOf(principal: string, options?: { roles?: string[] | null; expiresAt?: number | null; registered?: boolean }): ParsedApiKey;
-  proof(principal: string, start: { namespace: string; workflowId: string; workflowType: string; argsDigest: string }, issuedAt?: number): SignedStartProof;
+  proof(principal: string, start: { namespace: string; workflowId: string; workflowType: string; taskQueue?: string; argsDigest: string }, issuedAt?: number): SignedStartProof;
   revoke(kind: RevocationKind, id: string): void;
 }
 
@@ -64,7 +64,7 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
       return key;
     },
     proof(principal, start, issuedAt = clock()) {
-      return signStartProof(identity.keyOf(principal), start, issuedAt);
+      return signStartProof(identity.keyOf(principal), { taskQueue: 'payments', ...start }, issuedAt);
     },
     revoke(kind, id) {
       revocations.push({ _id: `${kind}:${id}`, kind, id, reason: 'test', at: new Date(clock()) });

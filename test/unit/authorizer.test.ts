@@ -143,7 +143,7 @@ function request(spec: RequestSpec = {}): AuthorizationRequest {
     args: argumentsView(values),
     argsDigest,
     workflow: wfi,
-    proof: principal === null ? null : identity.proof(principal, { namespace: wfi.namespace, workflowId: wfi.workflowId, workflowType: wfi.workflowType, argsDigest }),
+    proof: principal === null ? null : identity.proof(principal, { namespace: wfi.namespace, workflowId: wfi.workflowId, workflowType: wfi.workflowType, taskQueue: wfi.taskQueue, argsDigest }),
     delegateRoles: null,
     parent: null,
     ...rest,

@@ -32,7 +32,7 @@ const revocation = (kind: RevocationKind, id: string): RevocationDocument => ({ 
 const snapshot = (over: { apiKeys?: ApiKeyDocument[]; revocations?: RevocationDocument[]; principals?: PrincipalDocument[] } = {}) =>
   identitySnapshot({ principals: over.principals ?? principals, apiKeys: over.apiKeys ?? [keyDoc(alice), keyDoc(narrow, { roles: ['operator'] })], revocations: over.revocations ?? [] }, T0);
 
-const start: RecordedStart = { namespace: 'default', workflowId: 'wf-1', workflowType: 'payOnce', argsDigest: `sha256:${'a'.repeat(64)}`, startedAt: T0 };
+const start: RecordedStart = { namespace: 'default', workflowId: 'wf-1', workflowType: 'payOnce', taskQueue: 'payments', argsDigest: `sha256:${'a'.repeat(64)}`, startedAt: T0 };
 const checks: ProofCheckOptions = { maxAgeMs: 60_000, skewMs: 5_000, checkAge: true };
 const proofOf = (key = alice.apiKey, at = T0 - 100, over: Partial<RecordedStart> = {}) => signStartProof(parseApiKey(key), { ...start, ...over }, at);
 const verify = (raw: unknown, snap = snapshot(), options = checks, at = T0) => verifyStartProof(raw, start, snap, at, nodeEd25519, options);
@@ -85,6 +85,12 @@ describe('verifyStartProof', () => {
     ['other workflow type', () => proofOf(alice.apiKey, T0 - 100, { workflowType: 'refund' }), 'INVALID_PROOF'],
     ['other arguments', () => proofOf(alice.apiKey, T0 - 100, { argsDigest: `sha256:${'b'.repeat(64)}` }), 'INVALID_PROOF'],
     ['other namespace', () => proofOf(alice.apiKey, T0 - 100, { namespace: 'prod' }), 'INVALID_PROOF'],
+    ['other task queue (a run routed to a queue the attacker polls)', () => proofOf(alice.apiKey, T0 - 100, { taskQueue: 'rogue-queue' }), 'INVALID_PROOF'],
+    ['the previous proof format (no task queue)', () => {
+      const p = proofOf();
+      const { taskQueue: _dropped, ...payload } = p.payload;
+      return { payload: { ...payload, typ: 'temporal-governance/start-proof@1' }, signature: p.signature };
+    }, 'INVALID_PROOF'],
     ['too old', () => proofOf(alice.apiKey, T0 - 60_001), 'INVALID_PROOF'],
     ['issued after the start', () => proofOf(alice.apiKey, T0 + 5_001), 'INVALID_PROOF'],
   ])('denies %s', (_label, raw, code) => {
