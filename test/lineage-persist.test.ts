@@ -7,6 +7,7 @@ import { verifyLineage } from '../src/lineage/verify';
 import { signingInput } from '../src/artifact/artifact';
 import { fromBase64Url } from '../src/common/base64url';
 import { nodeEd25519 } from '../src/crypto/node';
+import { claimArtifact, pruneArtifactClaims } from '../src/identity/store';
 import { buildLineageFixture, uniqueDatabase, type LineageFixture } from './lineage-fixture';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
@@ -57,5 +58,19 @@ test('a record whose parent never arrived is stored with its signed ancestry, an
   // The missing parent is what an auditor is told about.
   const report = await verifyLineage(db, f.keys.trust);
   expect(report.violations.some((v) => v.id === f.childRun.payload.id)).toBe(true);
+  await db.dropDatabase();
+});
+
+test('artifact claims older than an artifact lifetime are pruned; a retry of a pruned scheduling claims again, a new scheduling is left to expiry', async () => {
+  const db = await freshDb();
+  const old = new Date(T0);
+  const claim = (id: string) => ({ _id: id, scheduledAt: T0, workflowId: 'wf', runId: 'run', activityId: '1' });
+  await claimArtifact(db, claim('art_old'), old);
+  await claimArtifact(db, claim('art_new'), new Date(T0 + 10 * 60_000));
+  expect(await pruneArtifactClaims(db, new Date(T0 + 6 * 60_000))).toBe(1);
+  expect(await db.collection('artifact_claims').find({}).map((d) => d._id).toArray()).toEqual(['art_new']);
+  expect(await claimArtifact(db, claim('art_new'))).toBe('same');
+  expect(await claimArtifact(db, { ...claim('art_new'), scheduledAt: T0 + 1 })).toBe('replayed');
+  expect(await claimArtifact(db, claim('art_old'))).toBe('claimed');
   await db.dropDatabase();
 });

@@ -191,3 +191,13 @@ export async function claimArtifact(
     return stored!.scheduledAt === claim.scheduledAt && stored!.runId === claim.runId && stored!.activityId === claim.activityId ? 'same' : 'replayed';
   }
 }
+
+/**
+ * Drops claims no scheduling can need any more. A claim is written when an artifact is first used,
+ * after its issue; once `artifactTtlMs` (plus clock margin) has passed since then, the artifact's
+ * expiry refuses any new scheduling's first attempt, and a retry of the claimed scheduling simply
+ * claims again. So `artifact_claims` holds about one artifact lifetime of protected calls.
+ */
+export async function pruneArtifactClaims(db: Db, olderThan: Date): Promise<number> {
+  return (await artifactClaims(db).deleteMany({ at: { $lt: olderThan } })).deletedCount;
+}

@@ -32,6 +32,7 @@ export async function ensureLineageIndexes(db: Db): Promise<void> {
   await c.createIndex({ workflowId: 1, issuedAt: 1 }, { name: 'workflow' });
   await outcomeCollection(db).createIndex({ recordId: 1, at: 1 }, { name: 'record_time' });
   await outboxCollection(db).createIndex({ at: 1 }, { name: 'outbox_time' });
+  await db.collection('artifact_claims').createIndex({ at: 1 }, { name: 'claim_time' });
 }
 
 export interface ChainHead {

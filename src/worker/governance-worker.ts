@@ -8,7 +8,7 @@ import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/con
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
-import { claimArtifact, claimStartProof, findStartProofClaim } from '../identity/store';
+import { claimArtifact, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
@@ -53,6 +53,8 @@ export interface GovernanceWorkerOptions {
 }
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
+/** Clock differences between enforcement points and governance workers, on top of the artifact lifetime. */
+const CLAIM_MARGIN_MS = 60_000;
 
 export class GovernanceWorkerConfigError extends Error {
   override readonly name = 'GovernanceWorkerConfigError';
@@ -77,6 +79,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
+  const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   const authorize = createAuthorizer({
@@ -92,7 +95,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     },
     ed25519: nodeEd25519,
     issuer: options.issuer ?? `temporal-governance@${hostname()}`,
-    artifactTtlMs: options.artifactTtlMs ?? 5 * 60_000,
+    artifactTtlMs,
     now: () => Context.current().info.scheduledTimestampMs,
     // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained
     // now. A lost signal (an impostor run holding the lineage id, a terminated lineage run) costs
@@ -161,7 +164,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       {
         name: 'temporal-governance.identity',
         runWorker: (w, next) => {
-          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }), taskQueue, lineageDb, options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS);
+          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }), taskQueue, lineageDb, {
+            everyMs: options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS,
+            claimLifetimeMs: artifactTtlMs + CLAIM_MARGIN_MS,
+          });
           return next(w).finally(async () => {
             sweeper.stop();
             await identity.close();
@@ -210,7 +216,8 @@ function lazyLineageDb(uri: string, database?: string) {
  * terminated before it chained them) to their root's lineage workflow, every `everyMs`. Several
  * governance workers may sweep at once: the chain drops a decision it already holds.
  */
-function outboxSweeper(client: Client, taskQueue: string, lineageDb: { get(): Promise<Db> }, everyMs: number): { stop(): void } {
+function outboxSweeper(client: Client, taskQueue: string, lineageDb: { get(): Promise<Db> }, timing: { everyMs: number; claimLifetimeMs: number }): { stop(): void } {
+  const { everyMs } = timing;
   let running = false;
   const sweep = async () => {
     if (running) return;
@@ -220,6 +227,7 @@ function outboxSweeper(client: Client, taskQueue: string, lineageDb: { get(): Pr
       for (const entry of await lingeringOutbox(db, new Date(Date.now() - everyMs))) {
         await handOffToLineage(client, taskQueue, entry.signal, entry.rootId).catch(() => undefined); // next sweep
       }
+      await pruneArtifactClaims(db, new Date(Date.now() - timing.claimLifetimeMs));
     } catch {
       // MongoDB unreachable: the next sweep tries again
     } finally {
