@@ -69,6 +69,11 @@ export interface StartProofRegistry {
   claim(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
   /** The start that claimed a proof, if any. */
   find(proofId: string): Promise<{ firstExecutionRunId: string; workflowId: string } | null>;
+  /**
+   * Records `grantId` as the run grant of a run, unless it already has one: returns the grant the
+   * run holds (the first recorded). One grant per run, so revoking it cannot be undone by asking again.
+   */
+  runGrant(run: { namespace: string; runId: string; workflowId: string }, grantId: string): Promise<string>;
 }
 
 export const DEFAULT_PROOF_MAX_AGE_MS = 5 * 60_000;
@@ -366,6 +371,14 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     // Everything the identity state contributes is in the id too: a retry after a revocation or a
     // role change signs a different artifact, never a different one under the same id.
     const id = idFor('art', canonicalize(['allow', lineage.credential, roles, lineage.ancestors, decision.ruleIds]));
+    if (request.action === 'workflow') {
+      // Workflow code can ask for its run grant again; it gets the one it has or nothing. (A retried
+      // authorization reproduces the same id and passes.)
+      const held = await options.startProofs.runGrant({ namespace: caller.namespace, runId: caller.runId, workflowId: caller.workflowId }, id);
+      if (held !== id) {
+        return deny({ code: DenyCodes.grantReplayed, reason: `run ${caller.runId} already holds run grant ${held}; a run holds one run grant (revoking it cannot be undone by asking again)` });
+      }
+    }
     const perCall = request.action === 'activity' || request.action === 'local-activity';
     return {
       decision: 'allow',

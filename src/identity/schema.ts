@@ -111,10 +111,23 @@ export const ArtifactClaimSchema = z
   .strict();
 export type ArtifactClaim = z.infer<typeof ArtifactClaimSchema>;
 
+/** The run grant a run holds: one per run (see claimRunGrant). */
+export const RunGrantDocumentSchema = z
+  .object({
+    /** `<namespace>/<workflowId>/<runId>` */
+    _id: z.string().min(1),
+    grantId: z.string().min(1),
+    workflowId: z.string().min(1),
+    at: z.date(),
+  })
+  .strict();
+export type RunGrantDocument = z.infer<typeof RunGrantDocumentSchema>;
+
 export const IDENTITY_COLLECTIONS = {
   principals: 'principals',
   apiKeys: 'api_keys',
   revocations: 'revocations',
   startProofs: 'start_proofs',
   artifactClaims: 'artifact_claims',
+  runGrants: 'run_grants',
 } as const;

@@ -11,7 +11,9 @@ import {
   RevocationDocumentSchema,
   StartProofClaimSchema,
   ArtifactClaimSchema,
+  RunGrantDocumentSchema,
   type ArtifactClaim,
+  type RunGrantDocument,
   type ApiKeyDocument,
   type PrincipalDocument,
   type RevocationDocument,
@@ -200,4 +202,18 @@ export async function claimArtifact(
  */
 export async function pruneArtifactClaims(db: Db, olderThan: Date): Promise<number> {
   return (await artifactClaims(db).deleteMany({ at: { $lt: olderThan } })).deletedCount;
+}
+
+/** Records the first run grant issued to a run and returns the one the run holds. */
+export async function claimRunGrant(db: Db, run: { namespace: string; runId: string; workflowId: string }, grantId: string, now = new Date()): Promise<string> {
+  const collection = db.collection<RunGrantDocument>(IDENTITY_COLLECTIONS.runGrants);
+  const _id = `${run.namespace}/${run.workflowId}/${run.runId}`;
+  try {
+    await collection.insertOne({ _id, grantId, workflowId: run.workflowId, at: now });
+    return grantId;
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const [stored] = parseAll(RunGrantDocumentSchema, [await collection.findOne({ _id })], 'run grant');
+    return stored!.grantId;
+  }
 }

@@ -8,7 +8,7 @@ import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/con
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
-import { claimArtifact, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
+import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
@@ -92,6 +92,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     startProofs: {
       claim: async (claim) => claimStartProof(await identity.db(), claim),
       find: async (proofId) => findStartProofClaim(await identity.db(), proofId),
+      runGrant: async (run, grantId) => claimRunGrant(await identity.db(), run, grantId),
     },
     ed25519: nodeEd25519,
     issuer: options.issuer ?? `temporal-governance@${hostname()}`,

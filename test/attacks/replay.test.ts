@@ -6,10 +6,12 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { HEADER_PARENT_GRANT } from '../../src/common/constants';
 import { runsOf } from '../fixtures/activities';
 import { parentPays, payOnce, payOnQueue, payThenContinue } from '../fixtures/workflows';
-import { expectGovernanceDenied, governedEnv, uniqueName, type Env } from '../helpers/harness';
+import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, type Env } from '../helpers/harness';
+import { revoke } from '../../src/identity/store';
+import { connectLineage } from '../../src/lineage/store';
 import { chargeTwiceSameId, childTwice, continueThenRetry } from './fixtures/governed-workflows';
 import type { Attack } from './fixtures/tamper';
-import { arsenal, authorizationsOf, clientSending, codeOf, issuedArtifact, type Arsenal } from './helpers';
+import { arsenal, authorizationsOf, clientSending, codeOf, eventually, issuedArtifact, startProofOf, type Arsenal } from './helpers';
 
 let env: Env;
 let arms: Arsenal;
@@ -151,4 +153,23 @@ test('single use does not break a legitimate retry: a continued run that fails i
     expect(outcome).toBe('charged 10 EUR');
   }, await arms.workers());
   expect(runsOf(marker)).toBe(1);
+});
+
+test('a run that asks for its run grant again after it was revoked gets nothing (GRANT_REPLAYED): one run grant per run', async () => {
+  const marker = uniqueName('regrant');
+  await env.run(async () => {
+    const handle = await env.client.workflow.start('reRequestRunGrant', { taskQueue: env.taskQueue, workflowId: uniqueName('regrant'), args: [env.governanceTaskQueue, marker] });
+    await eventually('the first charge', async () => (runsOf(`${marker}:before`) === 1 ? true : undefined));
+    const grant = (await authorizationsOf(env.client, handle.workflowId)).find((a) => a.request.action === 'workflow')!.result;
+    if (grant.decision !== 'allow') throw new Error('the run was denied its grant');
+    // The operator revokes the run's root grant; the run's code asks for a fresh one.
+    const { client, db } = await connectLineage(mongoUri(), env.lineageDatabase);
+    try {
+      await revoke(db, 'authorization', grant.artifact.payload.id, 'test: revoked');
+    } finally {
+      await client.close();
+    }
+    await handle.signal('proof', defaultPayloadConverter.fromPayload(await startProofOf(handle)));
+    expect(await handle.result()).toEqual({ decision: 'deny', code: 'GRANT_REPLAYED' });
+  }, await arms.workers());
 });

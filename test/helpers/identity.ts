@@ -16,6 +16,8 @@ export interface MemoryIdentity {
   keyOf(principal: string, options?: { roles?: string[] | null; expiresAt?: number | null; registered?: boolean }): ParsedApiKey;
   proof(principal: string, start: { namespace: string; workflowId: string; workflowType: string; taskQueue?: string; argsDigest: string }, issuedAt?: number): SignedStartProof;
   revoke(kind: RevocationKind, id: string): void;
+  /** Forgets which run grant each run holds (tests that reuse run ids). */
+  forgetRunGrants(): void;
 }
 
 export function memoryIdentity(roles: Record<string, string[]>, clock: () => number): MemoryIdentity {
@@ -25,6 +27,7 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
   const revocations: RevocationDocument[] = [];
   const keys = new Map<string, ParsedApiKey>();
   const claims = new Map<string, { firstExecutionRunId: string; workflowId: string }>();
+  const runGrants = new Map<string, string>();
   const identity: MemoryIdentity = {
     principals,
     apiKeys,
@@ -40,6 +43,11 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
       },
       async find(proofId) {
         return claims.get(proofId) ?? null;
+      },
+      async runGrant(run, grantId) {
+        const key = `${run.namespace}/${run.workflowId}/${run.runId}`;
+        if (!runGrants.has(key)) runGrants.set(key, grantId);
+        return runGrants.get(key)!;
       },
     },
     snapshot: () => identitySnapshot({ principals, apiKeys, revocations }, clock()),
@@ -65,6 +73,9 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
     },
     proof(principal, start, issuedAt = clock()) {
       return signStartProof(identity.keyOf(principal), { taskQueue: 'payments', ...start }, issuedAt);
+    },
+    forgetRunGrants() {
+      runGrants.clear();
     },
     revoke(kind, id) {
       revocations.push({ _id: `${kind}:${id}`, kind, id, reason: 'test', at: new Date(clock()) });

@@ -89,6 +89,7 @@ afterAll(() => {
 
 beforeEach(() => {
   clock = T0;
+  identity.forgetRunGrants(); // tests reuse run ids; a run holds one run grant
 });
 
 function options(overrides: Partial<AuthorizerOptions> = {}): AuthorizerOptions {
@@ -236,16 +237,20 @@ describe('root run grant', () => {
     expect(verifyArtifactForCall(grant, { ...call, activityType: 'charge' }, trust, T0, nodeEd25519).ok).toBe(false);
   });
 
-  it('reproduces the same artifact for a retried authorization, and a new one at another time', async () => {
+  it('reproduces the same artifact for a retried authorization; a run asking again later gets nothing (one run grant per run)', async () => {
     // The governance worker's clock is the authorization activity's first scheduled time, so a
     // retried attempt signs byte-identical bytes and lineage never sees two versions of a decision.
     const a = await rootGrant();
     const b = await rootGrant();
     expect(b).toEqual(a);
+    // The same run asking again (workflow code can call the authorization activity itself) would
+    // get a fresh grant under a new id, escaping a revocation of the first: refused.
     clock = T0 + 1;
-    const c = await rootGrant();
-    expect(c.payload.id).not.toBe(a.payload.id);
-    expect(c.payload.decisionId).toBe(a.payload.decisionId);
+    const again = denied(await authorize(request()), DenyCodes.grantReplayed);
+    expect(again.payload.reason).toContain(`already holds run grant ${a.payload.id}`);
+    expect(again.payload.decisionId).toBe(a.payload.decisionId);
+    // Another run of the same workflow id is another run.
+    expect(allowed(await authorize(request({ workflow: { runId: 'run-2', firstExecutionRunId: 'run-2' } }))).payload.runId).toBe('run-2');
   });
 
   it('denies a workflow started without a principal with a signed UNAUTHENTICATED denial', async () => {
