@@ -67,6 +67,8 @@ export interface CallContext {
 export interface StartProofRegistry {
   /** First use of a proof (or a child / continue-as-new grant) by a start (see claimStartProof). */
   claim(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
+  /** First use of a child-workflow or continue-as-new grant (keyed by its payload hash) by a run chain. */
+  claimGrant(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
   /** The start that claimed a proof, if any. */
   find(proofId: string): Promise<{ firstExecutionRunId: string; workflowId: string } | null>;
   /**
@@ -205,7 +207,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (start) {
       // A child or continue-as-new grant admits one run chain (its retries share the first run id).
       const claim = { proofId: payloadHash(p), firstExecutionRunId: start.firstExecutionRunId, workflowId: wf.workflowId };
-      if ((await options.startProofs.claim(claim)) === 'replayed') {
+      if ((await options.startProofs.claimGrant(claim)) === 'replayed') {
         return { code: DenyCodes.grantReplayed, reason: `the ${p.action} grant ${p.id} already admitted another run; a grant starts one run chain only`, principal: p.principal };
       }
     }

@@ -130,4 +130,5 @@ export const IDENTITY_COLLECTIONS = {
   startProofs: 'start_proofs',
   artifactClaims: 'artifact_claims',
   runGrants: 'run_grants',
+  grantClaims: 'grant_claims',
 } as const;

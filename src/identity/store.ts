@@ -155,8 +155,10 @@ export async function claimStartProof(
   db: Db,
   claim: { proofId: string; firstExecutionRunId: string; workflowId: string },
   now = new Date(),
+  /** Child and continue-as-new grants are claimed the same way, in a registry that is never pruned. */
+  registry: 'start_proofs' | 'grant_claims' = 'start_proofs',
 ): Promise<'claimed' | 'same' | 'replayed'> {
-  const collection: Collection<StartProofClaim> = startProofs(db);
+  const collection: Collection<StartProofClaim> = registry === 'start_proofs' ? startProofs(db) : db.collection<StartProofClaim>(IDENTITY_COLLECTIONS.grantClaims);
   try {
     await collection.insertOne({ _id: claim.proofId, firstExecutionRunId: claim.firstExecutionRunId, workflowId: claim.workflowId, at: now });
     return 'claimed';
@@ -216,4 +218,14 @@ export async function claimRunGrant(db: Db, run: { namespace: string; runId: str
     const [stored] = parseAll(RunGrantDocumentSchema, [await collection.findOne({ _id })], 'run grant');
     return stored!.grantId;
   }
+}
+
+/**
+ * Drops start-proof claims older than a proof can be. A proof more than `proofMaxAgeMs` older than a
+ * run's start never admits a first run (the age check), and a retry or cron run of an admitted
+ * chain claims again for that chain; so `start_proofs` holds about one proof lifetime of starts.
+ * (Grant claims, which have no age to check, live in `grant_claims` and are kept.)
+ */
+export async function pruneStartProofClaims(db: Db, olderThan: Date): Promise<number> {
+  return (await startProofs(db).deleteMany({ at: { $lt: olderThan } })).deletedCount;
 }

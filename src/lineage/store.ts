@@ -33,6 +33,7 @@ export async function ensureLineageIndexes(db: Db): Promise<void> {
   await outcomeCollection(db).createIndex({ recordId: 1, at: 1 }, { name: 'record_time' });
   await outboxCollection(db).createIndex({ at: 1 }, { name: 'outbox_time' });
   await db.collection('artifact_claims').createIndex({ at: 1 }, { name: 'claim_time' });
+  await db.collection('start_proofs').createIndex({ at: 1 }, { name: 'claim_time' });
 }
 
 export interface ChainHead {

@@ -44,6 +44,15 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
       async find(proofId) {
         return claims.get(proofId) ?? null;
       },
+      async claimGrant(c) {
+        const key = `grant:${c.proofId}`;
+        const stored = claims.get(key);
+        if (!stored) {
+          claims.set(key, { firstExecutionRunId: c.firstExecutionRunId, workflowId: c.workflowId });
+          return 'claimed';
+        }
+        return stored.firstExecutionRunId === c.firstExecutionRunId && stored.workflowId === c.workflowId ? 'same' : 'replayed';
+      },
       async runGrant(run, grantId) {
         const key = `${run.namespace}/${run.workflowId}/${run.runId}`;
         if (!runGrants.has(key)) runGrants.set(key, grantId);
