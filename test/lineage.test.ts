@@ -79,7 +79,8 @@ test('nested children, continue-as-new and a denial: every decision has exactly 
       await new Promise((r) => setTimeout(r, 250));
       statuses = (await outcomesOf(db, charge._id)).map((o) => o.status);
     }
-    expect(statuses).toEqual(['started', 'completed']);
+    // Both reports carry the reporting worker's millisecond clock; a fast body reports both in one.
+    expect(statuses.sort()).toEqual(['completed', 'started']);
   }
 
   // continue-as-new stays under the same root: 3 run grants, 2 continue-as-new grants, 3 charges

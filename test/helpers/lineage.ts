@@ -15,12 +15,31 @@ export interface IssuedDecision {
   readonly workflowId: string;
 }
 
+/**
+ * A run's events in small pages: a governed run's events carry signed artifacts, and a default
+ * page of a long run can exceed the client's 4 MiB message limit.
+ */
+async function historyEvents(client: Client, workflowId: string, runId: string) {
+  const events: NonNullable<Awaited<ReturnType<typeof client.workflowService.getWorkflowExecutionHistory>>['history']>['events'] & object = [];
+  let nextPageToken: Uint8Array | undefined;
+  do {
+    const page = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId, runId },
+      maximumPageSize: 100,
+      nextPageToken,
+    });
+    events.push(...(page.history?.events ?? []));
+    nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+  } while (nextPageToken);
+  return events;
+}
+
 /** Every decision returned to a run, following continue-as-new and child workflows. */
 export async function issuedDecisions(client: Client, workflowId: string, runId: string): Promise<IssuedDecision[]> {
   const out: IssuedDecision[] = [];
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
   const scheduled = new Map<number, string>();
-  for (const e of history.events ?? []) {
+  for (const e of await historyEvents(client, workflowId, runId)) {
     const s = e.activityTaskScheduledEventAttributes;
     if (s) scheduled.set(Number(e.eventId), s.activityType?.name ?? '');
     const c = e.activityTaskCompletedEventAttributes;
