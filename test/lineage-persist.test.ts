@@ -89,3 +89,26 @@ test('start-proof claims older than a proof lifetime are pruned; grant claims ar
   expect(await claimStartProof(db, { ...claim(hash('c')), firstExecutionRunId: 'run-9' }, new Date(), 'grant_claims')).toBe('replayed');
   await db.dropDatabase();
 });
+
+test('a stale chain head (a taken seq) is read again, and a record replayed into a run that forgot it is skipped: the chain stays gap-free and clean', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  const first = await persistLineageBatch(db, rootId, [a(f.root), a(f.charge1)], verifier(), undefined, { head: null });
+  const rootDoc = await lineageCollection(db).findOne({ _id: rootId });
+  // A head one record behind: charge2 would take seq 1, which charge1 holds.
+  const stale = await persistLineageBatch(db, rootId, [a(f.charge2)], verifier(), undefined, { head: { seq: rootDoc!.seq, hash: rootDoc!.hash } });
+  expect(stale.head).toEqual({ seq: 2, hash: expect.stringMatching(/^sha256:/) });
+  // The root grant again, into a lineage run that knows nothing (head: null): already stored, skipped.
+  const replay = await persistLineageBatch(db, rootId, [a(f.root), a(f.childGrant)], verifier(), undefined, { head: null });
+  expect(replay).toMatchObject({ alreadyPresent: 1 });
+  const stored = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
+  expect(stored.map((d) => [d._id, d.seq])).toEqual([
+    [rootId, 0],
+    [f.charge1.payload.id, 1],
+    [f.charge2.payload.id, 2],
+    [f.childGrant.payload.id, 3],
+  ]);
+  expect(first.head?.seq).toBe(1);
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 4, violations: [] });
+  await db.dropDatabase();
+});
