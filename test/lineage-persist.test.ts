@@ -8,7 +8,7 @@ import { signingInput } from '../src/artifact/artifact';
 import { fromBase64Url } from '../src/common/base64url';
 import { nodeEd25519 } from '../src/crypto/node';
 import { claimArtifact, claimStartProof, pruneArtifactClaims, pruneStartProofClaims } from '../src/identity/store';
-import { buildLineageFixture, uniqueDatabase, type LineageFixture } from './lineage-fixture';
+import { buildLineageFixture, persistLargeRoot, uniqueDatabase, type LineageFixture } from './lineage-fixture';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
 let f: LineageFixture;
@@ -111,4 +111,19 @@ test('a stale chain head (a taken seq) is read again, and a record replayed into
   expect(first.head?.seq).toBe(1);
   expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 4, violations: [] });
   await db.dropDatabase();
+});
+
+test('a replayed record ahead of more than a hundred new ones (one persist batch) leaves the chain gap-free and clean on the store in use', async () => {
+  const source = await freshDb();
+  const ids = await persistLargeRoot(source, f.keys, 160, T0 + 86_400_000);
+  const signals = (await lineageCollection(source).find({}).sort({ seq: 1 }).toArray()).map((d) => (d.artifact ? a(d.artifact) : ({ kind: 'denial', signed: d.denial! } as LineageSignal)));
+  expect(signals).toHaveLength(ids.length);
+  const db = await freshDb();
+  const rootId = ids[0]!;
+  const first = await persistLineageBatch(db, rootId, signals.slice(0, 3), verifier(), undefined, { head: null });
+  // The root grant replayed first, then 150+ records never stored: one batch, as the workflow sends it.
+  const result = await persistLineageBatch(db, rootId, [signals[0]!, ...signals.slice(3)], verifier(), undefined, { head: first.head });
+  expect(result.alreadyPresent).toBe(1);
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: ids.length, violations: [] });
+  await Promise.all([source.dropDatabase(), db.dropDatabase()]);
 });

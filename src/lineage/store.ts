@@ -231,19 +231,33 @@ async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: Outc
   }
 }
 
-/** Inserts in order; returns the first duplicate-key failure (everything before it is stored), or null. */
+/**
+ * Inserts in order; returns the first duplicate-key failure (everything before it is stored,
+ * nothing after it), or null. In chunks: FerretDB v1 honours `ordered` only within its own
+ * internal batches of 100 documents (a failure stops that batch, yet the next ones are still
+ * inserted), so each call stays below that; and the count the server reports is checked against
+ * the failure's position, so a backend that kept going is caught rather than trusted.
+ */
 async function insertOrdered(c: Collection<LineageRecord>, docs: LineageRecord[]): Promise<{ index: number } | null> {
-  try {
-    await c.insertMany(docs, { ordered: true });
-    return null;
-  } catch (err) {
-    const writeErrors = (err as { writeErrors?: Array<{ code?: number; index: number }> | { code?: number; index: number } }).writeErrors;
-    const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-    const first = list[0];
-    if (!first || first.code !== 11000) throw err;
-    return { index: first.index };
+  for (let start = 0; start < docs.length; start += INSERT_CHUNK) {
+    const chunk = docs.slice(start, start + INSERT_CHUNK);
+    try {
+      await c.insertMany(chunk, { ordered: true });
+    } catch (err) {
+      const e = err as { writeErrors?: Array<{ code?: number; index: number }> | { code?: number; index: number }; insertedCount?: number; result?: { insertedCount?: number } };
+      const list = Array.isArray(e.writeErrors) ? e.writeErrors : e.writeErrors ? [e.writeErrors] : [];
+      const first = list[0];
+      if (!first || first.code !== 11000) throw err;
+      const inserted = e.insertedCount ?? e.result?.insertedCount;
+      if (inserted !== undefined && inserted !== first.index) {
+        throw new LineageStoreError(`the store inserted ${inserted} documents of an ordered insert that failed at ${first.index}; refusing to continue a chain it may have forked`);
+      }
+      return { index: start + first.index };
+    }
   }
+  return null;
 }
+const INSERT_CHUNK = 50;
 
 /**
  * The write-ahead hand-off: every decision is inserted here before the authorization activity
