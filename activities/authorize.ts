@@ -125,6 +125,8 @@ interface Call {
   readonly start: RunStart | null;
   /** Tagged view of the arguments the decision covers (the start input for a run grant). */
   readonly args: readonly unknown[];
+  /** Another run's start (the first run of this chain), from the server. */
+  readonly runStartOf: (caller: CallerFacts) => Promise<RunStart>;
 }
 
 const mismatchDenial = (m: ClaimMismatch): Denied => ({
@@ -152,24 +154,33 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     }
     const firstRun = start.firstExecutionRunId === caller.runId;
     const wf = { ...caller, firstExecutionRunId: start.firstExecutionRunId };
-    const proven = verifyStartProof(
-      start.proof,
-      { namespace: caller.namespace, workflowId: caller.workflowId, workflowType: caller.workflowType, taskQueue: start.taskQueue, argsDigest: call.request.argsDigest, startedAt: start.startedAt },
-      snapshot,
-      at,
-      ed25519,
-      { maxAgeMs: options.proofMaxAgeMs ?? DEFAULT_PROOF_MAX_AGE_MS, skewMs: CLOCK_SKEW_MS, checkAge: firstRun },
-    );
+    const verify = (startedAt: number, checkAge: boolean) =>
+      verifyStartProof(
+        start.proof,
+        { namespace: caller.namespace, workflowId: caller.workflowId, workflowType: caller.workflowType, taskQueue: start.taskQueue, argsDigest: call.request.argsDigest, startedAt },
+        snapshot,
+        at,
+        ed25519,
+        { maxAgeMs: options.proofMaxAgeMs ?? DEFAULT_PROOF_MAX_AGE_MS, skewMs: CLOCK_SKEW_MS, checkAge },
+      );
+    let proven = verify(start.startedAt, firstRun);
     if ('code' in proven) return proven;
     const claim = { proofId: proven.proofId, firstExecutionRunId: wf.firstExecutionRunId, workflowId: wf.workflowId };
-    if (firstRun) {
-      if ((await options.startProofs.claim(claim)) === 'replayed') {
-        return { code: DenyCodes.proofReplayed, reason: 'this start proof was already used by another start; a proof starts one workflow only', principal: proven.principal };
-      }
-    } else if ((await options.startProofs.claim(claim)) === 'replayed') {
+    if (!firstRun) {
       // A workflow retry or cron run re-delivers its first run's proof (the server copies the start
-      // header): admitted for that chain only, even if its first run never got to claim it.
-      return { code: DenyCodes.proofReplayed, reason: 'this start proof was used by another start; a retried or cron run may only re-use its own chain\'s proof', principal: proven.principal };
+      // header). Admitted for the chain that claimed it; if none did (its first run never got that
+      // far), the proof must have been fresh when that chain began, judged by the first run's start.
+      const stored = await options.startProofs.find(proven.proofId);
+      if (stored && (stored.firstExecutionRunId !== claim.firstExecutionRunId || stored.workflowId !== claim.workflowId)) {
+        return { code: DenyCodes.proofReplayed, reason: 'this start proof was used by another start; a retried or cron run may only re-use its own chain\'s proof', principal: proven.principal };
+      }
+      if (stored) return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] };
+      const first = await call.runStartOf({ ...caller, runId: start.firstExecutionRunId });
+      proven = verify(first.startedAt, true);
+      if ('code' in proven) return proven;
+    }
+    if ((await options.startProofs.claim(claim)) === 'replayed') {
+      return { code: DenyCodes.proofReplayed, reason: 'this start proof was already used by another start; a proof starts one workflow only', principal: proven.principal };
     }
     return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] };
   }
@@ -330,7 +341,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (viewDigest !== request.argsDigest) {
       return deny({ code: DenyCodes.malformedRequest, reason: 'the argument digest does not match the arguments' });
     }
-    const call: Call = { request, caller, start, args: start && 'view' in start.args ? start.args.view : request.args };
+    const call: Call = { request, caller, start, args: start && 'view' in start.args ? start.args.view : request.args, runStartOf: context.runStart };
     if (request.delegateRoles !== null && request.action !== 'child-workflow') {
       return deny({ code: DenyCodes.malformedRequest, reason: 'only a child workflow start can delegate roles' });
     }

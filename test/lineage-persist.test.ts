@@ -7,7 +7,7 @@ import { verifyLineage } from '../src/lineage/verify';
 import { signingInput } from '../src/artifact/artifact';
 import { fromBase64Url } from '../src/common/base64url';
 import { nodeEd25519 } from '../src/crypto/node';
-import { claimArtifact, claimStartProof, pruneArtifactClaims, pruneStartProofClaims } from '../src/identity/store';
+import { claimArtifact, pruneArtifactClaims } from '../src/identity/store';
 import { buildLineageFixture, persistLargeRoot, uniqueDatabase, type LineageFixture } from './lineage-fixture';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
@@ -75,20 +75,6 @@ test('artifact claims older than an artifact lifetime are pruned; a retry of a p
   await db.dropDatabase();
 });
 
-test('start-proof claims older than a proof lifetime are pruned; grant claims are kept', async () => {
-  const db = await freshDb();
-  const claim = (proofId: string) => ({ proofId, firstExecutionRunId: 'run-1', workflowId: 'wf' });
-  const hash = (c: string) => `sha256:${c.repeat(64)}`;
-  await claimStartProof(db, claim(hash('a')), new Date(T0));
-  await claimStartProof(db, claim(hash('b')), new Date(T0 + 10 * 60_000));
-  await claimStartProof(db, claim(hash('c')), new Date(T0), 'grant_claims');
-  expect(await pruneStartProofClaims(db, new Date(T0 + 6 * 60_000))).toBe(1);
-  expect(await db.collection('start_proofs').find({}).map((d) => d._id).toArray()).toEqual([hash('b')]);
-  expect(await db.collection('grant_claims').countDocuments({})).toBe(1);
-  // A grant stays single-use however old its claim is.
-  expect(await claimStartProof(db, { ...claim(hash('c')), firstExecutionRunId: 'run-9' }, new Date(), 'grant_claims')).toBe('replayed');
-  await db.dropDatabase();
-});
 
 test('a stale chain head (a taken seq) is read again, and a record replayed into a run that forgot it is skipped: the chain stays gap-free and clean', async () => {
   const db = await freshDb();

@@ -220,12 +220,3 @@ export async function claimRunGrant(db: Db, run: { namespace: string; runId: str
   }
 }
 
-/**
- * Drops start-proof claims older than a proof can be. A proof more than `proofMaxAgeMs` older than a
- * run's start never admits a first run (the age check), and a retry or cron run of an admitted
- * chain claims again for that chain; so `start_proofs` holds about one proof lifetime of starts.
- * (Grant claims, which have no age to check, live in `grant_claims` and are kept.)
- */
-export async function pruneStartProofClaims(db: Db, olderThan: Date): Promise<number> {
-  return (await startProofs(db).deleteMany({ at: { $lt: olderThan } })).deletedCount;
-}

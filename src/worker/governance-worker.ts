@@ -2,13 +2,13 @@
 // only process that holds the signing key.
 import { hostname } from 'node:os';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
-import { createAuthorizer, DEFAULT_PROOF_MAX_AGE_MS } from '../../activities/authorize';
+import { createAuthorizer } from '../../activities/authorize';
 import { callerFromInfo, readRunStart, runStartCache } from '../../activities/caller';
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
-import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims, pruneStartProofClaims } from '../identity/store';
+import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
@@ -169,7 +169,6 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }), taskQueue, lineageDb, {
             everyMs: options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS,
             claimLifetimeMs: artifactTtlMs + CLAIM_MARGIN_MS,
-            proofLifetimeMs: (options.proofMaxAgeMs ?? DEFAULT_PROOF_MAX_AGE_MS) + CLAIM_MARGIN_MS,
           });
           return next(w).finally(async () => {
             sweeper.stop();
@@ -223,7 +222,7 @@ function outboxSweeper(
   client: Client,
   taskQueue: string,
   lineageDb: { get(): Promise<Db> },
-  timing: { everyMs: number; claimLifetimeMs: number; proofLifetimeMs: number },
+  timing: { everyMs: number; claimLifetimeMs: number },
 ): { stop(): void } {
   const { everyMs } = timing;
   let running = false;
@@ -236,7 +235,6 @@ function outboxSweeper(
         await handOffToLineage(client, taskQueue, entry.signal, entry.rootId).catch(() => undefined); // next sweep
       }
       await pruneArtifactClaims(db, new Date(Date.now() - timing.claimLifetimeMs));
-      await pruneStartProofClaims(db, new Date(Date.now() - timing.proofLifetimeMs));
     } catch {
       // MongoDB unreachable: the next sweep tries again
     } finally {

@@ -870,6 +870,26 @@ describe('server facts, not claims', () => {
       allowed(await rawAuthorize(continued, honestContext(continued, { start: { initiator: 'retry' } })));
     });
 
+    it('admits a retry whose first run never claimed the proof only if the proof was fresh when that first run started', async () => {
+      const proofAt = clock;
+      for (const [label, firstStartedAt, expected] of [
+        ['the first run started within the proof lifetime', proofAt + 1_000, 'allow'],
+        ['the first run started long after the proof (a copied proof, a new chain)', proofAt + DAY, DenyCodes.invalidProof],
+      ] as const) {
+        const workflowId = `wf-unclaimed-${label.length}`;
+        const retry = runRequest(workflowId, { workflow: { runId: 'run-2', continuedFromRunId: 'run-1', firstExecutionRunId: 'run-1', startedAt: proofAt + DAY + 60_000 } });
+        const base = honestContext(retry, { start: { initiator: 'retry' } });
+        const context = {
+          caller: base.caller,
+          runStart: async (c: { runId: string }) => (c.runId === 'run-1' ? { ...(await base.runStart(base.caller!)), startedAt: firstStartedAt } : base.runStart(base.caller!)),
+        };
+        clock = proofAt + DAY + 60_000;
+        const result = await rawAuthorize(retry, context);
+        if (expected === 'allow') allowed(result);
+        else denied(result, expected);
+      }
+    });
+
     it('denies a continued-as-new run that carries a valid start proof but no continue-as-new grant with INVALID_GRANT', async () => {
       const first = runRequest('wf-continued');
       allowed(await authorize(first));
