@@ -54,8 +54,6 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
   const input: LineageWorkflowInput = { rootId, pending: carried.pending.filter((s) => JSON.stringify(s).length <= MAX_LINEAGE_SIGNAL_CHARS), stats: carried.stats };
   const pending: LineageSignal[] = [...input.pending];
   let head: PersistResult['head'] = null;
-  const recentOrder: string[] = [];
-  const recent = new Set(recentOrder);
   // Allowed per-call decisions stored recently: the calls outcomes may name without a lookup.
   const recentCallOrder: string[] = [];
   const recentCalls = new Set(recentCallOrder);
@@ -101,9 +99,9 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
       if (count > 0 && chars > BATCH_CHARS) break;
       count += 1;
     }
-    const taken = pending.slice(0, count);
-    // A repeated hand-off (an authorization retried after its signal landed) carries the same id.
-    const batch = taken.filter((s) => s.kind === 'outcome' || !recent.has(s.signed.payload.id));
+    // Repeated hand-offs (a retried authorization, a sweeper re-delivery) go to persistence like
+    // any other: it skips what is already chained and clears its outbox entry.
+    const batch = pending.slice(0, count);
     const named = [...new Set(batch.flatMap((s) => (s.kind === 'outcome' && recentCalls.has(s.id) ? [s.id] : [])))];
     try {
       const result = await persist(input.rootId, batch, { head, calls: named });
@@ -115,15 +113,7 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
       }
       while (recentCallOrder.length > RECENT) recentCalls.delete(recentCallOrder.shift()!);
       report();
-      // Only what was stored counts as seen: a forged copy of an id must not hide the genuine one.
-      const refused = new Set(result.rejected);
-      for (const s of batch) {
-        if (s.kind === 'outcome' || recent.has(s.signed.payload.id) || refused.has(s.signed.payload.id)) continue;
-        recent.add(s.signed.payload.id);
-        recentOrder.push(s.signed.payload.id);
-      }
-      while (recentOrder.length > RECENT) recent.delete(recentOrder.shift()!);
-      pending.splice(0, taken.length);
+      pending.splice(0, batch.length);
       return true;
     } catch {
       await sleep('5 seconds');

@@ -191,7 +191,13 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
         // can hold a lineage workflow id for a while) must not keep an authorized body from
         // running, nor add a round trip before or after it.
         const send = (status: Outcome['status'], failureType: string | null = null) =>
-          void report(status, failureType).catch((e: unknown) => ctx.log.warn(`lineage: could not record a ${status} outcome`, { error: String(e) }));
+          void report(status, failureType).catch((e: unknown) => {
+            try {
+              ctx.log.warn(`lineage: could not record a ${status} outcome`, { error: String(e) });
+            } catch {
+              // the activity has ended and its logger with it: the report was best effort
+            }
+          });
         send('started');
         let value: unknown;
         try {

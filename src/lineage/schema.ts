@@ -22,6 +22,8 @@ export const LINEAGE_COLLECTION = 'lineage';
 export const OUTCOME_COLLECTION = 'lineage_outcomes';
 /** Write-ahead hand-off of decisions, cleared once chained (see writeToOutbox). */
 export const OUTBOX_COLLECTION = 'lineage_outbox';
+/** Decisions no lineage workflow can take (oversized), moved out of the outbox and kept for operators. */
+export const DEAD_LETTER_COLLECTION = 'lineage_dead_letters';
 export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 
 const LINEAGE_WORKFLOW_PREFIX = 'temporal-governance-lineage-';
@@ -60,14 +62,13 @@ export const LineageSignalSchema = z.discriminatedUnion('kind', [
 ]);
 export type LineageSignal = z.infer<typeof LineageSignalSchema>;
 
-export const LineageWorkflowInputSchema = z
-  .object({
-    rootId: z.string().min(1),
-    pending: z.array(LineageSignalSchema),
-    /** Dropped-signal counters carried across continue-as-new (informational). */
-    stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int() }).strict().optional(),
-  })
-  .strict();
+// Not strict: a run continued from an older version carries more fields; only these are read.
+export const LineageWorkflowInputSchema = z.object({
+  rootId: z.string().min(1),
+  pending: z.array(LineageSignalSchema),
+  /** Dropped-signal counters carried across continue-as-new (informational). */
+  stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int() }).strict().optional(),
+});
 
 export interface LineageStats {
   /** Signals that are not a lineage record at all. */

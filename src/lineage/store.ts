@@ -2,7 +2,7 @@
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { chainHash, GENESIS_HASH, LINEAGE_COLLECTION, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
+import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
@@ -269,25 +269,56 @@ export interface OutboxEntry {
   readonly _id: string;
   readonly rootId: string;
   readonly signal: LineageSignal;
+  /** When the entry is next due for (re-)delivery: its write time, then pushed back on each attempt. */
   readonly at: Date;
+  readonly attempts?: number;
 }
 
 export function outboxCollection(db: Db): Collection<OutboxEntry> {
   return db.collection<OutboxEntry>(OUTBOX_COLLECTION);
 }
 
-/** Idempotent: a retried authorization writes the same entry again. */
+/**
+ * Idempotent: a retried authorization writes the same entry again. Another decision under the same
+ * id (two workers signing different bytes) is refused: returning it would issue an artifact that
+ * lineage does not hold.
+ */
 export async function writeToOutbox(db: Db, rootId: string, signal: LineageSignal & { kind: 'artifact' | 'denial' }, at = new Date()): Promise<void> {
+  const collection = outboxCollection(db);
   try {
-    await outboxCollection(db).insertOne({ _id: signal.signed.payload.id, rootId, signal, at });
+    await collection.insertOne({ _id: signal.signed.payload.id, rootId, signal, at });
   } catch (err) {
     if ((err as { code?: number }).code !== 11000) throw err;
+    const stored = await collection.findOne({ _id: signal.signed.payload.id }, { projection: { 'signal.signed.signature': 1 } });
+    if (stored && (stored.signal as { signed?: { signature?: string } }).signed?.signature !== signal.signed.signature) {
+      throw new LineageStoreError(`decision ${signal.signed.payload.id} is already in the outbox with other bytes (do all governance workers holding key ${signal.signed.payload.kid} use the same issuer?)`);
+    }
   }
 }
 
-/** Entries older than `olderThan`: decisions whose record has not reached the chain yet. */
+/** Entries due before `olderThan`, oldest first: decisions whose record has not reached the chain yet. */
 export async function lingeringOutbox(db: Db, olderThan: Date, limit = 500): Promise<OutboxEntry[]> {
-  return outboxCollection(db).find({ at: { $lt: olderThan } }).limit(limit).toArray();
+  return outboxCollection(db).find({ at: { $lt: olderThan } }).sort({ at: 1 }).limit(limit).toArray();
+}
+
+/** Pushes an entry back after a re-delivery, doubling the wait each time (at most an hour), so nothing starves the rest. */
+export async function postponeOutbox(db: Db, entry: OutboxEntry, baseMs: number, now = Date.now()): Promise<void> {
+  const attempts = (entry.attempts ?? 0) + 1;
+  const wait = Math.min(baseMs * 2 ** Math.min(attempts, 20), 3_600_000);
+  await outboxCollection(db).updateOne({ _id: entry._id }, { $set: { at: new Date(now + wait), attempts } });
+}
+
+/**
+ * Moves an entry no lineage workflow can take (larger than a lineage signal may be) out of the
+ * outbox, into `lineage_dead_letters`, where it stays, durable, for an operator.
+ */
+export async function deadLetterOutbox(db: Db, entry: OutboxEntry, reason: string): Promise<void> {
+  try {
+    await db.collection(DEAD_LETTER_COLLECTION).insertOne({ ...entry, reason, movedAt: new Date() } as never);
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err;
+  }
+  await outboxCollection(db).deleteOne({ _id: entry._id });
 }
 
 export async function clearOutbox(db: Db, ids: readonly string[]): Promise<void> {

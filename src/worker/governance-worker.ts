@@ -1,6 +1,5 @@
 // The governance worker: runs the authorization activity on the governance task queue. It is the
 // only process that holds the signing key.
-import { hostname } from 'node:os';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
 import { callerFromInfo, readRunStart, runStartCache } from '../../activities/caller';
@@ -17,10 +16,10 @@ import { enforcementInterceptor } from '../../interceptors/activity';
 import { signingInput } from '../artifact/artifact';
 import { fromBase64Url } from '../common/base64url';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageWorkflowId, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
+import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
 import { ApplicationFailure } from '@temporalio/common';
 import { handOffToLineage } from '../lineage/handoff';
-import { connectLineage, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, writeToOutbox, type ChainState } from '../lineage/store';
+import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
 
@@ -35,6 +34,7 @@ export interface GovernanceWorkerOptions {
   readonly signingKeyPath: string;
   /** Trust bundle path; the signing key's public half must be in it. */
   readonly trustBundlePath: string;
+  /** Issuer name in every artifact (default `temporal-governance/<kid>`); must be the same on every worker that holds the key. */
   readonly issuer?: string;
   /** Lifetime of per-call artifacts (default 5 minutes). */
   readonly artifactTtlMs?: number;
@@ -96,7 +96,9 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       claimGrant: async (claim) => claimStartProof(await identity.db(), claim, undefined, 'grant_claims'),
     },
     ed25519: nodeEd25519,
-    issuer: options.issuer ?? `temporal-governance@${hostname()}`,
+    // The same on every worker holding the key: a retried authorization taken by another worker
+    // must sign the same bytes under the same id, or lineage would hold the other version.
+    issuer: options.issuer ?? `temporal-governance/${signingKey.kid}`,
     artifactTtlMs,
     now: () => Context.current().info.scheduledTimestampMs,
     // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained
@@ -198,16 +200,19 @@ function lazyLineageDb(uri: string, database?: string) {
   let connecting: Promise<Db> | undefined;
   return {
     get(): Promise<Db> {
-      connecting ??= connectLineage(uri, database).then(
-        async ({ db }) => {
+      connecting ??= (async () => {
+        const { client, db } = await connectLineage(uri, database);
+        try {
           await ensureLineageIndexes(db);
           return db;
-        },
-        (err: unknown) => {
-          connecting = undefined; // try again on the next batch
+        } catch (err) {
+          await client.close().catch(() => undefined);
           throw err;
-        },
-      );
+        }
+      })().catch((err: unknown) => {
+        connecting = undefined; // connect and index creation alike: try again next time
+        throw err;
+      });
       return connecting;
     },
   };
@@ -232,7 +237,12 @@ function outboxSweeper(
     try {
       const db = await lineageDb.get();
       for (const entry of await lingeringOutbox(db, new Date(Date.now() - everyMs))) {
-        await handOffToLineage(client, taskQueue, entry.signal, entry.rootId).catch(() => undefined); // next sweep
+        if (JSON.stringify(entry.signal).length > MAX_LINEAGE_SIGNAL_CHARS) {
+          await deadLetterOutbox(db, entry, `larger than a lineage signal may be (${MAX_LINEAGE_SIGNAL_CHARS} characters)`);
+          continue;
+        }
+        await withDeadline(handOffToLineage(client, taskQueue, entry.signal, entry.rootId), 30_000).catch(() => undefined); // next time
+        await postponeOutbox(db, entry, everyMs);
       }
       await pruneArtifactClaims(db, new Date(Date.now() - timing.claimLifetimeMs));
     } catch {
@@ -244,4 +254,14 @@ function outboxSweeper(
   const timer = setInterval(() => void sweep(), everyMs);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/** Rejects when `promise` has not settled within `ms`, so one hung call cannot stop the sweeper for good. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
