@@ -121,9 +121,10 @@ describe('signals to a real root lineage workflow', () => {
         const s = await lineage(rootId).query<LineageStats>(LINEAGE_STATS_QUERY);
         return s.rejected >= 3 ? s : undefined;
       });
-      // malformed: the five junk values; oversized: the blob; rejected: the fresh forgery, the foreign
-      // root's decision and the forged upcoming copy (the copy of an existing id is a known duplicate).
-      expect(stats).toEqual({ malformed: 5, oversized: 1, rejected: 3 });
+      // malformed: the five junk values; oversized: the blob; rejected: the forged copies (of an
+      // existing, a fresh and the upcoming id) and the foreign root's decision: every signed-looking
+      // signal goes to persistence, which verifies it.
+      expect(stats).toEqual({ malformed: 5, oversized: 1, rejected: 4 });
       expect((await lineage(rootId).describe()).memo?.governanceLineageDropped).toEqual(stats);
 
       const records = await recordsOf(rootId);
