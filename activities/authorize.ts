@@ -62,6 +62,11 @@ export interface CallContext {
   readonly caller: CallerFacts | undefined;
   /** The calling run's start from its history; read only for run grants. */
   readonly runStart: (caller: CallerFacts) => Promise<RunStart>;
+  /**
+   * Which authorization activity this is (server-set activity id and first-scheduled time): its
+   * retries share it, another request does not. Defaults to the decision time.
+   */
+  readonly scheduling?: string;
 }
 
 export interface StartProofRegistry {
@@ -72,10 +77,11 @@ export interface StartProofRegistry {
   /** The start that claimed a proof, if any. */
   find(proofId: string): Promise<{ firstExecutionRunId: string; workflowId: string } | null>;
   /**
-   * Records `grantId` as the run grant of a run, unless it already has one: returns the grant the
-   * run holds (the first recorded). One grant per run, so revoking it cannot be undone by asking again.
+   * Records which authorization (`scheduling`) gave a run its grant, unless one already did: returns
+   * the recorded one. One run grant per run, so revoking it cannot be undone by asking again; retries
+   * of that authorization (same scheduling) still get through, even if decided differently.
    */
-  runGrant(run: { namespace: string; runId: string; workflowId: string }, grantId: string): Promise<string>;
+  runGrant(run: { namespace: string; runId: string; workflowId: string }, grant: { grantId: string; scheduling: string }): Promise<{ grantId: string; scheduling: string }>;
 }
 
 export const DEFAULT_PROOF_MAX_AGE_MS = 5 * 60_000;
@@ -387,9 +393,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (request.action === 'workflow') {
       // Workflow code can ask for its run grant again; it gets the one it has or nothing. (A retried
       // authorization reproduces the same id and passes.)
-      const held = await options.startProofs.runGrant({ namespace: caller.namespace, runId: caller.runId, workflowId: caller.workflowId }, id);
-      if (held !== id) {
-        return deny({ code: DenyCodes.grantReplayed, reason: `run ${caller.runId} already holds run grant ${held}; a run holds one run grant (revoking it cannot be undone by asking again)` });
+      const scheduling = context.scheduling ?? `${at}`;
+      const held = await options.startProofs.runGrant({ namespace: caller.namespace, runId: caller.runId, workflowId: caller.workflowId }, { grantId: id, scheduling });
+      if (held.scheduling !== scheduling) {
+        return deny({ code: DenyCodes.grantReplayed, reason: `run ${caller.runId} already holds run grant ${held.grantId}; a run holds one run grant (revoking it cannot be undone by asking again)` });
       }
     }
     const perCall = request.action === 'activity' || request.action === 'local-activity';

@@ -45,7 +45,7 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     },
     Number.MAX_SAFE_INTEGER, // never stale: this section measures crypto, not MongoDB
   );
-  const startProofs = { claim: async () => 'claimed' as const, claimGrant: async () => 'claimed' as const, find: async () => null, runGrant: async (_run: unknown, id: string) => id };
+  const startProofs = { claim: async () => 'claimed' as const, claimGrant: async () => 'claimed' as const, find: async () => null, runGrant: async (_run: unknown, grant: { grantId: string; scheduling: string }) => grant };
   const authorizerWith = (ed25519: Ed25519) =>
     createAuthorizer({
       policy,

@@ -55,7 +55,7 @@ export async function runIdentityCpu(keys: BenchKeys, timeBoxMs: number): Promis
     signingKey,
     trustBundle: () => trust,
     identity: async () => snapshot,
-    startProofs: { claim: async () => 'claimed', claimGrant: async () => 'claimed', find: async () => null, runGrant: async (_run, id) => id },
+    startProofs: { claim: async () => 'claimed', claimGrant: async () => 'claimed', find: async () => null, runGrant: async (_run, grant) => grant },
     ed25519: nodeEd25519,
     issuer: 'temporal-governance@bench-host',
     artifactTtlMs: 5 * 60_000,

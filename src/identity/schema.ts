@@ -117,6 +117,8 @@ export const RunGrantDocumentSchema = z
     /** `<namespace>/<workflowId>/<runId>` */
     _id: z.string().min(1),
     grantId: z.string().min(1),
+    /** The authorization activity that obtained it (`<activityId>@<first-scheduled ms>`); its retries may obtain it again. */
+    scheduling: z.string().min(1),
     workflowId: z.string().min(1),
     at: z.date(),
   })

@@ -206,17 +206,22 @@ export async function pruneArtifactClaims(db: Db, olderThan: Date): Promise<numb
   return (await artifactClaims(db).deleteMany({ at: { $lt: olderThan } })).deletedCount;
 }
 
-/** Records the first run grant issued to a run and returns the one the run holds. */
-export async function claimRunGrant(db: Db, run: { namespace: string; runId: string; workflowId: string }, grantId: string, now = new Date()): Promise<string> {
+/** Records which authorization gave a run its grant, unless one already did; returns the recorded one. */
+export async function claimRunGrant(
+  db: Db,
+  run: { namespace: string; runId: string; workflowId: string },
+  grant: { grantId: string; scheduling: string },
+  now = new Date(),
+): Promise<{ grantId: string; scheduling: string }> {
   const collection = db.collection<RunGrantDocument>(IDENTITY_COLLECTIONS.runGrants);
   const _id = `${run.namespace}/${run.workflowId}/${run.runId}`;
   try {
-    await collection.insertOne({ _id, grantId, workflowId: run.workflowId, at: now });
-    return grantId;
+    await collection.insertOne({ _id, grantId: grant.grantId, scheduling: grant.scheduling, workflowId: run.workflowId, at: now });
+    return grant;
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     const [stored] = parseAll(RunGrantDocumentSchema, [await collection.findOne({ _id })], 'run grant');
-    return stored!.grantId;
+    return { grantId: stored!.grantId, scheduling: stored!.scheduling };
   }
 }
 

@@ -134,7 +134,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     // governance, it is not governed by it (it would need an authorization to record one).
     workflowBundle: await lineageBundle(),
     activities: {
-      [AUTHORIZE_ACTIVITY]: (input: unknown) => authorize(input, { caller: callerFromInfo(Context.current().info), runStart }),
+      [AUTHORIZE_ACTIVITY]: (input: unknown) => {
+        const { info } = Context.current();
+        return authorize(input, { caller: callerFromInfo(info), runStart, scheduling: `${info.activityId}@${info.scheduledTimestampMs}` });
+      },
       [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
         // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
         // A type name is anyone's to choose, so the caller's task queue is checked too (once per run).

@@ -27,7 +27,7 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
   const revocations: RevocationDocument[] = [];
   const keys = new Map<string, ParsedApiKey>();
   const claims = new Map<string, { firstExecutionRunId: string; workflowId: string }>();
-  const runGrants = new Map<string, string>();
+  const runGrants = new Map<string, { grantId: string; scheduling: string }>();
   const identity: MemoryIdentity = {
     principals,
     apiKeys,
@@ -53,9 +53,9 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
         }
         return stored.firstExecutionRunId === c.firstExecutionRunId && stored.workflowId === c.workflowId ? 'same' : 'replayed';
       },
-      async runGrant(run, grantId) {
+      async runGrant(run, grant) {
         const key = `${run.namespace}/${run.workflowId}/${run.runId}`;
-        if (!runGrants.has(key)) runGrants.set(key, grantId);
+        if (!runGrants.has(key)) runGrants.set(key, grant);
         return runGrants.get(key)!;
       },
     },

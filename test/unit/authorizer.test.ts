@@ -253,6 +253,23 @@ describe('root run grant', () => {
     expect(allowed(await authorize(request({ workflow: { runId: 'run-2', firstExecutionRunId: 'run-2' } }))).payload.runId).toBe('run-2');
   });
 
+  it('lets a retry of the same authorization through even when decided differently (the scheduling, not the id, is the run grant\'s)', async () => {
+    const req = request({ workflow: { runId: 'run-sched', firstExecutionRunId: 'run-sched' } });
+    const first = allowed(await rawAuthorize(req, { ...honestContext(req), scheduling: 'auth-1@1000' }));
+    // Same authorization activity retried after a policy change: another id, same scheduling.
+    const retried = createAuthorizer(options({ policy: parsePolicyText(`
+id: unit-policy-v2
+rules:
+  - id: allow-workflows
+    effect: allow
+    when: { actions: [workflow] }
+`) }));
+    const second = allowed(await retried(req, { ...honestContext(req), scheduling: 'auth-1@1000' }));
+    expect(second.payload.id).not.toBe(first.payload.id);
+    // Another authorization activity of the same run: refused.
+    denied(await rawAuthorize(req, { ...honestContext(req), scheduling: 'auth-7@2000' }), DenyCodes.grantReplayed);
+  });
+
   it('denies a workflow started without a principal with a signed UNAUTHENTICATED denial', async () => {
     const req = request({ principal: null });
     const denial = denied(await authorize(req), DenyCodes.unauthenticated);
