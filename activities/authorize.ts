@@ -15,7 +15,7 @@ import {
   type SignedArtifact,
 } from '../src/common/schemas';
 import { DEFAULT_MAX_STALENESS_MS } from '../src/identity/cache';
-import { verifyStartProof } from '../src/identity/proof';
+import { verifyStartProof, type ProvenIdentity } from '../src/identity/proof';
 import { intersectRoles, revocationProblem, stalenessProblem, type IdentitySnapshot } from '../src/identity/snapshot';
 import { rootOf, type LineageSignal } from '../src/lineage/schema';
 import { evaluatePolicy } from '../src/policy/evaluate';
@@ -70,7 +70,7 @@ export interface CallContext {
 }
 
 export interface StartProofRegistry {
-  /** First use of a proof (or a child / continue-as-new grant) by a start (see claimStartProof). */
+  /** First use of a start proof by a start (see claimStartProof). */
   claim(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
   /** First use of a child-workflow or continue-as-new grant (keyed by its payload hash) by a run chain. */
   claimGrant(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
@@ -135,6 +135,9 @@ interface Call {
   readonly runStartOf: (caller: CallerFacts) => Promise<RunStart>;
 }
 
+/** A root's lineage: the proven key's principal and roles, nothing above it. */
+const rootLineage = (p: ProvenIdentity): Lineage => ({ principal: p.principal, credential: p.keyId, roles: p.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] });
+
 const mismatchDenial = (m: ClaimMismatch): Denied => ({
   code: DenyCodes.claimMismatch,
   reason: `the request claims ${m.field} ${describeClaim(m.claimed)} but the Temporal server recorded ${describeClaim(m.actual)}; governance acts on the server's record only`,
@@ -180,7 +183,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
       if (stored && (stored.firstExecutionRunId !== claim.firstExecutionRunId || stored.workflowId !== claim.workflowId)) {
         return { code: DenyCodes.proofReplayed, reason: 'this start proof was used by another start; a retried or cron run may only re-use its own chain\'s proof', principal: proven.principal };
       }
-      if (stored) return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] };
+      if (stored) return rootLineage(proven);
       const first = await call.runStartOf({ ...caller, runId: start.firstExecutionRunId });
       proven = verify(first.startedAt, true);
       if ('code' in proven) return proven;
@@ -188,7 +191,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if ((await options.startProofs.claim(claim)) === 'replayed') {
       return { code: DenyCodes.proofReplayed, reason: 'this start proof was already used by another start; a proof starts one workflow only', principal: proven.principal };
     }
-    return { principal: proven.principal, credential: proven.keyId, roles: proven.roles, rootId: null, parent: null, ancestors: [], ancestorKids: [] };
+    return rootLineage(proven);
   }
 
   /** Resolves the principal, roles, root and parent link of a request, or says why it cannot. */
