@@ -11,7 +11,9 @@ import { MongoClient } from 'mongodb';
 import { ensureFerretDb } from '../src/stack/tools';
 import { loadTrustBundle } from '../src/crypto/keys';
 import { verifyLineage } from '../src/lineage/verify';
-import { governedEnv, uniqueName, expectGovernanceDenied, type Env } from './helpers/harness';
+import { Worker } from '@temporalio/worker';
+import { GovernancePlugin } from '../src/plugin';
+import { governedEnv, uniqueName, expectGovernanceDenied, workflowsPath, type Env } from './helpers/harness';
 import { issuedDecisions, waitForRecords } from './helpers/lineage';
 import { runsOf } from './fixtures/activities';
 import { payOnce, payTwice } from './fixtures/workflows';
@@ -115,6 +117,13 @@ test('an outage longer than the authorization timeout denies (IDENTITY_STATE_STA
       expect(failure.details?.[0]).toMatchObject({ code: 'IDENTITY_STATE_STALE', action: 'workflow' });
       expect(failure.message).toContain('denied, never allowed');
       expect(runsOf(marker)).toBe(0);
+      // The workflow side of this path (a timed-out authorization whose last failure was stale
+      // identity, mapped to IDENTITY_STATE_STALE) replays deterministically.
+      await Worker.runReplayHistory(
+        { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: short.governanceTaskQueue, authorizationTimeoutMs: 4_000 } })] },
+        await handle.fetchHistory(),
+        handle.workflowId,
+      );
     });
   } finally {
     await startMongo();
