@@ -1,6 +1,7 @@
 // Signing keys (Ed25519 JWK files, mode 0600) and trust bundles on disk. Node-only.
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { z } from 'zod';
 import { fromBase64Url } from '../common/base64url';
 import { privateKeyFromSeed } from './node';
@@ -46,6 +47,9 @@ export function generateSigningKey(options: { keyPath: string; bundlePath: strin
     throw new KeyError(`kid "${options.kid}" is already in ${options.bundlePath}; choose a new kid`);
   }
 
+  // A fresh `secrets/` directory is private (0700); an existing one is left as its owner set it.
+  mkdirSync(dirname(options.keyPath), { recursive: true, mode: 0o700 });
+  mkdirSync(dirname(options.bundlePath), { recursive: true });
   let fd: number;
   try {
     fd = openSync(options.keyPath, 'wx', 0o600);

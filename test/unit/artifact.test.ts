@@ -3,7 +3,7 @@
 import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   CLOCK_SKEW_MS,
   payloadHash,
