@@ -10,7 +10,8 @@ import { connectLineage, lineageCollection } from '../../src/lineage/store';
 import { createApiKey, createPrincipal, revoke } from '../../src/identity/store';
 import { verifyLineage } from '../../src/lineage/verify';
 import { GovernancePlugin } from '../../src/plugin';
-import { startDevStack, stopOnSignals } from '../../src/stack/stack';
+import { startDevStack, stopOnSignals, type DevStack } from '../../src/stack/stack';
+import { redactUri } from '../../src/cli/mongo';
 import { createGovernanceWorker } from '../../src/worker/governance-worker';
 import { DenialDetailsSchema, type DenialDetails } from '../../src/common/schemas';
 import { findGovernanceDenial } from '../../src/common/denial';
@@ -109,6 +110,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
   const stack = await startDevStack({ name: 'demo', persistTemporal: false, log: (l) => out(`  ${l}`) });
   stopOnSignals(stack);
   const keyDir = mkdtempSync(join(tmpdir(), 'governance-demo-keys-'));
+  // The demo's private key must not outlive the demo on any exit path: 'exit' also runs after
+  // Ctrl-C (stopOnSignals exits the process) and after an uncaught error. Only SIGKILL escapes it.
+  const removeKeys = () => rmSync(keyDir, { recursive: true, force: true });
+  process.once('exit', removeKeys);
   try {
     for (const line of stack.description) out(`  ${line}`);
     const keyPath = join(keyDir, 'signing-key.json');
@@ -184,6 +189,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       await appPlugin.close();
       await clientConnection.close();
       await connection.close();
+      // Nothing signs any more; the trust bundle stays for `lineage verify` while the stack runs.
+      rmSync(keyPath, { force: true });
     }
 
     out('');
@@ -210,8 +217,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       const query = encodeURIComponent('GovernanceDecision="denied"');
       out(`Operators see the denials in the Temporal Web UI: ${stack.uiUrl}/namespaces/${stack.namespace}/workflows?query=${query}`);
     }
-    if (options.keepRunning && stack.uiUrl) {
-      out('The stack keeps running; press Ctrl-C to stop it.');
+    if (options.keepRunning) {
+      out('');
+      out('The stack keeps running; press Ctrl-C to stop it. To use the CLI against it, in another terminal:');
+      for (const line of cliEnvironment({ stack, database: lineageDatabase, bundlePath })) out(`  ${line}`);
       await new Promise(() => undefined);
     } else if (stack.uiUrl) {
       out('(The dev server stops with the demo; run `npm run demo -- --keep-running` to browse the UI.)');
@@ -220,7 +229,21 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
     if (unexpected.length > 0) throw new Error(`unexpected outcomes: ${unexpected.map((o) => o.scenario.title).join(', ')}`);
     return outcomes;
   } finally {
-    rmSync(keyDir, { recursive: true, force: true });
+    removeKeys();
+    process.removeListener('exit', removeKeys);
     await stack.stop();
   }
+}
+
+/** What an operator needs to point the CLI at the demo's stack (no credentials are printed). */
+function cliEnvironment(options: { stack: DevStack; database: string; bundlePath: string }): string[] {
+  const { stack, database, bundlePath } = options;
+  return [
+    `export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_NAMESPACE=${stack.namespace}`,
+    `export MONGODB_URI='${redactUri(stack.mongoUri ?? '')}'   # lineage and identity database: ${database}`,
+    ...(stack.uiUrl ? [`# Temporal Web UI: ${stack.uiUrl}`] : []),
+    `npx temporal-governance denials list --since 1h`,
+    `npx temporal-governance lineage verify --bundle ${bundlePath} --database ${database}`,
+    `npx temporal-governance lineage denials --database ${database}`,
+  ];
 }

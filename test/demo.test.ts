@@ -1,0 +1,79 @@
+// `temporal-governance demo --keep-running` as a newcomer runs it: a real process against the test
+// stack (TEMPORAL_ADDRESS / MONGODB_URI from global-setup). It must print everything the CLI needs
+// to reach what it leaves running, and its private signing key must not survive an interrupt.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { MongoClient } from 'mongodb';
+
+const bin = join(__dirname, '..', 'bin', 'temporal-governance.js');
+
+function demoKeyDirs(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith('governance-demo-keys-'));
+}
+
+/** Resolves with everything printed up to (and including) the line that matches `until`. */
+function readUntil(child: ChildProcess, until: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no line matching ${until} within ${timeoutMs} ms; output:\n${text}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (until.test(text)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        resolve(text);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`demo exited (${code}) before printing ${until}; output:\n${text}`));
+    });
+  });
+}
+
+describe('demo --keep-running', () => {
+  let demo: ChildProcess | undefined;
+  afterEach(() => {
+    if (demo && demo.exitCode === null) demo.kill('SIGKILL');
+  });
+
+  it('prints the addresses, database and bundle the CLI needs, and removes its key material on Ctrl-C', async () => {
+    const before = new Set(demoKeyDirs());
+    demo = spawn(process.execPath, [bin, 'demo', '--keep-running'], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    demo.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+    const output = await readUntil(demo, /lineage denials --database \S+/, 110_000).catch((err: Error) => {
+      throw new Error(`${err.message}\nstderr:\n${stderr}`);
+    });
+
+    expect(output).toContain(`export TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS} TEMPORAL_NAMESPACE=default`);
+    expect(output).toContain(`export MONGODB_URI='${process.env.MONGODB_URI}'`);
+    const verify = /npx temporal-governance lineage verify --bundle (\S+) --database (\S+)/.exec(output);
+    expect(verify).not.toBeNull();
+    const [, bundlePath, database] = verify!;
+
+    // The printed command works as printed, while the demo keeps running.
+    const run = spawnSync(process.execPath, [bin, 'lineage', 'verify', '--bundle', bundlePath!, '--database', database!], { encoding: 'utf8', env: process.env });
+    expect(run.status).toBe(0);
+    expect(`${run.stdout}${run.stderr}`).toMatch(/verified [1-9]\d* record\(s\) in 6 root\(s\): 0 violation\(s\)/);
+    // Nothing signs any more: the private key is gone already, the public bundle stays for verify.
+    const keyDir = dirname(bundlePath!);
+    expect(readdirSync(keyDir)).toEqual(['trust-bundle.json']);
+
+    const exited = new Promise<number | null>((resolve) => demo!.once('exit', (code) => resolve(code)));
+    demo.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(existsSync(keyDir)).toBe(false);
+    expect(demoKeyDirs().filter((d) => !before.has(d))).toEqual([]);
+
+    const client = new MongoClient(process.env.MONGODB_URI!, { serverSelectionTimeoutMS: 5_000 });
+    try {
+      await client.db(database).dropDatabase();
+    } finally {
+      await client.close();
+    }
+  }, 150_000);
+});
