@@ -18,7 +18,10 @@ import { issuedDecisions, waitForRecords } from './helpers/lineage';
 import { runsOf } from './fixtures/activities';
 import { payOnce, payTwice } from './fixtures/workflows';
 
-const binary = ensureFerretDb();
+let binary: string;
+beforeAll(async () => {
+  binary = await ensureFerretDb();
+});
 const dataDir = mkdtempSync(join(tmpdir(), 'lineage-outage-'));
 let port = 0;
 let server: ChildProcess | undefined;

