@@ -18,12 +18,13 @@ export interface DecisionLogOptions {
 /** The fields of a decision's log line. */
 export function decisionLogFields(result: AuthorizationResult, input: unknown, latencyMs: number, options: DecisionLogOptions = {}): LogMetadata {
   const payload = result.decision === 'allow' ? result.artifact.payload : result.denial.payload;
+  // Absent rather than null where there is nothing to say (a denial before any principal was known).
   const fields: LogMetadata = {
     decisionId: payload.decisionId,
     recordId: payload.id,
     decision: result.decision,
-    denyCode: result.decision === 'deny' ? result.denial.payload.code : null,
-    principal: payload.principal,
+    ...(result.decision === 'deny' ? { denyCode: result.denial.payload.code } : {}),
+    ...(payload.principal !== null ? { principal: payload.principal } : {}),
     action: payload.action,
     target: payload.target,
     ruleIds: payload.rules,
@@ -55,7 +56,7 @@ export function enforcementDenialFields(details: DenialDetails, latencyMs: numbe
   return {
     denyCode: details.code,
     reason: details.reason,
-    principal: details.principal,
+    ...(details.principal !== null ? { principal: details.principal } : {}),
     action: details.action,
     target: details.target,
     latencyMs: Math.round(latencyMs * 1000) / 1000,
