@@ -3,6 +3,7 @@
 //   2. Ed25519 sign/verify and artifact verification, node:crypto vs @noble/ed25519
 //   3. policy parse and evaluation on a generated 100-rule policy
 //   4. identity (proof, claims) and server-fact reads (run grants) on the real servers
+//   5. observability per decision (spans, metrics, log line), without and with an OpenTelemetry SDK
 // Options: --activities N (measured calls per variant, default 200), --rounds R (alternating
 // rounds, default 4), --warmup W (warm-up calls per variant, default 20), --time-box-ms T (per
 // micro-benchmark loop, default 1000), --skip-latency (CPU sections only, no server).
@@ -11,6 +12,7 @@ import { startDevStack, stopOnSignals } from '../src/stack/stack';
 import { cryptoTable, runCrypto } from './crypto';
 import { identityCpuTable, identityStoreTable, runIdentityCpu, runIdentityStore } from './identity';
 import { dispatchQuantumNote, latencyTable, lineageTable, makeBenchKeys, runLatency } from './latency';
+import { observabilityTable, runObservability } from './observability';
 import { policyTable, runPolicy } from './policy';
 import { runServerFacts, serverFactsTable } from './server-facts';
 import { machineInfo } from './util';
@@ -116,6 +118,10 @@ async function main(): Promise<void> {
 
     log(`measuring policy evaluation (${options.timeBoxMs} ms per loop)`);
     print(policyTable(runPolicy(options.timeBoxMs)));
+
+    // Last: it registers (then removes) global OpenTelemetry providers.
+    log(`measuring observability (${options.timeBoxMs} ms per loop)`);
+    print(observabilityTable(await runObservability(options.timeBoxMs)));
   } finally {
     keys.remove();
   }

@@ -10,12 +10,19 @@ import type { TrustBundle } from '../../src/artifact/trust-bundle';
 import { DenyCodes, HEADER_ARTIFACT } from '../../src/common/constants';
 import { governanceDeniedFailure } from '../../src/common/denial';
 import { argumentsDigest, ArgumentDigestError } from '../../src/common/digest';
-import type { DenialDetails } from '../../src/common/schemas';
+import type { ArtifactPayload, DenialDetails } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
 import { DEFAULT_MAX_STALENESS_MS } from '../../src/identity/cache';
 import { revocationProblem, stalenessProblem, type IdentitySnapshot } from '../../src/identity/snapshot';
 import { handOffToLineage } from '../../src/lineage/handoff';
 import type { Outcome } from '../../src/lineage/schema';
+import { observeEnforcement } from '../../src/observability/enforcement';
+
+/** What admitted a call: its artifact, and whether it is a run grant's exemption (no claim, no outcome reports). */
+interface Admission {
+  readonly artifact: ArtifactPayload;
+  readonly exempt: boolean;
+}
 
 function failureTypeOf(err: unknown): string {
   const type = (err as { type?: unknown })?.type;
@@ -86,130 +93,149 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
       async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
         const info = ctx.info;
         if (unprotected.has(info.activityType)) return next(input);
-        if (!info.workflowExecution || !info.workflowNamespace) {
-          deny(DenyCodes.artifactBindingMismatch, 'activity is not running on behalf of a workflow execution', info.activityType, info.isLocal);
-        }
-        const payload = input.headers[HEADER_ARTIFACT];
-        if (!payload) deny(DenyCodes.artifactMissing, 'no authorization artifact in the activity headers', info.activityType, info.isLocal);
-        let raw: unknown;
+        const observation = observeEnforcement(info, ctx.log);
+        let admitted: Admission;
         try {
-          raw = defaultPayloadConverter.fromPayload(payload);
-        } catch {
-          deny(DenyCodes.artifactMalformed, 'the authorization artifact header is not a decodable payload', info.activityType, info.isLocal);
-        }
-        let digest: string;
-        try {
-          digest = argumentsDigest(input.args);
+          admitted = await admit(input);
         } catch (err) {
-          if (!(err instanceof ArgumentDigestError)) throw err;
-          deny(DenyCodes.artifactBindingMismatch, err.message, info.activityType, info.isLocal);
+          observation.refused(err);
+          throw err;
         }
-        let trust: TrustBundle;
-        try {
-          trust = options.trustBundle();
-        } catch (err) {
-          deny(DenyCodes.artifactUntrustedKey, `trust bundle unavailable: ${(err as Error).message}`, info.activityType, info.isLocal);
-        }
-        const result = verifyArtifactForCall(
-          raw,
-          {
-            namespace: info.workflowNamespace,
-            workflowId: info.workflowExecution.workflowId,
-            runId: info.workflowExecution.runId,
-            activityId: info.activityId,
-            activityType: info.activityType,
-            taskQueue: info.taskQueue,
-            isLocal: info.isLocal,
-            argsDigest: digest,
-            attempt: info.attempt,
-            scheduledTimestampMs: info.scheduledTimestampMs,
-          },
-          trust,
-          now(),
-          ed,
-        );
-        if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
-        const artifact = result.value.artifact.payload;
-        // A transient identity or store outage delays the attempt (bounded); only a longer one refuses it.
-        const waitUntil = Date.now() + Math.max(0, Math.min(outageWaitMs, info.startToCloseTimeoutMs - 1_000));
-        const pause = () => ctx.sleep(OUTAGE_POLL_MS);
+        observation.admitted(admitted.artifact);
+        if (admitted.exempt || !options.lineageTaskQueue) return next(input);
+        return runReportingOutcomes(input, next, admitted.artifact);
+      },
+    };
 
-        // Revocation is checked after the signature, so a forged artifact is reported as forged.
-        let snapshot = await options.identity();
-        while (stalenessProblem(snapshot, Date.now(), maxStalenessMs) && Date.now() < waitUntil) {
-          await pause();
-          snapshot = await options.identity();
-        }
-        const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(artifact, snapshot!);
-        if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, artifact.principal);
-        if (result.value.exempt) return next(input);
-
-        // Last check before the body: this artifact admits this scheduling only. A registry that
-        // cannot answer in time fails the attempt retryably (nothing runs while in doubt).
-        const claimRequest = {
-          _id: artifact.id,
-          scheduledAt: info.scheduledTimestampMs,
+    /** Every check before the body, verification to claim; throws GovernanceDenied (or a retryable failure) if any fails. */
+    async function admit(input: ActivityExecuteInput): Promise<Admission> {
+      const info = ctx.info;
+      if (!info.workflowExecution || !info.workflowNamespace) {
+        deny(DenyCodes.artifactBindingMismatch, 'activity is not running on behalf of a workflow execution', info.activityType, info.isLocal);
+      }
+      const payload = input.headers[HEADER_ARTIFACT];
+      if (!payload) deny(DenyCodes.artifactMissing, 'no authorization artifact in the activity headers', info.activityType, info.isLocal);
+      let raw: unknown;
+      try {
+        raw = defaultPayloadConverter.fromPayload(payload);
+      } catch {
+        deny(DenyCodes.artifactMalformed, 'the authorization artifact header is not a decodable payload', info.activityType, info.isLocal);
+      }
+      let digest: string;
+      try {
+        digest = argumentsDigest(input.args);
+      } catch (err) {
+        if (!(err instanceof ArgumentDigestError)) throw err;
+        deny(DenyCodes.artifactBindingMismatch, err.message, info.activityType, info.isLocal);
+      }
+      let trust: TrustBundle;
+      try {
+        trust = options.trustBundle();
+      } catch (err) {
+        deny(DenyCodes.artifactUntrustedKey, `trust bundle unavailable: ${(err as Error).message}`, info.activityType, info.isLocal);
+      }
+      const result = verifyArtifactForCall(
+        raw,
+        {
+          namespace: info.workflowNamespace,
           workflowId: info.workflowExecution.workflowId,
           runId: info.workflowExecution.runId,
           activityId: info.activityId,
-        };
-        let claim: 'claimed' | 'same' | 'replayed' | undefined;
-        for (;;) {
-          try {
-            claim = await options.claimArtifact(claimRequest);
-            break;
-          } catch (err) {
-            if (Date.now() >= waitUntil) {
-              throw ApplicationFailure.create({
-                type: 'GovernanceClaimUnavailable',
-                message: `the artifact claim registry could not be reached; the body did not run: ${(err as Error).message}`,
-              });
-            }
-            await pause();
-          }
-        }
-        if (claim === 'replayed') {
-          deny(
-            DenyCodes.artifactReplayed,
-            `artifact ${artifact.id} already admitted another scheduling of activity ${info.activityId}; an artifact admits one scheduling (and its retries) only`,
-            info.activityType,
-            info.isLocal,
-            artifact.principal,
-          );
-        }
-        if (!options.lineageTaskQueue) return next(input);
+          activityType: info.activityType,
+          taskQueue: info.taskQueue,
+          isLocal: info.isLocal,
+          argsDigest: digest,
+          attempt: info.attempt,
+          scheduledTimestampMs: info.scheduledTimestampMs,
+        },
+        trust,
+        now(),
+        ed,
+      );
+      if (!result.ok) deny(result.code, result.reason, info.activityType, info.isLocal);
+      const artifact = result.value.artifact.payload;
+      // A transient identity or store outage delays the attempt (bounded); only a longer one refuses it.
+      const waitUntil = Date.now() + Math.max(0, Math.min(outageWaitMs, info.startToCloseTimeoutMs - 1_000));
+      const pause = () => ctx.sleep(OUTAGE_POLL_MS);
 
-        const report = (status: Outcome['status'], failureType: string | null = null) =>
-          handOffToLineage(
-            ctx.client,
-            options.lineageTaskQueue!,
-            { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } },
-            artifact.rootId,
-          );
-        // The claim above is the durable record that this scheduling started. Outcome reports are
-        // evidence on top, sent without holding the call up: one that cannot be delivered (anyone
-        // can hold a lineage workflow id for a while) must not keep an authorized body from
-        // running, nor add a round trip before or after it.
-        const send = (status: Outcome['status'], failureType: string | null = null) =>
-          void report(status, failureType).catch((e: unknown) => {
-            try {
-              ctx.log.warn(`lineage: could not record a ${status} outcome`, { error: String(e) });
-            } catch {
-              // the activity has ended and its logger with it: the report was best effort
-            }
-          });
-        send('started');
-        let value: unknown;
+      // Revocation is checked after the signature, so a forged artifact is reported as forged.
+      let snapshot = await options.identity();
+      while (stalenessProblem(snapshot, Date.now(), maxStalenessMs) && Date.now() < waitUntil) {
+        await pause();
+        snapshot = await options.identity();
+      }
+      const problem = stalenessProblem(snapshot, Date.now(), maxStalenessMs) ?? revocationProblem(artifact, snapshot!);
+      if (problem) deny(problem.code, problem.reason, info.activityType, info.isLocal, artifact.principal);
+      if (result.value.exempt) return { artifact, exempt: true };
+
+      // Last check before the body: this artifact admits this scheduling only. A registry that
+      // cannot answer in time fails the attempt retryably (nothing runs while in doubt).
+      const claimRequest = {
+        _id: artifact.id,
+        scheduledAt: info.scheduledTimestampMs,
+        workflowId: info.workflowExecution.workflowId,
+        runId: info.workflowExecution.runId,
+        activityId: info.activityId,
+      };
+      let claim: 'claimed' | 'same' | 'replayed' | undefined;
+      for (;;) {
         try {
-          value = await next(input);
+          claim = await options.claimArtifact(claimRequest);
+          break;
         } catch (err) {
-          send('failed', failureTypeOf(err));
-          throw err;
+          if (Date.now() >= waitUntil) {
+            throw ApplicationFailure.create({
+              type: 'GovernanceClaimUnavailable',
+              message: `the artifact claim registry could not be reached; the body did not run: ${(err as Error).message}`,
+            });
+          }
+          await pause();
         }
-        send('completed');
-        return value;
-      },
-    };
+      }
+      if (claim === 'replayed') {
+        deny(
+          DenyCodes.artifactReplayed,
+          `artifact ${artifact.id} already admitted another scheduling of activity ${info.activityId}; an artifact admits one scheduling (and its retries) only`,
+          info.activityType,
+          info.isLocal,
+          artifact.principal,
+        );
+      }
+      return { artifact, exempt: false };
+    }
+
+    async function runReportingOutcomes(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>, artifact: ArtifactPayload): Promise<unknown> {
+      const info = ctx.info;
+      const report = (status: Outcome['status'], failureType: string | null = null) =>
+        handOffToLineage(
+          ctx.client,
+          options.lineageTaskQueue!,
+          { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } },
+          artifact.rootId,
+        );
+      // The claim (in admit) is the durable record that this scheduling started. Outcome reports are
+      // evidence on top, sent without holding the call up: one that cannot be delivered (anyone
+      // can hold a lineage workflow id for a while) must not keep an authorized body from
+      // running, nor add a round trip before or after it.
+      const send = (status: Outcome['status'], failureType: string | null = null) =>
+        void report(status, failureType).catch((e: unknown) => {
+          try {
+            ctx.log.warn(`lineage: could not record a ${status} outcome`, { error: String(e) });
+          } catch {
+            // the activity has ended and its logger with it: the report was best effort
+          }
+        });
+      send('started');
+      let value: unknown;
+      try {
+        value = await next(input);
+      } catch (err) {
+        send('failed', failureTypeOf(err));
+        throw err;
+      }
+      send('completed');
+      return value;
+    }
     return { inbound };
   };
 }

@@ -5,6 +5,7 @@ import type { Db } from 'mongodb';
 import { connectLineage } from '../lineage/store';
 import { loadIdentitySnapshot } from './store';
 import type { IdentitySnapshot } from './snapshot';
+import { observeSnapshotAge, type IdentityComponent } from '../observability/metrics';
 
 export const DEFAULT_MAX_STALENESS_MS = 5_000;
 export const DEFAULT_REFRESH_MS = 1_000;
@@ -25,6 +26,8 @@ export interface IdentityCacheOptions {
   readonly onError?: (err: unknown) => void;
   /** Closed with the cache. */
   readonly onClose?: () => Promise<void>;
+  /** Who decides from this state, for the `governance.identity.staleness` gauge (default 'enforcement'). */
+  readonly component?: IdentityComponent;
 }
 
 export function identityCache(options: IdentityCacheOptions): IdentitySource {
@@ -49,9 +52,12 @@ export function identityCache(options: IdentityCacheOptions): IdentitySource {
     return inFlight;
   };
 
+  // Until a first read succeeds, the state is as old as the cache: no state at all.
+  const createdAt = now();
   const timer = setInterval(() => void refresh(), refreshMs);
   timer.unref();
   void refresh();
+  const unobserve = observeSnapshotAge({ component: options.component ?? 'enforcement', ageMs: () => now() - (latest?.loadedAt ?? createdAt) });
 
   return {
     async current() {
@@ -65,13 +71,20 @@ export function identityCache(options: IdentityCacheOptions): IdentitySource {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      unobserve();
       await options.onClose?.();
     },
   };
 }
 
 /** An identity cache reading from MongoDB; connects lazily and reconnects after failures. */
-export function mongoIdentitySource(options: { mongoUri: string; database?: string; refreshMs?: number; onError?: (err: unknown) => void }): IdentitySource & { db(): Promise<Db> } {
+export function mongoIdentitySource(options: {
+  mongoUri: string;
+  database?: string;
+  refreshMs?: number;
+  onError?: (err: unknown) => void;
+  component?: IdentityComponent;
+}): IdentitySource & { db(): Promise<Db> } {
   let connecting: Promise<{ close(): Promise<void>; db: Db }> | undefined;
   const db = async () => {
     connecting ??= connectLineage(options.mongoUri, options.database).then(
@@ -87,6 +100,7 @@ export function mongoIdentitySource(options: { mongoUri: string; database?: stri
     load: async () => loadIdentitySnapshot(await db()),
     refreshMs: options.refreshMs,
     onError: options.onError,
+    component: options.component,
     onClose: async () => {
       const c = connecting;
       connecting = undefined;

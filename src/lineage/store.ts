@@ -2,9 +2,17 @@
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
+import { AttributeNames, governanceInstruments } from '../observability/metrics';
 import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
+
+/** Issue-to-storage time of the documents a batch stored (`governance.lineage.lag`). */
+function observeLineageLag(docs: readonly LineageRecord[], recordedAt: Date): void {
+  if (docs.length === 0) return;
+  const { lineageLag } = governanceInstruments();
+  for (const doc of docs) lineageLag.record(Math.max(0, recordedAt.getTime() - doc.issuedAt.getTime()) / 1000, { [AttributeNames.outcome]: doc.decision });
+}
 
 export async function connectLineage(uri: string, database = DEFAULT_DATABASE): Promise<{ client: MongoClient; db: Db }> {
   // Every call has a deadline: a stuck server fails the attempt (and frees its slot) instead of
@@ -185,6 +193,7 @@ export async function persistLineageBatch(
 
   // Chained (now or before): their write-ahead entries are done.
   await clearOutbox(db, decisions.map((d) => d.signed.payload.id));
+  observeLineageLag(docs, recordedAt);
 
   // Outcomes are appended, never updated: an update by id is a collection scan on FerretDB's SQLite
   // backend, and every attempt's report is worth keeping.

@@ -1,6 +1,6 @@
 // The governance worker: runs the authorization activity on the governance task queue. It is the
 // only process that holds the signing key.
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
 import { callerFromInfo, readRunStart, runStartCache } from '../../activities/caller';
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
@@ -22,6 +22,7 @@ import { handOffToLineage } from '../lineage/handoff';
 import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
+import { observeAuthorizations } from '../observability/authorization';
 
 
 export interface GovernanceWorkerOptions {
@@ -50,6 +51,17 @@ export interface GovernanceWorkerOptions {
   readonly proofMaxAgeMs?: number;
   /** How long a decision may wait in the lineage outbox before it is handed to its lineage workflow again (default 30000 ms). */
   readonly lineageSweepMs?: number;
+  /**
+   * Adds each request's argument values (and the denial reason, which can quote them) to the
+   * per-decision log line (default false: arguments can hold secrets). See docs/observability.md.
+   */
+  readonly logDecisionArguments?: boolean;
+  /**
+   * Activity interceptors that run outside governance's own, e.g. those of
+   * @temporalio/interceptors-opentelemetry, so `governance.authorize` spans are children of their
+   * RunActivity spans.
+   */
+  readonly activityInterceptors?: readonly ActivityInterceptorsFactory[];
 }
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
@@ -76,7 +88,13 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   if (options.identityRefreshMs !== undefined && options.identityRefreshMs >= maxStalenessMs) {
     throw new GovernanceWorkerConfigError(`identityRefreshMs (${options.identityRefreshMs}) must be below maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
   }
-  const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
+  if (options.logDecisionArguments !== undefined && typeof options.logDecisionArguments !== 'boolean') {
+    throw new GovernanceWorkerConfigError(`logDecisionArguments must be true or false, got ${typeof options.logDecisionArguments}`);
+  }
+  if (options.activityInterceptors !== undefined && !(Array.isArray(options.activityInterceptors) && options.activityInterceptors.every((f) => typeof f === 'function'))) {
+    throw new GovernanceWorkerConfigError('activityInterceptors must be an array of activity interceptor factories');
+  }
+  const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
   const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;
@@ -112,6 +130,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       );
     },
   });
+  // Span, metrics and one log line per decision (docs/observability.md).
+  const observedAuthorize = observeAuthorizations(authorize, { logDecisionArguments: options.logDecisionArguments ?? false });
 
   // One history read per run grant, shared by its retries; the server's record is immutable.
   const runStart = runStartCache((caller) => readRunStart(Context.current().client, caller));
@@ -135,8 +155,12 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     workflowBundle: await lineageBundle(),
     activities: {
       [AUTHORIZE_ACTIVITY]: (input: unknown) => {
-        const { info } = Context.current();
-        return authorize(input, { caller: callerFromInfo(info), runStart, scheduling: `${info.activityId}@${info.scheduledTimestampMs}` });
+        const { info, log } = Context.current();
+        return observedAuthorize(
+          input,
+          { caller: callerFromInfo(info), runStart, scheduling: `${info.activityId}@${info.scheduledTimestampMs}` },
+          { log, scheduledAtMs: info.currentAttemptScheduledTimestampMs },
+        );
       },
       [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
         // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
@@ -156,6 +180,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     },
     interceptors: {
       activity: [
+        ...(options.activityInterceptors ?? []),
         enforcementInterceptor({
           trustBundle,
           identity: () => identity.current(),
