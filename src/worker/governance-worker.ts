@@ -22,6 +22,8 @@ import { handOffToLineage } from '../lineage/handoff';
 import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
+import type { DataConverter } from '@temporalio/common';
+import { guardedDataConverter } from './data-converter';
 
 
 export interface GovernanceWorkerOptions {
@@ -50,6 +52,11 @@ export interface GovernanceWorkerOptions {
   readonly proofMaxAgeMs?: number;
   /** How long a decision may wait in the lineage outbox before it is handed to its lineage workflow again (default 30000 ms). */
   readonly lineageSweepMs?: number;
+  /**
+   * The data converter of your clients and workers (payload converter and payload codecs, with their
+   * keys): governance must read plaintext arguments to evaluate and digest them (docs/codecs.md).
+   */
+  readonly dataConverter?: DataConverter;
 }
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
@@ -76,6 +83,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   if (options.identityRefreshMs !== undefined && options.identityRefreshMs >= maxStalenessMs) {
     throw new GovernanceWorkerConfigError(`identityRefreshMs (${options.identityRefreshMs}) must be below maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
   }
+  // Every Worker and Client below uses it: a payload it cannot read fails typed and named (codec mismatch).
+  const dataConverter = guardedDataConverter(options.dataConverter);
   const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
@@ -130,9 +139,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
+    dataConverter,
     // The lineage workflow is bundled without the governance workflow interceptors: it records
     // governance, it is not governed by it (it would need an authorization to record one).
-    workflowBundle: await lineageBundle(),
+    workflowBundle: await lineageBundle(options.dataConverter),
     activities: {
       [AUTHORIZE_ACTIVITY]: (input: unknown) => {
         const { info } = Context.current();
@@ -171,7 +181,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       {
         name: 'temporal-governance.identity',
         runWorker: (w, next) => {
-          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }), taskQueue, lineageDb, {
+          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }), taskQueue, lineageDb, {
             everyMs: options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS,
             claimLifetimeMs: artifactTtlMs + CLAIM_MARGIN_MS,
           });
@@ -189,13 +199,22 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   }
 }
 
-let bundle: Promise<{ code: string }> | undefined;
-/** The lineage workflow's bundle, built once per process (every governance worker runs the same code). */
-function lineageBundle(): Promise<{ code: string }> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/lineage'), logger: new DefaultLogger('WARN') }).catch((err: unknown) => {
-    bundle = undefined;
-    throw err;
-  });
+const bundles = new Map<string, Promise<{ code: string }>>();
+/**
+ * The lineage workflow's bundle, built once per process and data converter (every governance worker
+ * runs the same code; the sandbox's payload and failure converters are bundled with it).
+ */
+function lineageBundle(dataConverter: DataConverter | undefined): Promise<{ code: string }> {
+  const { payloadConverterPath, failureConverterPath } = dataConverter ?? {};
+  const key = `${payloadConverterPath ?? ''}\u0000${failureConverterPath ?? ''}`;
+  let bundle = bundles.get(key);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/lineage'), payloadConverterPath, failureConverterPath, logger: new DefaultLogger('WARN') }).catch((err: unknown) => {
+      bundles.delete(key);
+      throw err;
+    });
+    bundles.set(key, bundle);
+  }
   return bundle;
 }
 
