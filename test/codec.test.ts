@@ -115,6 +115,7 @@ test('an allowed call runs on plaintext values while history holds only encrypte
     expect(encodingOf(input)).toBe(ENCRYPTED_ENCODING);
     expect(JSON.stringify(input)).not.toContain(marker);
     expect(encodingOf(await decrypt(input))).toBe(TAGGED_ENCODING);
+    expect(encodingOf(e.userMetadata?.summary)).toBe(ENCRYPTED_ENCODING); // "authorize activity chargeMoney #2"
   }
   const charge = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargeMoney')!.activityTaskScheduledEventAttributes!;
   expect(encodingOf(charge.input!.payloads![0])).toBe(ENCRYPTED_ENCODING);
@@ -126,6 +127,11 @@ test('an allowed call runs on plaintext values while history holds only encrypte
   const records = await lineageRecords(decisions[0]!.signed.payload.id);
   expect(records.map((r) => r.artifact)).toEqual(decisions.map((d) => d.signed));
   expect(JSON.stringify(records)).not.toContain(marker);
+  // The lineage signals were encrypted too.
+  const lineageEvents = await rawEvents(`temporal-governance-lineage-${decisions[0]!.signed.payload.id}`, '');
+  const signals = lineageEvents.map((e) => e.workflowExecutionSignaledEventAttributes).filter((a) => a);
+  expect(signals.length).toBeGreaterThan(0);
+  for (const signal of signals) expect(encodingOf(signal!.input!.payloads![0])).toBe(ENCRYPTED_ENCODING);
 
   // Replays with the same data converter (the bundle carries the custom converter, the worker the codec).
   await Worker.runReplayHistory({ workflowBundle: bundle, dataConverter }, history, workflowId);
@@ -133,19 +139,25 @@ test('an allowed call runs on plaintext values while history holds only encrypte
 
 test('a denied call fails closed with GovernanceDenied details the client decodes; the denial lands in MongoDB', async () => {
   const marker = uniqueName('codec-deny');
-  const { failure, decisions, history, workflowId } = await env.run(
+  const { failure, decisions, events, history, workflowId } = await env.run(
     async () => {
       const handle = await startPayMoney(5000, marker);
       const failure = await expectGovernanceDenied(handle);
-      const { decisions } = await authorizations(await rawEvents(handle.workflowId, handle.firstExecutionRunId));
+      const events = await rawEvents(handle.workflowId, handle.firstExecutionRunId);
+      const { decisions } = await authorizations(events);
       await waitForRecords(db, decisions[0]!.signed.payload.id, decisions.length, 60_000, client);
-      return { failure, decisions, history: await handle.fetchHistory(), workflowId: handle.workflowId };
+      return { failure, decisions, events, history: await handle.fetchHistory(), workflowId: handle.workflowId };
     },
     [await appWorker(), await env.governanceWorker()],
   );
   expect(runsOf(marker)).toBe(0);
   expect(failure.nonRetryable).toBe(true);
   expect(failure.details?.[0]).toMatchObject({ code: 'AMOUNT_OVER_LIMIT', ruleIds: ['deny-large-charges'], principal: 'alice', action: 'activity', target: 'chargeMoney' });
+  // In history its details are encrypted; its message (default failure converter) is not.
+  let recorded = events.find((e) => e.workflowExecutionFailedEventAttributes)!.workflowExecutionFailedEventAttributes!.failure;
+  while (recorded && recorded.applicationFailureInfo?.type !== 'GovernanceDenied') recorded = recorded.cause;
+  expect(encodingOf(recorded!.applicationFailureInfo!.details!.payloads![0])).toBe(ENCRYPTED_ENCODING);
+  expect(recorded!.message).toContain('args[0].amount = 5000');
 
   expect(decisions.map((d) => d.kind)).toEqual(['artifact', 'denial']);
   const records = await lineageRecords(decisions[0]!.signed.payload.id);
