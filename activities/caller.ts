@@ -3,9 +3,9 @@
 // for a run grant the run's start (parent, continued-from run, first run, start time, input and
 // start headers) from the first event of its history. Runs on governance workers.
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { defaultPayloadConverter, type LoadedDataConverter, type Payload, type SerializationContext } from '@temporalio/common';
 import { HEADER_PARENT_GRANT, HEADER_START_PROOF } from '../src/common/constants';
-import { argumentsView, ArgumentDigestError, argumentsDigest } from '../src/common/digest';
+import { argumentsView, ArgumentDigestError, decodedArgumentsDigest } from '../src/common/digest';
 
 /** The run that scheduled the authorization activity, as the server set it in the activity's info. */
 export interface CallerFacts {
@@ -44,6 +44,10 @@ export function callerFromInfo(info: { workflowExecution?: { workflowId: string;
   return { namespace, workflowId: execution.workflowId, runId: execution.runId, workflowType };
 }
 
+// Start headers are the governance interceptors' own (start proof, parent grant): written with the
+// default payload converter whatever the application's converter, and left unencoded by the SDK's
+// codecs (TS SDK 1.24 encodes no header, in clients or workers), so the sandbox reads them as they
+// are in history, and so does this.
 function decodeHeader(payload: Payload | undefined): unknown {
   if (!payload) return undefined;
   try {
@@ -53,10 +57,19 @@ function decodeHeader(payload: Payload | undefined): unknown {
   }
 }
 
-function startArgs(payloads: readonly Payload[]): RunStart['args'] {
+/**
+ * The start input as the run's workflow code receives it: history holds it as the client encoded it
+ * (payload converter, then codecs, e.g. encrypted), so it is decoded the way the client's own data
+ * converter decodes: codecs in reverse order, with the client's serialization context, then the
+ * payload converter.
+ */
+async function startArgs(converter: LoadedDataConverter, payloads: Payload[], context: SerializationContext): Promise<RunStart['args']> {
   try {
-    const values = payloads.map((p) => defaultPayloadConverter.fromPayload(p));
-    return { view: argumentsView(values), digest: argumentsDigest(values) };
+    let decoded = payloads;
+    for (let i = converter.payloadCodecs.length - 1; i >= 0; i--) decoded = await converter.payloadCodecs[i]!.decode(decoded, context);
+    const values = decoded.map((p) => converter.payloadConverter.fromPayload(p));
+    const digest = decodedArgumentsDigest(values);
+    return { view: argumentsView(values), digest };
   } catch (err) {
     if (err instanceof ArgumentDigestError) return { error: err.message };
     return { error: `the start input cannot be decoded: ${(err as Error).message}` };
@@ -71,7 +84,11 @@ const msOf = (t: { seconds?: { toNumber(): number } | number | null; nanos?: num
   return seconds * 1000 + Math.floor((t?.nanos ?? 0) / 1_000_000);
 };
 
-/** Reads the run's first history event. One server read per run; {@link runStartCache} keeps it. */
+/**
+ * Reads the run's first history event. One server read per run; {@link runStartCache} keeps it.
+ * The input is decoded with `client`'s data converter: the governance worker's activity client,
+ * which has the worker's (createGovernanceWorker's `dataConverter`).
+ */
 export async function readRunStart(client: Client, caller: CallerFacts): Promise<RunStart> {
   const response = await client.workflowService.getWorkflowExecutionHistory({
     namespace: caller.namespace,
@@ -92,7 +109,11 @@ export async function readRunStart(client: Client, caller: CallerFacts): Promise
     initiator: started.continuedExecutionRunId ? (INITIATORS[Number(started.initiator ?? 0)] ?? null) : null,
     firstExecutionRunId: started.firstExecutionRunId || caller.runId,
     startedAt: msOf(event.eventTime),
-    args: startArgs((started.input?.payloads ?? []) as Payload[]),
+    args: await startArgs(client.options.loadedDataConverter, (started.input?.payloads ?? []) as Payload[], {
+      type: 'workflow',
+      namespace: caller.namespace,
+      workflowId: caller.workflowId,
+    }),
     proof: decodeHeader(fields[HEADER_START_PROOF] as Payload | undefined),
     parentGrant: decodeHeader(fields[HEADER_PARENT_GRANT] as Payload | undefined),
   };

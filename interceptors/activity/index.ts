@@ -9,7 +9,7 @@ import { verifyArtifactForCall, type Ed25519 } from '../../src/artifact/artifact
 import type { TrustBundle } from '../../src/artifact/trust-bundle';
 import { DenyCodes, HEADER_ARTIFACT } from '../../src/common/constants';
 import { governanceDeniedFailure } from '../../src/common/denial';
-import { argumentsDigest, ArgumentDigestError } from '../../src/common/digest';
+import { decodedArgumentsDigest, ArgumentDigestError } from '../../src/common/digest';
 import type { ArtifactPayload, DenialDetails } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
 import { DEFAULT_MAX_STALENESS_MS } from '../../src/identity/cache';
@@ -123,7 +123,7 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
       }
       let digest: string;
       try {
-        digest = argumentsDigest(input.args);
+        digest = decodedArgumentsDigest(input.args);
       } catch (err) {
         if (!(err instanceof ArgumentDigestError)) throw err;
         deny(DenyCodes.artifactBindingMismatch, err.message, info.activityType, info.isLocal);

@@ -46,3 +46,35 @@ export function argumentsDigest(args: readonly unknown[]): string {
   }
   return `sha256:${sha256Hex(canonical)}`;
 }
+
+/** Decoded values whose contents JSON.stringify drops entirely (each becomes `{}`). */
+const OPAQUE_TO_JSON: ReadonlyArray<[new (...args: never[]) => object, string]> = [
+  [Map, 'a Map'],
+  [Set, 'a Set'],
+  [WeakMap, 'a WeakMap'],
+  [WeakSet, 'a WeakSet'],
+  [ArrayBuffer, 'an ArrayBuffer'],
+  [DataView, 'a DataView'],
+];
+
+/**
+ * The digest of arguments as a worker decoded them (enforcement point, run start read). Same digest
+ * as {@link argumentsDigest}, but refuses values whose contents the JSON view cannot see: a custom
+ * payload converter that revives a Map or a Set would otherwise get an artifact bound to `{}` admit
+ * any contents. The default payload converter never decodes such values (it decodes JSON), so this
+ * refuses nothing it carries. What the digest covers for other revived values: docs/codecs.md.
+ */
+export function decodedArgumentsDigest(args: readonly unknown[]): string {
+  const seen = new Set<object>();
+  const visit = (value: unknown, path: string): void => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return;
+    seen.add(value);
+    for (const [type, name] of OPAQUE_TO_JSON) {
+      if (value instanceof type) throw new ArgumentDigestError(`${path} decodes to ${name}, whose contents the argument digest cannot cover (a custom payload converter?)`);
+    }
+    if (ArrayBuffer.isView(value)) return;
+    for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key], `${path}${Array.isArray(value) ? `[${key}]` : `.${key}`}`);
+  };
+  args.forEach((arg, index) => visit(arg, `argument ${index}`));
+  return argumentsDigest(args);
+}

@@ -23,6 +23,8 @@ import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
 import { observeAuthorizations } from '../observability/authorization';
+import type { DataConverter } from '@temporalio/common';
+import { guardedDataConverter } from './data-converter';
 
 
 export interface GovernanceWorkerOptions {
@@ -62,6 +64,11 @@ export interface GovernanceWorkerOptions {
    * RunActivity spans.
    */
   readonly activityInterceptors?: readonly ActivityInterceptorsFactory[];
+  /**
+   * The data converter of your clients and workers (payload converter and payload codecs, with their
+   * keys): governance must read plaintext arguments to evaluate and digest them (docs/codecs.md).
+   */
+  readonly dataConverter?: DataConverter;
 }
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
@@ -95,6 +102,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     throw new GovernanceWorkerConfigError('activityInterceptors must be an array of activity interceptor factories');
   }
   const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
+  // Every Worker and Client below uses it: a payload it cannot read fails typed and named (codec mismatch).
+  const dataConverter = guardedDataConverter(options.dataConverter);
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
   const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;
@@ -150,9 +159,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
+    dataConverter,
     // The lineage workflow is bundled without the governance workflow interceptors: it records
     // governance, it is not governed by it (it would need an authorization to record one).
-    workflowBundle: await lineageBundle(),
+    workflowBundle: await lineageBundle(options.dataConverter),
     activities: {
       [AUTHORIZE_ACTIVITY]: (input: unknown) => {
         const { info, log } = Context.current();
@@ -196,7 +206,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       {
         name: 'temporal-governance.identity',
         runWorker: (w, next) => {
-          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default' }), taskQueue, lineageDb, {
+          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }), taskQueue, lineageDb, {
             everyMs: options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS,
             claimLifetimeMs: artifactTtlMs + CLAIM_MARGIN_MS,
           });
@@ -214,13 +224,22 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   }
 }
 
-let bundle: Promise<{ code: string }> | undefined;
-/** The lineage workflow's bundle, built once per process (every governance worker runs the same code). */
-function lineageBundle(): Promise<{ code: string }> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/lineage'), logger: new DefaultLogger('WARN') }).catch((err: unknown) => {
-    bundle = undefined;
-    throw err;
-  });
+const bundles = new Map<string, Promise<{ code: string }>>();
+/**
+ * The lineage workflow's bundle, built once per process and data converter (every governance worker
+ * runs the same code; the sandbox's payload and failure converters are bundled with it).
+ */
+function lineageBundle(dataConverter: DataConverter | undefined): Promise<{ code: string }> {
+  const { payloadConverterPath, failureConverterPath } = dataConverter ?? {};
+  const key = `${payloadConverterPath ?? ''}\u0000${failureConverterPath ?? ''}`;
+  let bundle = bundles.get(key);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows/lineage'), payloadConverterPath, failureConverterPath, logger: new DefaultLogger('WARN') }).catch((err: unknown) => {
+      bundles.delete(key);
+      throw err;
+    });
+    bundles.set(key, bundle);
+  }
   return bundle;
 }
 
