@@ -11,7 +11,7 @@ import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pru
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
-import type { Db } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import { enforcementInterceptor } from '../../interceptors/activity';
 import { signingInput } from '../artifact/artifact';
 import { fromBase64Url } from '../common/base64url';
@@ -178,6 +178,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           return next(w).finally(async () => {
             sweeper.stop();
             await identity.close();
+            await lineageDb.close();
           });
         },
       },
@@ -201,12 +202,16 @@ function lineageBundle(): Promise<{ code: string }> {
 
 function lazyLineageDb(uri: string, database?: string) {
   let connecting: Promise<Db> | undefined;
+  let connected: MongoClient | undefined;
+  let closed = false;
   return {
     get(): Promise<Db> {
       connecting ??= (async () => {
         const { client, db } = await connectLineage(uri, database);
         try {
           await ensureLineageIndexes(db);
+          if (closed) throw new Error('the governance worker has stopped');
+          connected = client;
           return db;
         } catch (err) {
           await client.close().catch(() => undefined);
@@ -217,6 +222,12 @@ function lazyLineageDb(uri: string, database?: string) {
         throw err;
       });
       return connecting;
+    },
+    /** Closes the client once the worker has stopped: an open client keeps the process alive. */
+    async close(): Promise<void> {
+      closed = true;
+      await connected?.close();
+      connected = undefined;
     },
   };
 }
