@@ -6,7 +6,7 @@ import { callerFromInfo, readRunStart, runStartCache } from '../../activities/ca
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
-import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
+import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource, type IdentitySource } from '../identity/cache';
 import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
@@ -50,6 +50,11 @@ export interface GovernanceWorkerOptions {
   readonly proofMaxAgeMs?: number;
   /** How long a decision may wait in the lineage outbox before it is handed to its lineage workflow again (default 30000 ms). */
   readonly lineageSweepMs?: number;
+  /**
+   * Identity state to read instead of the worker's own reader of `mongoUri`/`database` (the testing
+   * kit passes one that re-reads after it creates a key). Same database; the worker closes it when it stops.
+   */
+  readonly identitySource?: IdentitySource & { db(): Promise<Db> };
 }
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
@@ -76,7 +81,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   if (options.identityRefreshMs !== undefined && options.identityRefreshMs >= maxStalenessMs) {
     throw new GovernanceWorkerConfigError(`identityRefreshMs (${options.identityRefreshMs}) must be below maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
   }
-  const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
+  const identity = options.identitySource ?? mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
   const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;
