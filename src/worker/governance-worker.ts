@@ -6,12 +6,12 @@ import { callerFromInfo, readRunStart, runStartCache } from '../../activities/ca
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
-import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource } from '../identity/cache';
+import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource, type IdentitySource } from '../identity/cache';
 import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
-import type { Db } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import { enforcementInterceptor } from '../../interceptors/activity';
 import { signingInput } from '../artifact/artifact';
 import { fromBase64Url } from '../common/base64url';
@@ -69,6 +69,11 @@ export interface GovernanceWorkerOptions {
    * keys): governance must read plaintext arguments to evaluate and digest them (docs/codecs.md).
    */
   readonly dataConverter?: DataConverter;
+  /**
+   * Identity state to read instead of the worker's own reader of `mongoUri`/`database` (the testing
+   * kit passes one that re-reads after it creates a key). Same database; the worker closes it when it stops.
+   */
+  readonly identitySource?: IdentitySource & { db(): Promise<Db> };
 }
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
@@ -101,7 +106,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   if (options.activityInterceptors !== undefined && !(Array.isArray(options.activityInterceptors) && options.activityInterceptors.every((f) => typeof f === 'function'))) {
     throw new GovernanceWorkerConfigError('activityInterceptors must be an array of activity interceptor factories');
   }
-  const identity = mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
+  const identity = options.identitySource ?? mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
   // Every Worker and Client below uses it: a payload it cannot read fails typed and named (codec mismatch).
   const dataConverter = guardedDataConverter(options.dataConverter);
 
@@ -213,6 +218,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           return next(w).finally(async () => {
             sweeper.stop();
             await identity.close();
+            await lineageDb.close();
           });
         },
       },
@@ -245,12 +251,16 @@ function lineageBundle(dataConverter: DataConverter | undefined): Promise<{ code
 
 function lazyLineageDb(uri: string, database?: string) {
   let connecting: Promise<Db> | undefined;
+  let connected: MongoClient | undefined;
+  let closed = false;
   return {
     get(): Promise<Db> {
       connecting ??= (async () => {
         const { client, db } = await connectLineage(uri, database);
         try {
           await ensureLineageIndexes(db);
+          if (closed) throw new Error('the governance worker has stopped');
+          connected = client;
           return db;
         } catch (err) {
           await client.close().catch(() => undefined);
@@ -261,6 +271,12 @@ function lazyLineageDb(uri: string, database?: string) {
         throw err;
       });
       return connecting;
+    },
+    /** Closes the client once the worker has stopped: an open client keeps the process alive. */
+    async close(): Promise<void> {
+      closed = true;
+      await connected?.close();
+      connected = undefined;
     },
   };
 }
