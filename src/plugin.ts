@@ -49,6 +49,10 @@ export interface IdentityOptions {
 
 export const WORKFLOW_INTERCEPTORS_MODULE = require.resolve('../interceptors/workflow');
 const CONFIG_GLOBAL = '__TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__';
+/** What the bundle carries instead of zod's locale index (see interceptors/workflow/zod-locales). */
+const ZOD_LOCALES_STANDIN = require.resolve('../interceptors/workflow/zod-locales');
+/** zod's own modules requesting its locale index. */
+const ZOD_MODULE_DIR = /[\\/]node_modules[\\/]zod[\\/]v4[\\/]/;
 type WebpackConfiguration = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
 
 /** The worker half, required on first use (see the header). */
@@ -122,6 +126,10 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
             {
               apply(compiler) {
                 new compiler.webpack.DefinePlugin({ [CONFIG_GLOBAL]: JSON.stringify(config) }).apply(compiler);
+                // Before resolution, so the stand-in gets the loaders of its own file type.
+                new compiler.webpack.NormalModuleReplacementPlugin(/^\.\.\/locales\/index\.c?js$/, (request: { context: string; request: string }) => {
+                  if (ZOD_MODULE_DIR.test(request.context)) request.request = ZOD_LOCALES_STANDIN;
+                }).apply(compiler);
               },
             },
           ],
