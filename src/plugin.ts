@@ -1,15 +1,17 @@
 // The single wiring point: one plugin for Client and Worker, so workflow code does not change.
+// This module loads only what a Client needs (temporal-governance/client imports it); the worker
+// half (src/plugin-worker.ts: enforcement, trust bundle, MongoDB identity reads) is loaded by the
+// first configureWorker call.
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
-import { ApplicationFailure } from '@temporalio/common';
-import { enforcementInterceptor } from '../interceptors/activity';
 import { startProofInterceptor } from '../interceptors/client';
 import { parseApiKey } from './identity/api-key';
 import type { TrustBundle } from './artifact/trust-bundle';
-import { watchTrustBundle } from './crypto/keys';
-import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';
-import { claimArtifact } from './identity/store';
+import type { IdentitySource } from './identity/cache';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
+import { GovernancePluginError } from './plugin-error';
+
+export { GovernancePluginError };
 
 export interface GovernancePluginOptions {
   /** Trust bundle (or its file path) the enforcement point verifies artifacts against. Required for workers. */
@@ -47,19 +49,16 @@ export interface IdentityOptions {
 
 export const WORKFLOW_INTERCEPTORS_MODULE = require.resolve('../interceptors/workflow');
 const CONFIG_GLOBAL = '__TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__';
+/** What the bundle carries instead of zod's locale index (see interceptors/workflow/zod-locales). */
+const ZOD_LOCALES_STANDIN = require.resolve('../interceptors/workflow/zod-locales');
+/** zod's own modules requesting its locale index. */
+const ZOD_MODULE_DIR = /[\\/]node_modules[\\/]zod[\\/]v4[\\/]/;
 type WebpackConfiguration = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
 
-export class GovernancePluginError extends Error {
-  override readonly name = 'GovernancePluginError';
+/** The worker half, required on first use (see the header). */
+function workerHalf(): typeof import('./plugin-worker') {
+  return require('./plugin-worker') as typeof import('./plugin-worker');
 }
-
-const refuseNexusOperations = () => ({
-  inbound: {
-    async startOperation(): Promise<never> {
-      throw ApplicationFailure.nonRetryable('temporal-governance: Nexus operations cannot be governed yet; this governed worker refuses them', 'GovernanceDenied');
-    },
-  },
-});
 
 export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlugin {
   readonly name = 'temporal-governance';
@@ -88,38 +87,15 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   }
 
   configureWorker(options: WorkerOptions): WorkerOptions {
-    // A Nexus handler has no enforcement point yet: on a governed worker it would run ungoverned.
-    if ((options.nexusServices ?? []).length > 0) {
-      throw new GovernancePluginError('a governed worker cannot host Nexus services yet: their handlers would run without authorization (see docs/threat-model.md)');
-    }
-    const trust = this.trustBundleSource();
-    const identity = this.identitySource();
-    return {
-      ...options,
-      interceptors: {
-        ...options.interceptors,
-        activity: [
-          ...(options.interceptors?.activity ?? []),
-          enforcementInterceptor({
-            trustBundle: trust,
-            identity: () => identity.current(),
-            maxStalenessMs: this.maxStalenessMs,
-            outageWaitMs: this.outageWaitMs,
-            unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
-            lineageTaskQueue: this.workflowConfig.taskQueue,
-            claimArtifact: async (claim) => {
-              if (!identity.db) throw new GovernancePluginError('the identity source has no MongoDB database for single-use artifact claims');
-              return claimArtifact(await identity.db(), claim);
-            },
-          }),
-        ],
-        // Services added after this plugin ran still get no ungoverned operation through.
-        nexus: [...(options.interceptors?.nexus ?? []), refuseNexusOperations],
-        workflowModules: options.workflowBundle
-          ? options.interceptors?.workflowModules
-          : [...(options.interceptors?.workflowModules ?? []), WORKFLOW_INTERCEPTORS_MODULE],
-      },
-    };
+    return workerHalf().governWorkerOptions(options, () => ({
+      trustBundle: this.trustBundleSource(),
+      identity: this.identitySource(),
+      maxStalenessMs: this.maxStalenessMs,
+      outageWaitMs: this.outageWaitMs,
+      unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
+      lineageTaskQueue: this.workflowConfig.taskQueue,
+      workflowInterceptorsModule: WORKFLOW_INTERCEPTORS_MODULE,
+    }));
   }
 
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
@@ -150,6 +126,10 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
             {
               apply(compiler) {
                 new compiler.webpack.DefinePlugin({ [CONFIG_GLOBAL]: JSON.stringify(config) }).apply(compiler);
+                // Before resolution, so the stand-in gets the loaders of its own file type.
+                new compiler.webpack.NormalModuleReplacementPlugin(/^\.\.\/locales\/index\.c?js$/, (request: { context: string; request: string }) => {
+                  if (ZOD_MODULE_DIR.test(request.context)) request.request = ZOD_LOCALES_STANDIN;
+                }).apply(compiler);
               },
             },
           ],
@@ -173,11 +153,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     const o = this.#options.identity;
     if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
     if (!('mongoUri' in o)) return o;
-    const maxStalenessMs = o.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
-    if ((o.refreshMs ?? DEFAULT_REFRESH_MS) >= maxStalenessMs) {
-      throw new GovernancePluginError(`identity.refreshMs (${o.refreshMs ?? DEFAULT_REFRESH_MS}) must be below identity.maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
-    }
-    this.#identity ??= mongoIdentitySource({ mongoUri: o.mongoUri, database: o.database, refreshMs: o.refreshMs });
+    this.#identity ??= workerHalf().mongoIdentitySourceFor(o);
     return this.#identity;
   }
 
@@ -190,6 +166,6 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   private trustBundleSource(): () => TrustBundle {
     const source = this.#options.trustBundle;
     if (source === undefined) throw new GovernancePluginError('GovernancePlugin needs a trustBundle on workers: the enforcement point verifies against it');
-    return typeof source === 'string' ? watchTrustBundle(source) : () => source;
+    return workerHalf().trustBundleSourceFor(source);
   }
 }

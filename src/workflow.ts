@@ -4,7 +4,7 @@ export * from './common/constants';
 export * from './common/schemas';
 export { canonicalize, CanonicalEncodingError } from './common/canonical';
 export { argumentsDigest, argumentsView, ArgumentDigestError } from './common/digest';
-export { describeDenial, governanceDeniedFailure, denialDetailsFromPayload } from './common/denial';
+export { describeDenial, governanceDeniedFailure, denialDetailsFromPayload, findGovernanceDenial } from './common/denial';
 export { signingInput, payloadHash, signArtifact, signDenial, verifySignedArtifact, verifyArtifactForCall, CLOCK_SKEW_MS } from './artifact/artifact';
 export type { ActivityCall, Ed25519, SigningKey, Verified } from './artifact/artifact';
 export { parseTrustBundle, TrustBundleSchema, type TrustBundle, type TrustedKey } from './artifact/trust-bundle';

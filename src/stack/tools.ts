@@ -1,7 +1,8 @@
 // Finding or installing the stack's binaries into .tools/ (cached: a second run installs nothing).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, join, sep } from 'node:path';
 
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const FERRETDB_VERSION = 'v1.24.0';
@@ -10,10 +11,29 @@ export class ProvisioningError extends Error {
   override readonly name = 'ProvisioningError';
 }
 
-export const projectRoot = join(__dirname, '..', '..');
+/**
+ * The package's root directory (the one with its package.json). This module runs from src/stack/
+ * (ts-node, a checkout) or dist/src/stack/ (compiled, an installed package), so the root is found
+ * by walking up rather than by a fixed number of `..`.
+ */
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'temporal-governance') return dir;
+    if (dirname(dir) === dir) throw new ProvisioningError(`cannot find the temporal-governance package root above ${from}`);
+  }
+}
+
+export const projectRoot = findPackageRoot(__dirname);
+/** Installed as a dependency (under node_modules/) rather than run from a checkout. */
+const installed = projectRoot.split(sep).includes('node_modules');
+// An installed package must not write into node_modules/ (read-only for global installs, wiped by
+// every npm install): there the tools and the dev stack's data live in the user's cache directory.
+const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'temporal-governance');
 /** Downloaded and built tools; GOVERNANCE_TOOLS_DIR shares one cache between checkouts. */
-export const toolsDir = process.env.GOVERNANCE_TOOLS_DIR || join(projectRoot, '.tools');
-export const dataDir = join(projectRoot, '.data');
+export const toolsDir = process.env.GOVERNANCE_TOOLS_DIR || (installed ? join(cacheDir, 'tools') : join(projectRoot, '.tools'));
+/** The dev stack's SQLite files (GOVERNANCE_DATA_DIR overrides). */
+export const dataDir = process.env.GOVERNANCE_DATA_DIR || (installed ? join(cacheDir, 'data') : join(projectRoot, '.data'));
 
 export function onPath(binary: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
