@@ -12,6 +12,7 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY examples ./examples
 COPY bin ./bin
+COPY tools/copy-assets.js ./tools/copy-assets.js
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
