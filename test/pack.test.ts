@@ -2,9 +2,13 @@
 // empty app outside the repository, used through its public entry points only. Nothing from the
 // repository is on that app's module path; its node_modules come from the npm registry.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { DEFAULT_DATABASE } from '../src/lineage/store';
+import { ensureTemporalCli } from '../src/stack/tools';
 import { address, mongoUri, uniqueName } from './helpers/harness';
 
 const repo = join(__dirname, '..');
@@ -138,3 +142,133 @@ test('a governed workflow through the installed package: allowed within policy, 
   });
   expect(JSON.parse(outcome.trim().split('\n').pop()!)).toEqual({ allowed: expect.stringMatching(/^charged 10 sha256:[0-9a-f]{7}$/), denied: 'NO_MATCHING_ALLOW' });
 }, 180_000);
+
+/** One fenced block of the README's "Wire it into your project" section, in order. */
+type ReadmeBlock = { kind: 'sh'; text: string } | { kind: 'file'; name: string; text: string };
+
+function wireInBlocks(): ReadmeBlock[] {
+  const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+  const section = readme.split('\n## Wire it into your project\n')[1]?.split('\n## ')[0];
+  if (!section) throw new Error('README.md has no "Wire it into your project" section');
+  return [...section.matchAll(/^( *)```(\w+)\n([\s\S]*?)^\1```$/gm)].map(([, indent = '', lang, body = '']) => {
+    const text = body
+      .split('\n')
+      .map((line) => (line.startsWith(indent) ? line.slice(indent.length) : line))
+      .join('\n');
+    if (lang === 'sh') return { kind: 'sh', text };
+    // A file block names itself on its first line: `// worker.ts`, `# policy.yaml`.
+    const name = /^(?:\/\/|#) ([\w.-]+\.(?:ts|yaml))$/.exec(text.split('\n')[0] ?? '')?.[1];
+    if (!name) throw new Error(`README block without a file name on its first line:\n${text}`);
+    return { kind: 'file', name, text };
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function dropDefaultDatabase(): Promise<void> {
+  const client = new MongoClient(mongoUri(), { serverSelectionTimeoutMS: 5_000 });
+  try {
+    await client.db(DEFAULT_DATABASE).dropDatabase();
+  } finally {
+    await client.close();
+  }
+}
+
+test("the README's 'Wire it into your project' steps run as written in an empty directory", async () => {
+  const blocks = wireInBlocks();
+  expect(blocks.filter((b) => b.kind === 'file').map((b) => (b as { name: string }).name)).toEqual(['policy.yaml', 'governance-worker.ts', 'worker.ts', 'start.ts']);
+  const dir = join(work, 'readme-app');
+  mkdirSync(dir);
+  // "Your" workflow and activity code, which the README refers to but does not show.
+  for (const file of ['workflows.ts', 'activities.ts']) copyFileSync(join(__dirname, 'fixtures', 'readme-app', file), join(dir, file));
+
+  // The steps, in order, as one shell session (exports carry over). Two substitutions only: npm
+  // installs the packed tarball instead of the registry's release, and a command marked
+  // `# own terminal` runs in the background, as if in a terminal of its own.
+  const script = ['set -euo pipefail'];
+  let terminals = 0;
+  for (const block of blocks) {
+    if (block.kind === 'file') {
+      writeFileSync(join(dir, block.name), block.text);
+      continue;
+    }
+    for (const line of block.text.split('\n')) {
+      const own = /^(.*\S)\s+# own terminal$/.exec(line);
+      const command = (own ? own[1]! : line).replace(/^npm install temporal-governance /, `npm install ${tarball} `);
+      script.push(own ? `${command} > terminal-${++terminals}.log 2>&1 & echo $! >> terminals.pids` : command);
+    }
+  }
+  expect(terminals).toBe(2);
+
+  // A Temporal server of its own, without the search attributes (step 5 registers them), so the
+  // README's default task queues meet no other test's workers; the default database is this test's.
+  const temporal = ensureTemporalCli();
+  const port = await freePort();
+  const server = spawn(temporal, ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'], { stdio: 'ignore' });
+  const temporalAddress = `127.0.0.1:${port}`;
+  await dropDefaultDatabase();
+  try {
+    for (let i = 0; run(temporal, ['operator', 'cluster', 'health', '--address', temporalAddress], dir).status !== 0; i++) {
+      if (i > 60) throw new Error('the Temporal dev server did not start');
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const env = {
+      TEMPORAL_ADDRESS: temporalAddress,
+      MONGODB_URI: mongoUri(),
+      PATH: `${dirname(temporal)}${delimiter}${process.env.PATH}`,
+      npm_config_prefer_offline: 'true',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+    };
+    const steps = run('bash', ['-c', script.join('\n')], dir, env);
+    const terminalLogs = () =>
+      Array.from({ length: terminals }, (_, i) => join(dir, `terminal-${i + 1}.log`))
+        .filter(existsSync)
+        .map((f) => `--- ${f}\n${readFileSync(f, 'utf8')}`)
+        .join('\n');
+    const pids = existsSync(join(dir, 'terminals.pids')) ? readFileSync(join(dir, 'terminals.pids'), 'utf8').split('\n').filter(Boolean).map(Number) : [];
+    try {
+      if (steps.status !== 0) throw new Error(`the README steps failed (exit ${steps.status}):\n${steps.stdout}\n${steps.stderr}\n${terminalLogs()}`);
+      // Step 8's output: the small charge ran, the large one was denied and never reached the body.
+      expect(steps.stdout).toMatch(/^charged 250 for invoice-250-\d+$/m);
+      expect(steps.stdout).toMatch(/^invoice-25000-\d+ denied: .*NO_MATCHING_ALLOW/m);
+      expect(existsSync(join(dir, 'charged-250'))).toBe(true);
+      expect(existsSync(join(dir, 'charged-25000'))).toBe(false);
+      expect(statSync(join(dir, 'secrets')).mode & 0o777).toBe(0o700);
+    } finally {
+      // Ctrl-C in each "terminal": both workers drain and exit.
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGINT');
+        } catch {
+          // already gone
+        }
+      }
+      for (const pid of pids) {
+        for (let i = 0; i < 60 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 500));
+        if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      }
+    }
+  } finally {
+    server.kill('SIGKILL');
+    await dropDefaultDatabase();
+  }
+}, 420_000);
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
