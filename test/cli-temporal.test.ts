@@ -56,7 +56,7 @@ beforeAll(async () => {
   );
 
   // An ungoverned workflow that fails the way governance fails one, through the codec.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const taskQueue = uniqueName('cli-codec');
   deniedId = uniqueName('cli-codec-denied');
   const nativeConnection = await NativeConnection.connect({ address: address() });

@@ -255,7 +255,7 @@ export async function withClient<T>(flags: ClientFlags, fn: (client: Client) => 
   const connection = resolveConnection(flags);
   const dataConverterSpec = flags['data-converter'] ?? (process.env[DATA_CONVERTER_ENV] || undefined);
   const dataConverter = loadDataConverterModule(dataConverterSpec);
-  const { Client, Connection, isGrpcServiceError } = await import('@temporalio/client');
+  const { Client, Connection, isGrpcServiceError, NamespaceNotFoundError, ServiceError } = await import('@temporalio/client');
   const say = (text: string) => scrub(firstLine(text), connection.secrets);
   let conn;
   try {
@@ -272,7 +272,12 @@ export async function withClient<T>(flags: ClientFlags, fn: (client: Client) => 
     }
     return await fn(client);
   } catch (err) {
+    // What the server said (permission denied, unknown namespace, ...), as the SDK reports it.
     if (isGrpcServiceError(err)) throw new OperatorConnectionError(`Temporal at ${connection.description}: ${say(err.details || err.message)}`);
+    if (err instanceof NamespaceNotFoundError || err instanceof ServiceError) {
+      const cause = isGrpcServiceError(err.cause) ? `: ${err.cause.details || err.cause.message}` : '';
+      throw new OperatorConnectionError(`Temporal at ${connection.description}: ${say(`${err.message}${cause}`)}`);
+    }
     if (err instanceof Error && err.name === 'OperatorError') err.message = say(err.message);
     throw err;
   } finally {
