@@ -302,13 +302,13 @@ describe('bad arguments: exit 2, the error and the usage line of that command on
     [['lineage', 'show'], 'lineage show', 'expected 1 argument(s), got 0'],
     [['lineage', 'ancestry', 'a', 'b'], 'lineage ancestry', 'expected 1 argument(s), got 2'],
     [['lineage', 'descendants', 'x', '--colour', 'red'], 'lineage descendants', "Unknown option '--colour'"],
-    [['lineage', 'denials', '--since', 'yesterday'], 'lineage denials', 'invalid duration "yesterday"'],
+    [['lineage', 'denials', '--since', 'yesterday'], 'lineage denials', 'invalid duration "yesterday": use a number and s, m, h or d (e.g. 1h)'],
     [['lineage', 'denials', '--limit', '0'], 'lineage denials', '--limit must be a positive integer'],
     [['lineage', 'denials', '-o', 'yaml'], 'lineage denials', '-o/--output must be table, json or jsonl, got "yaml"'],
     [['lineage', 'show', 'x', '--json'], 'lineage show', "Unknown option '--json'"],
     [['lineage', 'verify'], 'lineage verify', 'missing --bundle'],
     [['lineage', 'export', '--format', 'json'], 'lineage export', 'missing --root'],
-    [['lineage', 'export', '--root', 'r'], 'lineage export', 'missing --format'],
+    [['lineage', 'export', '--root', 'r'], 'lineage export', 'missing --format (json, mermaid or dot)'],
     [['lineage', 'export', '--root', 'r', '--format', 'svg'], 'lineage export', '--format must be json, mermaid or dot'],
   ])('%j', (args, command, message) => {
     const r = run(args);
