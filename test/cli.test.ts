@@ -240,3 +240,19 @@ test('policy check rejects an invalid policy, naming the field, with exit 1', ()
   expect(r.stderr).toContain('rules[0].effect');
   expect(r.stderr).not.toContain('    at '); // a clear message, not a stack trace
 });
+
+test('worker governance connects with the connection settings: the error names the address, never the API key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-worker-'));
+  const key = join(dir, 'signing-key.json');
+  const bundle = join(dir, 'trust-bundle.json');
+  expect(run('signing-keys', 'generate', '--key', key, '--bundle', bundle).code).toBe(0);
+  const policy = join(__dirname, '..', 'examples', 'payments', 'policy.yaml');
+  const secret = 'tgk.worker-secret-0123456789';
+  const r = spawnSync(process.execPath, [bin, 'worker', 'governance', '--policy', policy, '--key', key, '--bundle', bundle, '--address', '127.0.0.1:1', '-n', 'payments'], {
+    encoding: 'utf8',
+    env: { ...process.env, TEMPORAL_ADDRESS: 'ignored.example:7233', TEMPORAL_API_KEY: secret, MONGODB_URI: 'mongodb://127.0.0.1:9' },
+  });
+  expect(r.status).toBe(1);
+  expect(lines(r.stderr)).toEqual([expect.stringMatching(/^temporal-governance: cannot reach Temporal at 127\.0\.0\.1:1 \(namespace payments, TLS, API key\): /)]);
+  expect(r.stdout + r.stderr).not.toContain(secret);
+});
