@@ -1,10 +1,11 @@
 // The CLI as users run it: a real process, real files, real exit codes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COMMANDS, commandHelp, findCommand, subcommandsOf, usageLine } from '../src/cli/commands';
 import { exitCodeFor, main } from '../src/cli/main';
+import { runWithClosedStdout } from './helpers/cli-process';
 
 const bin = join(__dirname, '..', 'bin', 'temporal-governance.js');
 const run = (...args: string[]) => {
@@ -183,12 +184,7 @@ describe('version and help', () => {
 
 describe('safe when piped', () => {
   test('a reader that closes before the output (| head): exit 0, no stack trace', async () => {
-    const child = spawn(process.execPath, [bin, 'help'], { env: { ...process.env, TEMPORAL_ADDRESS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    // Closed before the CLI has started: its first write hits a broken pipe (EPIPE).
-    child.stdout.destroy();
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { code, stderr } = await runWithClosedStdout(['help'], { ...process.env, TEMPORAL_ADDRESS: '' });
     expect(stderr).toBe('');
     expect(code).toBe(0);
   });

@@ -1,8 +1,9 @@
 // `temporal-governance lineage ...` as auditors run it: a real process against the real
 // MongoDB-wire server (MONGODB_URI from global-setup), on records signed by the real authorizer.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { lineageCommand } from '../src/cli/lineage';
+import { runWithClosedStdout } from './helpers/cli-process';
 import { lineageCollection } from '../src/lineage/store';
 import { buildLineageFixture, mongoUri, type LineageFixture } from './lineage-fixture';
 
@@ -250,15 +251,11 @@ describe('export', () => {
   });
 
   test('a reader that goes away (| head) ends it quietly: exit 0, nothing on stderr', async () => {
-    const child = spawn(process.execPath, [bin, 'lineage', 'export', '--root', f.root.payload.id, ...db(), '--format', 'json'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: '', MONGODB_URI: mongoUri() },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, stderr } = await runWithClosedStdout(['lineage', 'export', '--root', f.root.payload.id, ...db(), '--format', 'json'], {
+      ...process.env,
+      TEMPORAL_ADDRESS: '',
+      MONGODB_URI: mongoUri(),
     });
-    // Close the read side before the CLI writes a byte: every write it makes hits a broken pipe.
-    child.stdout.destroy();
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(stderr).toBe('');
     expect(code).toBe(0);
   });
