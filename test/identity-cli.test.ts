@@ -62,7 +62,7 @@ describe('principals', () => {
     expect(out.find((l) => l.startsWith('alice'))).toMatch(/^alice\s+auditor,operator\s+no\s+\d{4}-\d{2}-\d{2}T[\d:.]+Z\s+payments on-call$/);
     expect(out.find((l) => l.startsWith('bob'))).toMatch(/^bob\s+viewer\s+no\s+/);
 
-    const asJson = JSON.parse(tg('principals', 'list', '--json').stdout);
+    const asJson = JSON.parse(tg('principals', 'list', '-o', 'json').stdout);
     expect(asJson).toEqual([
       expect.objectContaining({ _id: 'alice', roles: ['auditor', 'operator'], description: 'payments on-call', revoked: null }),
       expect.objectContaining({ _id: 'bob', roles: ['viewer'], description: null, revoked: null }),
@@ -90,23 +90,23 @@ describe('api-keys', () => {
   let narrowKey: { id: string; apiKey: string };
   let broadKey: { id: string; apiKey: string };
 
-  test('create prints the key exactly once and MongoDB keeps no trace of its secret', async () => {
+  test('create prints the key alone on stdout (what it is on stderr), once, and MongoDB keeps no trace of its secret', async () => {
     const before = Date.now();
     const r = tg('api-keys', 'create', '--principal', 'alice', '--roles', 'operator', '--expires-in', '30d');
     expect(r.code).toBe(0);
-    expect(r.stderr).toBe('');
-    const out = lines(r.stdout);
-    expect(out).toHaveLength(3);
-    const header = /^API key (ak_[0-9a-f]{16}) for principal alice \(roles operator; expires (\S+)\)$/.exec(out[0]!);
+    // KEY=$(temporal-governance api-keys create ...) gets exactly the key.
+    expect(r.stdout).toMatch(/^tgk\.ak_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}\n$/);
+    const apiKey = r.stdout.trim();
+    const err = lines(r.stderr);
+    expect(err).toHaveLength(2);
+    const header = /^API key (ak_[0-9a-f]{16}) for principal alice \(roles operator; expires (\S+)\)$/.exec(err[0]!);
     expect(header).not.toBeNull();
     const expires = Date.parse(header![2]!);
     expect(expires).toBeGreaterThanOrEqual(before + 30 * 86_400_000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000);
-    const apiKey = out[1]!;
-    expect(apiKey).toMatch(/^tgk\.ak_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$/);
     expect(apiKey.split('.')[1]).toBe(header![1]);
-    expect(out[2]).toBe('Store it now: it is shown once and governance keeps only its public half.');
-    expect(r.stdout.split(apiKey)).toHaveLength(2); // printed once
+    expect(err[1]).toBe('Store it now: it is shown once and governance keeps only its public half.');
+    expect(r.stderr).not.toContain(apiKey.split('.')[2]!); // the secret only on stdout
 
     const secret = apiKey.split('.')[2]!;
     const dump = await wholeDatabaseAsJson();
@@ -121,13 +121,21 @@ describe('api-keys', () => {
     narrowKey = { id: header![1]!, apiKey };
   });
 
-  test('without --roles a key carries all of its principal roles; --expires-at sets the expiry', async () => {
-    const r = tg('api-keys', 'create', '--principal', 'alice', '--expires-at', '2099-01-02T03:04:05Z');
+  test('without --roles a key carries all of its principal roles; --expires-at sets the expiry; -o json', async () => {
+    const r = tg('api-keys', 'create', '--principal', 'alice', '--expires-at', '2099-01-02T03:04:05Z', '-o', 'json');
     expect(r.code).toBe(0);
-    const out = lines(r.stdout);
-    const header = /^API key (ak_[0-9a-f]{16}) for principal alice \(all of alice's roles; expires 2099-01-02T03:04:05\.000Z\)$/.exec(out[0]!);
-    expect(header).not.toBeNull();
-    broadKey = { id: header![1]!, apiKey: out[1]! };
+    const created = JSON.parse(r.stdout) as { apiKey: string; id: string };
+    expect(created).toEqual({
+      apiKey: expect.stringMatching(/^tgk\.ak_[0-9a-f]{16}\.[A-Za-z0-9_-]{43}$/),
+      id: expect.stringMatching(/^ak_[0-9a-f]{16}$/),
+      principal: 'alice',
+      roles: null,
+      createdAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/),
+      expiresAt: '2099-01-02T03:04:05.000Z',
+    });
+    expect(created.apiKey.split('.')[1]).toBe(created.id);
+    expect(lines(r.stderr)[0]).toBe(`API key ${created.id} for principal alice (all of alice's roles; expires 2099-01-02T03:04:05.000Z)`);
+    broadKey = { id: created.id, apiKey: created.apiKey };
     const stored = await db.collection(IDENTITY_COLLECTIONS.apiKeys).findOne({ _id: broadKey.id as never });
     expect(stored).toMatchObject({ roles: null, expiresAt: new Date('2099-01-02T03:04:05Z') });
     expect(await wholeDatabaseAsJson()).not.toContain(broadKey.apiKey.split('.')[2]!);
@@ -155,19 +163,21 @@ describe('api-keys', () => {
     expect(out[0]).toMatch(/^Id\s+Principal\s+Roles\s+Created\s+Expires\s+Revoked$/);
     expect(out.find((l) => l.startsWith(narrowKey.id))).toMatch(new RegExp(`^${narrowKey.id}\\s+alice\\s+operator\\s+\\S+Z\\s+\\S+Z\\s+no$`));
     expect(out.find((l) => l.startsWith(broadKey.id))).toMatch(new RegExp(`^${broadKey.id}\\s+alice\\s+all of principal's\\s+\\S+Z\\s+2099-01-02T03:04:05\\.000Z\\s+no$`));
-    const asJson = tg('api-keys', 'list', '--json');
+    const asJson = tg('api-keys', 'list', '-o', 'json');
     expect(JSON.parse(asJson.stdout).map((k: { _id: string }) => k._id)).toEqual([narrowKey.id, broadKey.id]);
+    const asJsonl = tg('api-keys', 'list', '-o', 'jsonl');
+    expect(lines(asJsonl.stdout).map((l) => (JSON.parse(l) as { _id: string })._id)).toEqual([narrowKey.id, broadKey.id]);
     for (const key of [narrowKey, broadKey]) {
-      expect(r.stdout + asJson.stdout).not.toContain(key.apiKey.split('.')[2]!);
+      expect(r.stdout + asJson.stdout + asJsonl.stdout).not.toContain(key.apiKey.split('.')[2]!);
     }
   });
 
   test('list --principal filters', () => {
     expect(tg('api-keys', 'create', '--principal', 'bob').code).toBe(0);
-    const alice = JSON.parse(tg('api-keys', 'list', '--principal', 'alice', '--json').stdout) as { principal: string }[];
+    const alice = JSON.parse(tg('api-keys', 'list', '--principal', 'alice', '-o', 'json').stdout) as { principal: string }[];
     expect(alice).toHaveLength(2);
     expect(alice.every((k) => k.principal === 'alice')).toBe(true);
-    const bob = JSON.parse(tg('api-keys', 'list', '--principal', 'bob', '--json').stdout) as { principal: string }[];
+    const bob = JSON.parse(tg('api-keys', 'list', '--principal', 'bob', '-o', 'json').stdout) as { principal: string }[];
     expect(bob).toEqual([expect.objectContaining({ principal: 'bob', roles: null, expiresAt: null })]);
     expect(tg('api-keys', 'list', '--principal', 'carol').stdout.trim()).toBe('no API keys for principal carol');
   });
@@ -252,7 +262,7 @@ describe('api-keys', () => {
       expect(out.slice(2).map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['principal bob', `api-key ${broadKey.id}`, 'signing-key prod-2026-01']);
       expect(out.find((l) => l.startsWith('signing-key'))).toMatch(/key file leaked$/);
       expect(out.find((l) => l.startsWith('api-key'))).toMatch(/\s+-$/);
-      const asJson = JSON.parse(tg('revocations', 'list', '--json').stdout);
+      const asJson = JSON.parse(tg('revocations', 'list', '-o', 'json').stdout);
       expect(asJson).toEqual([
         expect.objectContaining({ _id: 'principal:bob', kind: 'principal', id: 'bob', reason: 'left the team' }),
         expect.objectContaining({ _id: `api-key:${broadKey.id}`, kind: 'api-key', id: broadKey.id, reason: '' }),

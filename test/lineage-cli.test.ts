@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { lineageCommand } from '../src/cli/lineage';
+import { runWithClosedStdout } from './helpers/cli-process';
 import { lineageCollection } from '../src/lineage/store';
 import { buildLineageFixture, mongoUri, type LineageFixture } from './lineage-fixture';
 
@@ -31,8 +32,8 @@ afterAll(async () => {
 const db = () => ['--database', f.database];
 
 describe('show', () => {
-  test('--json prints the parsed document', () => {
-    const r = run(['lineage', 'show', f.denial.payload.id, ...db(), '--json']);
+  test('-o json prints the parsed document', () => {
+    const r = run(['lineage', 'show', f.denial.payload.id, ...db(), '-o', 'json']);
     expect(r.code).toBe(0);
     const record = JSON.parse(r.stdout);
     expect(record).toMatchObject({
@@ -77,8 +78,8 @@ describe('show', () => {
 });
 
 describe('ancestry and descendants', () => {
-  test('ancestry --json: the record and its ancestors, root first', () => {
-    const r = run(['lineage', 'ancestry', f.nextCharge.payload.id, ...db(), '--json']);
+  test('ancestry -o json: the record and its ancestors, root first', () => {
+    const r = run(['lineage', 'ancestry', f.nextCharge.payload.id, ...db(), '-o', 'json']);
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.record._id).toBe(f.nextCharge.payload.id);
@@ -105,7 +106,7 @@ describe('ancestry and descendants', () => {
       const r = run(['lineage', 'ancestry', f.childCharge.payload.id, ...db()]);
       expect(r.code).toBe(1);
       expect(lines(r.stdout).at(-1)).toBe(`missing ancestor document(s): ${f.childGrant.payload.id}`);
-      const json = run(['lineage', 'ancestry', f.childCharge.payload.id, ...db(), '--json']);
+      const json = run(['lineage', 'ancestry', f.childCharge.payload.id, ...db(), '-o', 'json']);
       expect(json.code).toBe(1);
       expect(JSON.parse(json.stdout).missing).toEqual([f.childGrant.payload.id]);
     } finally {
@@ -113,10 +114,14 @@ describe('ancestry and descendants', () => {
     }
   });
 
-  test('descendants --json and table', () => {
-    const json = run(['lineage', 'descendants', f.childGrant.payload.id, ...db(), '--json']);
+  test('descendants -o json, -o jsonl and table', () => {
+    const json = run(['lineage', 'descendants', f.childGrant.payload.id, ...db(), '-o', 'json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout).map((d: { _id: string }) => d._id)).toEqual([f.childRun.payload.id, f.childCharge.payload.id, f.denial.payload.id]);
+    // jsonl: one record per line, each a whole JSON document.
+    const jsonl = run(['lineage', 'descendants', f.childGrant.payload.id, ...db(), '-o', 'jsonl']);
+    expect(jsonl.code).toBe(0);
+    expect(lines(jsonl.stdout).map((l) => (JSON.parse(l) as { _id: string })._id)).toEqual([f.childRun.payload.id, f.childCharge.payload.id, f.denial.payload.id]);
 
     const text = run(['lineage', 'descendants', f.root.payload.id, ...db()]);
     expect(text.code).toBe(0);
@@ -132,9 +137,9 @@ describe('ancestry and descendants', () => {
 });
 
 describe('denials', () => {
-  test('--json: newest first; --since, --principal and --limit filter', () => {
+  test('-o json: newest first; --since, --principal and --limit filter', () => {
     const ids = (args: string[]) => {
-      const r = run(['lineage', 'denials', ...db(), '--json', ...args]);
+      const r = run(['lineage', 'denials', ...db(), '-o', 'json', ...args]);
       expect(r.code).toBe(0);
       return JSON.parse(r.stdout).map((d: { _id: string }) => d._id);
     };
@@ -169,8 +174,8 @@ describe('verify', () => {
     expect(lines(r.stderr)).toEqual(['verified 13 record(s) in 3 root(s): 0 violation(s)']);
   });
 
-  test('--root and --json', () => {
-    const r = run(['lineage', 'verify', '--bundle', f.keys.bundlePath, '--root', f.root.payload.id, ...db(), '--json']);
+  test('--root and -o json', () => {
+    const r = run(['lineage', 'verify', '--bundle', f.keys.bundlePath, '--root', f.root.payload.id, ...db(), '-o', 'json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ roots: 1, records: 10, violations: [] });
   });
@@ -187,8 +192,8 @@ describe('verify', () => {
     expect(out.at(-1)).toBe('FAILED: 2 violation(s) in 2 document(s) (12 record(s), 3 root(s))');
   });
 
-  test('a tampered lineage with --json', () => {
-    const r = run(['lineage', 'verify', '--bundle', tampered.keys.bundlePath, '--database', tampered.database, '--json']);
+  test('a tampered lineage with -o json', () => {
+    const r = run(['lineage', 'verify', '--bundle', tampered.keys.bundlePath, '--database', tampered.database, '-o', 'json']);
     expect(r.code).toBe(1);
     const summary = JSON.parse(r.stdout);
     expect(summary).toMatchObject({ roots: 3, records: 12 });
@@ -231,20 +236,28 @@ describe('verify', () => {
   test('off a terminal there is no bar', async () => {
     let bar = '';
     const stderr: string[] = [];
-    await lineageCommand('verify', ['--bundle', f.keys.bundlePath, ...db(), '--json'], () => undefined, { err: (l) => stderr.push(l), progress: (t) => (bar += t), isTTY: false });
+    await lineageCommand('verify', ['--bundle', f.keys.bundlePath, ...db(), '-o', 'json'], () => undefined, { err: (l) => stderr.push(l), progress: (t) => (bar += t), isTTY: false });
     expect(bar).toBe('');
     expect(stderr).toEqual(['verified 13 record(s) in 3 root(s): 0 violation(s)']);
   });
 });
 
 describe('export', () => {
-  test('json: the root records in seq order (--format json and --json alike)', () => {
-    for (const args of [['--format', 'json'], ['--json']]) {
-      const r = run(['lineage', 'export', '--root', f.root.payload.id, ...db(), ...args]);
-      expect(r.code).toBe(0);
-      const records = JSON.parse(r.stdout);
-      expect(records.map((x: { _id: string; seq: number }) => [x._id, x.seq])).toEqual(f.order.map((id, i) => [id, i]));
-    }
+  test('json: the root records in seq order', () => {
+    const r = run(['lineage', 'export', '--root', f.root.payload.id, ...db(), '--format', 'json']);
+    expect(r.code).toBe(0);
+    const records = JSON.parse(r.stdout);
+    expect(records.map((x: { _id: string; seq: number }) => [x._id, x.seq])).toEqual(f.order.map((id, i) => [id, i]));
+  });
+
+  test('a reader that goes away (| head) ends it quietly: exit 0, nothing on stderr', async () => {
+    const { code, stderr } = await runWithClosedStdout(['lineage', 'export', '--root', f.root.payload.id, ...db(), '--format', 'json'], {
+      ...process.env,
+      TEMPORAL_ADDRESS: '',
+      MONGODB_URI: mongoUri(),
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   test('mermaid: a flowchart, a node per record styled allow/deny, an edge per parent link', () => {
@@ -281,25 +294,40 @@ describe('export', () => {
   });
 });
 
-describe('bad arguments print usage and exit 2', () => {
+describe('bad arguments: exit 2, the error and the usage line of that command only', () => {
   test.each([
-    [['lineage'], 'unknown lineage command (none)'],
-    [['lineage', 'bogus'], 'unknown lineage command bogus'],
-    [['lineage', 'show'], 'expected 1 argument(s), got 0'],
-    [['lineage', 'ancestry', 'a', 'b'], 'expected 1 argument(s), got 2'],
-    [['lineage', 'descendants', 'x', '--colour', 'red'], "Unknown option '--colour'"],
-    [['lineage', 'denials', '--since', 'yesterday'], 'invalid duration "yesterday"'],
-    [['lineage', 'denials', '--limit', '0'], '--limit must be a positive integer'],
-    [['lineage', 'verify'], 'missing --bundle'],
-    [['lineage', 'export', '--format', 'json'], 'missing --root'],
-    [['lineage', 'export', '--root', 'r'], 'missing --format'],
-    [['lineage', 'export', '--root', 'r', '--format', 'svg'], '--format must be json, mermaid or dot'],
-  ])('%j', (args, message) => {
+    [['lineage', 'show'], 'lineage show', 'expected 1 argument(s), got 0'],
+    [['lineage', 'ancestry', 'a', 'b'], 'lineage ancestry', 'expected 1 argument(s), got 2'],
+    [['lineage', 'descendants', 'x', '--colour', 'red'], 'lineage descendants', "Unknown option '--colour'"],
+    [['lineage', 'denials', '--since', 'yesterday'], 'lineage denials', 'invalid duration "yesterday": use a number and s, m, h or d (e.g. 1h)'],
+    [['lineage', 'denials', '--limit', '0'], 'lineage denials', '--limit must be a positive integer'],
+    [['lineage', 'denials', '-o', 'yaml'], 'lineage denials', '-o/--output must be table, json or jsonl, got "yaml"'],
+    [['lineage', 'show', 'x', '--json'], 'lineage show', "Unknown option '--json'"],
+    [['lineage', 'verify'], 'lineage verify', 'missing --bundle'],
+    [['lineage', 'export', '--format', 'json'], 'lineage export', 'missing --root'],
+    [['lineage', 'export', '--root', 'r'], 'lineage export', 'missing --format (json, mermaid or dot)'],
+    [['lineage', 'export', '--root', 'r', '--format', 'svg'], 'lineage export', '--format must be json, mermaid or dot'],
+  ])('%j', (args, command, message) => {
     const r = run(args);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(message);
-    expect(r.stderr).toContain('Usage: temporal-governance');
-    expect(r.stderr).toContain('lineage verify --bundle FILE');
+    expect(r.stdout).toBe('');
+    const err = lines(r.stderr);
+    expect(err).toHaveLength(3);
+    expect(err[0]).toBe(`temporal-governance ${command}: ${message}`);
+    expect(err[1]).toMatch(new RegExp(`^Usage: temporal-governance ${command} `));
+    expect(err[2]).toBe(`Run "temporal-governance help ${command}" for its options.`);
+  });
+
+  test.each([
+    [['lineage'], 'missing the command: one of show, ancestry, descendants, denials, verify, export'],
+    [['lineage', 'bogus'], 'unknown lineage command "bogus"; expected one of show, ancestry, descendants, denials, verify, export'],
+  ])('%j: the usage lines of the lineage commands', (args, message) => {
+    const r = run(args);
+    expect(r.code).toBe(2);
+    const err = lines(r.stderr);
+    expect(err[0]).toBe(`temporal-governance lineage: ${message}`);
+    expect(err.filter((l) => l.startsWith('  temporal-governance lineage '))).toHaveLength(6);
+    expect(r.stderr).not.toContain('api-keys');
   });
 });
 

@@ -77,7 +77,7 @@ test('the denied workflow page says what was denied, for whom, by which rule, an
 
 test('denials list and denials show explain the denial from the command line', () => {
   const cliEnv = { ...process.env, TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS };
-  const list = spawnSync(process.execPath, [bin, 'denials', 'list', '--since', '1h', '--json'], { encoding: 'utf8', env: cliEnv });
+  const list = spawnSync(process.execPath, [bin, 'denials', 'list', '--since', '1h', '-o', 'json'], { encoding: 'utf8', env: cliEnv });
   expect(list.status).toBe(0);
   const rows = JSON.parse(list.stdout) as Array<{ workflowId: string; denyCode: string; principal: string }>;
   expect(rows).toContainEqual(expect.objectContaining({ workflowId: deniedId, denyCode: 'AMOUNT_OVER_LIMIT', principal: 'alice' }));

@@ -5,16 +5,16 @@
 import type { Db } from 'mongodb';
 import type { ApiKeyDocument, RevocationDocument, RevocationKind } from '../identity/schema';
 import { OperatorError, parseDuration } from '../operators/denials';
-import { parse, required, UsageError } from './args';
+import { OUTPUT_OPTION, outputFormat, parse, printJson, required, UsageError } from './args';
 import { withMongoDb } from './mongo';
 import { table } from './table';
 
 type Out = (line: string) => void;
+const stderrLine: Out = (line) => process.stderr.write(`${line}\n`);
 
 const STORES = 'identity and lineage';
 const withDb = <T>(database: string | undefined, fn: (db: Db) => Promise<T>) => withMongoDb(database, fn, STORES);
 const store = () => import('../identity/store');
-const json = (out: Out, value: unknown) => out(JSON.stringify(value, null, 2));
 
 /** `a,b,c` -> ['a', 'b', 'c']; an empty entry is a usage error, not a silently dropped role. */
 function roleList(text: string, option: string): string[] {
@@ -65,13 +65,14 @@ export async function principalsCommand(sub: string | undefined, rest: string[],
     }
 
     case 'list': {
-      const { values } = parse(rest, { database: { type: 'string' }, json: { type: 'boolean' } });
+      const { values } = parse(rest, { database: { type: 'string' }, ...OUTPUT_OPTION });
+      const format = outputFormat(values);
       const { principals, revoked } = await withDb(values.database, async (db) => {
         const s = await store();
         return { principals: await s.listPrincipals(db), revoked: revokedMap(await s.listRevocations(db)) };
       });
       const rows = principals.map((p) => ({ ...p, revoked: revoked.get(`principal:${p._id}`) ?? null }));
-      if (values.json) json(out, rows.map((r) => ({ ...r, revoked: r.revoked && { at: r.revoked.at, reason: r.revoked.reason } })));
+      if (format !== 'table') printJson(out, format, rows.map((r) => ({ ...r, revoked: r.revoked && { at: r.revoked.at, reason: r.revoked.reason } })));
       else if (rows.length === 0) out('no principals; create one with: temporal-governance principals create ID --roles ROLE[,ROLE]');
       else {
         out(
@@ -91,7 +92,7 @@ export async function principalsCommand(sub: string | undefined, rest: string[],
 
 const keyRoles = (k: ApiKeyDocument) => (k.roles ? k.roles.join(',') : "all of principal's");
 
-export async function apiKeysCommand(sub: string | undefined, rest: string[], out: Out): Promise<number> {
+export async function apiKeysCommand(sub: string | undefined, rest: string[], out: Out, err: Out = stderrLine): Promise<number> {
   switch (sub) {
     case 'create': {
       const { values } = parse(rest, {
@@ -100,7 +101,9 @@ export async function apiKeysCommand(sub: string | undefined, rest: string[], ou
         'expires-in': { type: 'string' },
         'expires-at': { type: 'string' },
         database: { type: 'string' },
+        ...OUTPUT_OPTION,
       });
+      const format = outputFormat(values);
       required(values, 'principal');
       if (values['expires-in'] !== undefined && values['expires-at'] !== undefined) throw new UsageError('give --expires-in or --expires-at, not both');
       const roles = values.roles === undefined ? null : roleList(values.roles, 'roles');
@@ -108,15 +111,20 @@ export async function apiKeysCommand(sub: string | undefined, rest: string[], ou
       const expiresAt =
         values['expires-in'] !== undefined ? new Date(now.getTime() + duration(values['expires-in'], 'expires-in')) : (isoDate(values['expires-at'], 'expires-at') ?? null);
       const { document, apiKey } = await withDb(values.database, async (db) => (await store()).createApiKey(db, { principal: values.principal!, roles, expiresAt }, now));
+      // stdout carries the key and nothing else (KEY=$(temporal-governance api-keys create ...));
+      // what it is and the warning go to stderr.
+      if (format !== 'table') {
+        printJson(out, format, { apiKey, id: document._id, principal: document.principal, roles: document.roles, createdAt: document.createdAt, expiresAt: document.expiresAt });
+      } else out(apiKey);
       const what = document.roles ? `roles ${document.roles.join(', ')}` : `all of ${document.principal}'s roles`;
-      out(`API key ${document._id} for principal ${document.principal} (${what}; ${document.expiresAt ? `expires ${document.expiresAt.toISOString()}` : 'never expires'})`);
-      out(apiKey);
-      out('Store it now: it is shown once and governance keeps only its public half.');
+      err(`API key ${document._id} for principal ${document.principal} (${what}; ${document.expiresAt ? `expires ${document.expiresAt.toISOString()}` : 'never expires'})`);
+      err('Store it now: it is shown once and governance keeps only its public half.');
       return 0;
     }
 
     case 'list': {
-      const { values } = parse(rest, { principal: { type: 'string' }, database: { type: 'string' }, json: { type: 'boolean' } });
+      const { values } = parse(rest, { principal: { type: 'string' }, database: { type: 'string' }, ...OUTPUT_OPTION });
+      const format = outputFormat(values);
       if (values.principal === '') throw new UsageError('--principal must not be empty');
       const { keys, revoked } = await withDb(values.database, async (db) => {
         const s = await store();
@@ -129,7 +137,7 @@ export async function apiKeysCommand(sub: string | undefined, rest: string[], ou
         expired: k.expiresAt !== null && k.expiresAt.getTime() <= now,
         revoked: revoked.has(`api-key:${k._id}`) ? ('key' as const) : revoked.has(`principal:${k.principal}`) ? ('principal' as const) : null,
       }));
-      if (values.json) json(out, rows);
+      if (format !== 'table') printJson(out, format, rows);
       else if (rows.length === 0) out(`no API keys${values.principal ? ` for principal ${values.principal}` : ''}`);
       else {
         out(
@@ -210,9 +218,10 @@ export async function revokeCommand(kind: string | undefined, rest: string[], ou
 
 export async function revocationsCommand(sub: string | undefined, rest: string[], out: Out): Promise<number> {
   if (sub !== 'list') throw new UsageError(`unknown revocations command ${sub ?? '(none)'}; expected "revocations list"`);
-  const { values } = parse(rest, { database: { type: 'string' }, json: { type: 'boolean' } });
+  const { values } = parse(rest, { database: { type: 'string' }, ...OUTPUT_OPTION });
+  const format = outputFormat(values);
   const revocations = await withDb(values.database, async (db) => (await store()).listRevocations(db));
-  if (values.json) json(out, revocations);
+  if (format !== 'table') printJson(out, format, revocations);
   else if (revocations.length === 0) out('no revocations');
   else out(table([['Kind', 'Id', 'At', 'Reason'], ...revocations.map((r) => [r.kind, r.id, r.at.toISOString(), r.reason || '-'])]));
   return 0;

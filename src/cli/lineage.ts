@@ -4,7 +4,7 @@ import type { Db } from 'mongodb';
 import type { LineageRecord, OutcomeRecord } from '../lineage/schema';
 import type { Violation } from '../lineage/verify';
 import { OperatorError, parseDuration } from '../operators/denials';
-import { parse, UsageError } from './args';
+import { OUTPUT_OPTION, outputFormat, parse, printJson, UsageError } from './args';
 import { withMongoDb as withLineageDb } from './mongo';
 import { table } from './table';
 
@@ -12,7 +12,7 @@ type Out = (line: string) => void;
 
 export { redactUri } from './mongo';
 
-const common = { database: { type: 'string' }, json: { type: 'boolean' } } as const;
+const common = { database: { type: 'string' }, ...OUTPUT_OPTION } as const;
 
 function notFound(db: Db, id: string): never {
   throw new OperatorError(`no lineage record ${id} in database ${db.databaseName}`);
@@ -99,27 +99,28 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
   const err = io.err ?? ((line: string) => process.stderr.write(`${line}\n`));
   const progress = io.progress ?? ((text: string) => process.stderr.write(text));
   const stderrIsTTY = io.isTTY ?? process.stderr.isTTY === true;
-  const json = (value: unknown) => out(JSON.stringify(value, null, 2));
   const q = () => import('../lineage/queries');
 
   switch (sub) {
     case 'show': {
       const { values, positionals } = parse(rest, common, 1);
+      const format = outputFormat(values);
       const id = positionals[0]!;
       const { record, outcomes } = await withLineageDb(values.database, async (db) => {
         const found = (await (await q()).getRecord(db, id)) ?? (await notFound(db, id));
         return { record: found, outcomes: await (await q()).outcomesOf(db, id) };
       });
-      if (values.json) json({ ...record, outcomes });
+      if (format !== 'table') printJson(out, format, { ...record, outcomes });
       else out(showTable(record, outcomes));
       return 0;
     }
 
     case 'ancestry': {
       const { values, positionals } = parse(rest, common, 1);
+      const format = outputFormat(values);
       const id = positionals[0]!;
       const result = await withLineageDb(values.database, async (db) => (await (await q()).ancestry(db, id)) ?? notFound(db, id));
-      if (values.json) json(result);
+      if (format !== 'table') printJson(out, format, result);
       else {
         out(`ancestry of ${id}, root first:`);
         out(recordTable([...result.ancestors, result.record]));
@@ -131,13 +132,14 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
 
     case 'descendants': {
       const { values, positionals } = parse(rest, common, 1);
+      const format = outputFormat(values);
       const id = positionals[0]!;
       const records = await withLineageDb(values.database, async (db) => {
         const queries = await q();
         if (!(await queries.getRecord(db, id))) notFound(db, id);
         return queries.descendants(db, id);
       });
-      if (values.json) json(records);
+      if (format !== 'table') printJson(out, format, records);
       else if (records.length === 0) out(`${id} has no descendants`);
       else {
         out(`${records.length} descendant(s) of ${id}:`);
@@ -148,6 +150,7 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
 
     case 'denials': {
       const { values } = parse(rest, { ...common, since: { type: 'string' }, principal: { type: 'string' }, limit: { type: 'string' } });
+      const format = outputFormat(values);
       let since: Date | undefined;
       try {
         since = values.since === undefined ? undefined : new Date(Date.now() - parseDuration(values.since));
@@ -156,7 +159,7 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
       }
       const limit = positiveInteger(values.limit, 'limit', 100);
       const records = await withLineageDb(values.database, async (db) => (await q()).denials(db, { since, principal: values.principal, limit }));
-      if (values.json) json(records);
+      if (format !== 'table') printJson(out, format, records);
       else if (records.length === 0) out(`no denials recorded${values.principal ? ` for ${values.principal}` : ''}${values.since ? ` in the last ${values.since}` : ''}`);
       else {
         out(
@@ -180,6 +183,7 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
 
     case 'verify': {
       const { values } = parse(rest, { ...common, root: { type: 'string' }, bundle: { type: 'string' } });
+      const format = outputFormat(values);
       if (!values.bundle) throw new UsageError('missing --bundle');
       if (values.root === '') throw new UsageError('--root must not be empty');
       const { loadTrustBundle } = await import('../crypto/keys');
@@ -206,7 +210,7 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
       );
       if (stderrIsTTY && summary.records > 0) progress('\n');
       err(`verified ${summary.records} record(s) in ${summary.roots} root(s): ${summary.violations.length} violation(s)`);
-      if (values.json) json(summary);
+      if (format !== 'table') printJson(out, format, summary);
       else {
         if (summary.violations.length > 0) out(violationTable(summary.violations));
         out(
@@ -219,12 +223,12 @@ export async function lineageCommand(sub: string | undefined, rest: string[], ou
     }
 
     case 'export': {
-      const { values } = parse(rest, { ...common, root: { type: 'string' }, format: { type: 'string' } });
+      const { values } = parse(rest, { database: { type: 'string' }, root: { type: 'string' }, format: { type: 'string' } });
       const { isExportFormat, exportLines } = await import('../lineage/export');
-      const format = values.format ?? (values.json ? 'json' : undefined);
+      const format = values.format;
       if (!values.root) throw new UsageError('missing --root');
       if (format === undefined) throw new UsageError('missing --format (json, mermaid or dot)');
-      if (!isExportFormat(format) || (values.json && format !== 'json')) throw new UsageError(`--format must be json, mermaid or dot${values.json ? ' (--json means json)' : ''}`);
+      if (!isExportFormat(format)) throw new UsageError('--format must be json, mermaid or dot');
       const rootId = values.root;
       await withLineageDb(values.database, async (db) => {
         const queries = await q();

@@ -1,85 +1,35 @@
 #!/usr/bin/env node
 // temporal-governance: key tooling, identity, revocations, policy checks, workers, lineage, the dev stack and the demo.
 import type { Worker } from '@temporalio/worker';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { KeyError } from '../crypto/keys';
 import { loadPolicyFile } from '../policy/load';
 import { PolicyError } from '../policy/schema';
 import { ProvisioningError } from '../stack/tools';
 import { DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { table } from './table';
-import { parse, required, UsageError } from './args';
+import { OUTPUT_OPTION, outputFormat, parse, printJson, required, UsageError } from './args';
+import { commandHelp, findCommand, groupHelp, overview, subcommandsOf, usageLine, type CommandSpec } from './commands';
 
 export { UsageError };
 
-export const USAGE = `Usage: temporal-governance <command> [options]
+/** The full usage (what `help` prints). */
+export const USAGE = overview();
 
-Commands:
-  demo [--keep-running]          Run the governed payments demo on the embedded dev stack.
-  stack                          Start the dev stack (Temporal dev server + Web UI, MongoDB) until Ctrl-C.
-  signing-keys generate --key FILE --bundle FILE [--kid ID]
-                                 Create an Ed25519 signing key (mode 0600, never printed) and add its
-                                 public half to the trust bundle (created if missing).
-  signing-keys retire --bundle FILE --kid KID [--at ISO]
-                                 Stop accepting what the key signs from then on (default now); what it
-                                 signed before stays valid unless you also revoke it.
-  principals create ID --roles a,b[,c] [--description TEXT] [--database DB]
-                                 Create a principal holding these roles.
-  principals list [--database DB] [--json]
-                                 Principals, their roles and whether they are revoked.
-  api-keys create --principal P [--roles a,b] [--expires-in 30d | --expires-at ISO] [--database DB]
-                                 Create an API key (all of P's roles, or a subset); prints it once.
-  api-keys list [--principal P] [--database DB] [--json]
-                                 API keys (ids, roles, expiry, revocation; nothing secret is stored).
-  api-keys expire KEY_ID [--at ISO] [--database DB]
-                                 Set or bring forward a key's expiry (default now).
-  revoke principal ID | api-key ID | authorization ID | signing-key KID [--reason TEXT] [--database DB]
-                                 Revoke it; revoking an authorization revokes everything lineage
-                                 records below it. Enforcement points deny within the max staleness.
-  revocations list [--database DB] [--json]
-                                 Every revocation, oldest first.
-  policy check FILE              Validate a policy file and print its version.
-  worker governance --policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--database DB]
-                                 Run a governance worker (authorization activity).
-  worker demo-app --bundle FILE [--task-queue Q] [--governance-task-queue Q] [--database DB]
-                                 Run the payments demo's app worker with governance wired in.
-  denials list [--since 1h] [--limit N] [--json]
-                                 Denied workflows, from Temporal visibility (GovernanceDecision = "denied").
-  denials show WORKFLOW_ID [--json]
-                                 Why a workflow was denied: its failure sentence and structured details.
-  lineage show ID | ancestry ID | descendants ID [--database DB] [--json]
-                                 One lineage record, its ancestors (root first) or everything below it.
-  lineage denials [--since 1h] [--principal P] [--limit N] [--database DB] [--json]
-                                 Denied authorizations recorded in lineage, newest first.
-  lineage verify --bundle FILE [--root R] [--database DB] [--json]
-                                 Check offline every signature, hash link, parent/ancestor link and
-                                 sequence number (all roots, or one); exit 1 on any violation.
-  lineage export --root R --format json|mermaid|dot [--database DB]
-                                 One root's lineage as JSON records, a Mermaid flowchart or a DOT graph.
-  help                           Show this message.
+type Out = (line: string) => void;
+const stderrLine: Out = (line) => process.stderr.write(`${line}\n`);
 
-Environment: TEMPORAL_ADDRESS (existing Temporal server), TEMPORAL_NAMESPACE (default "default"),
-MONGODB_URI (existing MongoDB; the lineage and identity commands read and write it).`;
-
-async function withClient<T>(fn: (client: import('@temporalio/client').Client) => Promise<T>): Promise<T> {
-  const { Client, Connection } = await import('@temporalio/client');
-  const address = process.env.TEMPORAL_ADDRESS || '127.0.0.1:7233';
-  let connection;
-  try {
-    connection = await Connection.connect({ address, connectTimeout: 5_000 });
-  } catch (err) {
-    throw new OperatorConnectionError(`cannot reach Temporal at ${address} (set TEMPORAL_ADDRESS): ${(err as Error).message}`);
+/** This package's version, from the package.json above this file (src/cli or dist/src/cli). */
+export function packageVersion(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'temporal-governance' && typeof pkg.version === 'string') return pkg.version;
   }
-  try {
-    return await fn(new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE || 'default' }));
-  } finally {
-    await connection.close();
-  }
+  throw new Error('cannot find the package.json of temporal-governance');
 }
-
-class OperatorConnectionError extends Error {
-  override readonly name = 'OperatorConnectionError';
-}
-
 
 function shortVersion(version: string | null): string {
   return version?.startsWith('sha256:') ? `${version.slice(0, 19)}...` : version ?? '';
@@ -91,25 +41,100 @@ async function runWorkerUntilSignal(worker: Worker, out: (line: string) => void)
   await worker.run();
 }
 
-export async function main(argv: string[], out = (line: string) => process.stdout.write(`${line}\n`)): Promise<number> {
+/** The command argv names: a single command, or a group's subcommand. Anything else is a usage error. */
+function resolveCommand(command: string, sub: string | undefined): CommandSpec {
+  const single = findCommand(command);
+  if (single) return single;
+  const subs = subcommandsOf(command);
+  if (subs.length === 0) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  const spec = sub === undefined ? undefined : findCommand(`${command} ${sub}`);
+  if (!spec) {
+    const expected = subs.map((c) => c.name.slice(command.length + 1)).join(', ');
+    throw new UsageError(sub === undefined || sub.startsWith('-') ? `missing the command: one of ${expected}` : `unknown ${command} command ${JSON.stringify(sub)}; expected one of ${expected}`, command);
+  }
+  return spec;
+}
+
+/** `--help` or `-h` anywhere before a `--`. */
+function wantsHelp(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).some((a) => a === '--help' || a === '-h');
+}
+
+/** `help`, `help COMMAND`, `help GROUP`, `help GROUP COMMAND`. */
+function help(words: string[], out: Out): number {
+  if (words.length === 0) {
+    out(USAGE);
+    return 0;
+  }
+  const name = words.join(' ');
+  const spec = findCommand(name);
+  if (spec) out(commandHelp(spec));
+  else if (words.length === 1 && subcommandsOf(name).length > 0) out(groupHelp(name));
+  else throw new UsageError(`no command ${JSON.stringify(name)}`);
+  return 0;
+}
+
+/**
+ * Runs one command line. Returns the exit code: 0 done, 1 failed (a one-line reason on stderr),
+ * 2 usage error (thrown as UsageError; exitCodeFor prints it).
+ */
+export async function main(argv: string[], out: Out = (line) => process.stdout.write(`${line}\n`), err: Out = stderrLine): Promise<number> {
   const [command, sub, ...rest] = argv;
+  if (command === undefined) {
+    out(USAGE);
+    return 2;
+  }
+  if (command === 'help' && wantsHelp(argv.slice(1))) {
+    out(commandHelp(findCommand('help')!));
+    return 0;
+  }
+  if (command === 'help' || command === '--help' || command === '-h') return help(argv.slice(1), out);
+  if (command === '--version' || command === '-v') {
+    parse(argv.slice(1), {});
+    out(`temporal-governance version ${packageVersion()}`);
+    return 0;
+  }
+  let spec: CommandSpec;
+  try {
+    spec = resolveCommand(command, sub);
+  } catch (e) {
+    // `lineage --help`: the group's commands.
+    if (e instanceof UsageError && e.command !== undefined && wantsHelp(argv)) {
+      out(groupHelp(e.command));
+      return 0;
+    }
+    throw e;
+  }
+  if (wantsHelp(argv)) {
+    out(commandHelp(spec));
+    return 0;
+  }
+  try {
+    return await run(spec, command, sub, rest, out, err);
+  } catch (e) {
+    if (e instanceof UsageError && e.command === undefined) throw new UsageError(e.message, spec.name);
+    throw e;
+  }
+}
+
+async function run(spec: CommandSpec, command: string, sub: string | undefined, rest: string[], out: Out, err: Out): Promise<number> {
+  const all = [sub, ...rest].filter((a): a is string => a !== undefined);
   switch (command) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(USAGE);
-      return command === undefined ? 2 : 0;
+    case 'version':
+      parse(all, {});
+      out(`temporal-governance version ${packageVersion()}`);
+      return 0;
 
     case 'demo': {
-      const { values } = parse([sub, ...rest].filter((a): a is string => a !== undefined), { 'keep-running': { type: 'boolean' } });
+      const { values } = parse(all, { 'keep-running': { type: 'boolean' } });
       const { runDemo } = await import('../../examples/payments/demo');
       await runDemo({ keepRunning: values['keep-running'] ?? false, out });
       return 0;
     }
 
     case 'stack': {
-      parse([sub, ...rest].filter((a): a is string => a !== undefined), {});
+      parse(all, {});
       // Temporal and MongoDB modules load only for commands that need them: the CLI starts fast.
       const { startDevStack, stopOnSignals } = await import('../stack/stack');
       const stack = await startDevStack({ name: 'stack', persistTemporal: true, log: out });
@@ -134,7 +159,7 @@ export async function main(argv: string[], out = (line: string) => process.stdou
 
     case 'api-keys': {
       const { apiKeysCommand } = await import('./identity');
-      return apiKeysCommand(sub, rest, out);
+      return apiKeysCommand(sub, rest, out, err);
     }
 
     case 'revoke': {
@@ -148,7 +173,6 @@ export async function main(argv: string[], out = (line: string) => process.stdou
     }
 
     case 'policy': {
-      if (sub !== 'check') throw new UsageError(`unknown policy command ${sub ?? '(none)'}; expected "policy check FILE"`);
       const { positionals } = parse(rest, {}, 1);
       const policy = loadPolicyFile(positionals[0]!);
       out(`policy ${policy.id} is valid: ${policy.rules.length} rule(s), ${policy.exempt.activities.length} exempt activity pattern(s)`);
@@ -157,8 +181,7 @@ export async function main(argv: string[], out = (line: string) => process.stdou
     }
 
     case 'worker': {
-      const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-      const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+      const { CONNECTION_OPTIONS, connectNative } = await import('./temporal');
       const { DefaultLogger, NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
       const { createGovernanceWorker } = await import('../worker/governance-worker');
       const { GovernancePlugin } = await import('../plugin');
@@ -171,13 +194,14 @@ export async function main(argv: string[], out = (line: string) => process.stdou
           'task-queue': { type: 'string' },
           'ttl-ms': { type: 'string' },
           database: { type: 'string' },
+          ...CONNECTION_OPTIONS,
         });
         required(values, 'policy', 'key', 'bundle');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores identity and lineage');
         const ttl = values['ttl-ms'] === undefined ? undefined : Number(values['ttl-ms']);
         if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new UsageError('--ttl-ms must be a positive integer');
-        const connection = await NativeConnection.connect({ address });
+        const { connection, namespace } = await connectNative(NativeConnection, values);
         const worker = await createGovernanceWorker({
           connection,
           namespace,
@@ -194,12 +218,12 @@ export async function main(argv: string[], out = (line: string) => process.stdou
         return 0;
       }
       if (sub === 'demo-app') {
-        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' } });
+        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' }, ...CONNECTION_OPTIONS });
         required(values, 'bundle');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores revocations');
         const activities = await import('../../examples/payments/activities');
-        const connection = await NativeConnection.connect({ address });
+        const { connection, namespace } = await connectNative(NativeConnection, values);
         const worker = await Worker.create({
           connection,
           namespace,
@@ -217,19 +241,21 @@ export async function main(argv: string[], out = (line: string) => process.stdou
 
     case 'denials': {
       const ops = await import('../operators/denials');
+      const { CLIENT_OPTIONS, withClient } = await import('./temporal');
       if (sub === 'list') {
-        const { values } = parse(rest, { since: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } });
+        const { values } = parse(rest, { since: { type: 'string' }, limit: { type: 'string' }, ...OUTPUT_OPTION, ...CLIENT_OPTIONS });
+        const format = outputFormat(values);
         let since: Date | undefined;
         try {
           since = values.since === undefined ? undefined : new Date(Date.now() - ops.parseDuration(values.since));
-        } catch (err) {
-          throw new UsageError((err as Error).message);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
         }
         const limit = values.limit === undefined ? 100 : Number(values.limit);
         if (!Number.isInteger(limit) || limit <= 0) throw new UsageError('--limit must be a positive integer');
-        const rows = await withClient((client) => ops.listDenials(client, { since, limit }));
-        if (values.json) {
-          out(JSON.stringify(rows, null, 2));
+        const rows = await withClient(values, (client) => ops.listDenials(client, { since, limit }));
+        if (format !== 'table') {
+          printJson(out, format, rows);
           return 0;
         }
         if (rows.length === 0) {
@@ -245,10 +271,11 @@ export async function main(argv: string[], out = (line: string) => process.stdou
         return 0;
       }
       if (sub === 'show') {
-        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, 1);
-        const report = await withClient((client) => ops.showDenial(client, positionals[0]!));
-        if (values.json) {
-          out(JSON.stringify(report, null, 2));
+        const { values, positionals } = parse(rest, { ...OUTPUT_OPTION, ...CLIENT_OPTIONS }, 1);
+        const format = outputFormat(values);
+        const report = await withClient(values, (client) => ops.showDenial(client, positionals[0]!));
+        if (format !== 'table') {
+          printJson(out, format, report);
           return report.details ? 0 : 1;
         }
         if (!report.details) {
@@ -273,23 +300,30 @@ export async function main(argv: string[], out = (line: string) => process.stdou
         );
         return 0;
       }
-      throw new UsageError(`unknown denials command ${sub ?? '(none)'}; expected "denials list" or "denials show WORKFLOW_ID"`);
+      throw new UsageError(`unknown denials command ${sub ?? '(none)'}`);
     }
 
     case 'lineage': {
       const { lineageCommand } = await import('./lineage');
-      return lineageCommand(sub, rest, out);
+      return lineageCommand(sub, rest, out, { err });
     }
 
     default:
-      throw new UsageError(`unknown command ${command}`);
+      // resolveCommand only lets through commands of the table; one missing here is a bug.
+      throw new Error(`command ${spec.name} has no handler`);
   }
 }
 
-/** Errors people can act on print as one line; anything else is a bug and keeps its stack. */
+/**
+ * Errors people can act on print as one line (a usage error: the message, the command's usage line
+ * and where to read more, exit 2); anything else is a bug and keeps its stack (exit 1).
+ */
 export function exitCodeFor(err: unknown, write: (line: string) => void): number {
   if (err instanceof UsageError) {
-    write(`temporal-governance: ${err.message}\n\n${USAGE}`);
+    const spec = err.command === undefined ? undefined : findCommand(err.command);
+    if (spec) write(`temporal-governance ${spec.name}: ${err.message}\nUsage: ${usageLine(spec)}\nRun "temporal-governance help ${spec.name}" for its options.`);
+    else if (err.command !== undefined) write(`temporal-governance ${err.command}: ${err.message}\n${groupHelp(err.command)}`);
+    else write(`temporal-governance: ${err.message}\nRun "temporal-governance help" for the list of commands.`);
     return 2;
   }
   // OperatorError and IdentityStoreError are matched by name: their modules load only with the commands that throw them.
@@ -297,8 +331,7 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
     err instanceof PolicyError ||
     err instanceof KeyError ||
     err instanceof ProvisioningError ||
-    err instanceof OperatorConnectionError ||
-    (err instanceof Error && (err.name === 'OperatorError' || err.name === 'IdentityStoreError'))
+    (err instanceof Error && ['OperatorError', 'OperatorConnectionError', 'IdentityStoreError'].includes(err.name))
   ) {
     write(`temporal-governance: ${err.message}`);
     return 1;
@@ -307,12 +340,25 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
   return 1;
 }
 
+/**
+ * When the reader of stdout goes away (`| head -1`), stop quietly with exit 0, as most Node CLIs
+ * do: the reader has all it wanted. Node ignores SIGPIPE, so this arrives as an EPIPE error event.
+ */
+export function exitQuietlyOnBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    // Any other write failure: nothing sensible can be printed to a broken stream.
+    process.exit(1);
+  });
+}
+
 export function cli(): void {
+  exitQuietlyOnBrokenPipe(process.stdout);
+  exitQuietlyOnBrokenPipe(process.stderr);
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
-    (err: unknown) => process.exit(exitCodeFor(err, (line) => process.stderr.write(`${line}\n`))),
+    (e: unknown) => process.exit(exitCodeFor(e, stderrLine)),
   );
 }
 
 if (require.main === module) cli();
-

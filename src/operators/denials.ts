@@ -1,7 +1,7 @@
 // Operator views of denials, straight from Temporal: visibility (search attributes) to find them,
 // the workflow's failure to explain them.
-import { defaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { SEARCH_ATTRIBUTES } from '../common/constants';
 import { findGovernanceDenial } from '../common/denial';
 import { DenialDetailsSchema, type DenialDetails } from '../common/schemas';
@@ -77,7 +77,16 @@ export async function showDenial(client: Client, workflowId: string): Promise<De
   }
   const history = await handle.fetchHistory();
   const failed = (history.events ?? []).find((e) => e.workflowExecutionFailedEventAttributes)?.workflowExecutionFailedEventAttributes?.failure;
-  const error = failed ? defaultFailureConverter.failureToError(failed, defaultPayloadConverter) : undefined;
+  // The client's own data converter (codecs, payload converter): details written through a codec
+  // decode here exactly as the workflow's caller would see them.
+  let error: Error | undefined;
+  try {
+    error = await decodeOptionalFailureToOptionalError(client.workflow.options.loadedDataConverter, failed);
+  } catch (err) {
+    throw new OperatorError(
+      `cannot decode the failure of workflow ${workflowId}: ${(err as Error).message.split('\n')[0]} (was it written through a payload codec or converter this client lacks? the CLI takes one with --data-converter)`,
+    );
+  }
   const denial = findGovernanceDenial(error);
   const parsed = DenialDetailsSchema.safeParse(denial?.details?.[0]);
   const attributes = description.searchAttributes as Record<string, unknown> | undefined;
