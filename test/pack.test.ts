@@ -83,7 +83,7 @@ test('the installed CLI runs compiled, without ts-node', () => {
   expect(help.stdout).toMatch(/^Usage: temporal-governance <command>/);
   const version = run('npx', ['--no-install', 'temporal-governance', '--version'], app);
   expect(version.status).toBe(0);
-  expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version);
+  expect(version.stdout.trim()).toBe(`temporal-governance version ${JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')).version}`);
   const check = run('npx', ['--no-install', 'temporal-governance', 'policy', 'check', join(installed, 'dist', 'examples', 'payments', 'policy.yaml')], app);
   expect(check.status).toBe(0);
   expect(check.stdout).toMatch(/^policy payments is valid/);
