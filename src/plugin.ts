@@ -1,6 +1,7 @@
 // The single wiring point: one plugin for Client and Worker, so workflow code does not change.
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
-import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
+import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, Worker, WorkerOptions, WorkerPlugin, WorkflowBundleOption } from '@temporalio/worker';
+import { readFileSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { enforcementInterceptor } from '../interceptors/activity';
 import { startProofInterceptor } from '../interceptors/client';
@@ -10,6 +11,8 @@ import { watchTrustBundle } from './crypto/keys';
 import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';
 import { claimArtifact } from './identity/store';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
+import { WORKFLOW_INTERCEPTORS_MARKER } from '../interceptors/workflow/marker';
+import { checkMongoReachable, checkSearchAttributes, GovernanceStartupError } from './worker/lifecycle';
 
 export interface GovernancePluginOptions {
   /** Trust bundle (or its file path) the enforcement point verifies artifacts against. Required for workers. */
@@ -43,6 +46,11 @@ export interface IdentityOptions {
    * before it is refused (default 30000 ms, capped by the attempt's start-to-close timeout).
    */
   readonly outageWaitMs?: number;
+  /**
+   * Refuse to create a worker when MongoDB does not answer within 5 s (default true). Set false to
+   * start during an outage: protected activities are then refused until it answers, as in any outage.
+   */
+  readonly checkAtStartup?: boolean;
 }
 
 export const WORKFLOW_INTERCEPTORS_MODULE = require.resolve('../interceptors/workflow');
@@ -69,6 +77,8 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   // MongoDB URI with credentials must never reach a log. Private fields are invisible to that.
   readonly #options: GovernancePluginOptions;
   #identity: IdentitySource | undefined;
+  /** Workers of this plugin whose run has not ended; the identity reader is released at zero. */
+  #running = 0;
 
   constructor(options: GovernancePluginOptions = {}) {
     if (options.apiKey !== undefined) parseApiKey(options.apiKey); // a malformed key fails here, not at the first start
@@ -87,13 +97,31 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     };
   }
 
-  configureWorker(options: WorkerOptions): WorkerOptions {
+  /**
+   * Wires governance into the worker after start-up checks, so a misconfigured worker fails here
+   * (Worker.create rejects with GovernanceStartupError) instead of denying once it polls: a prebuilt
+   * workflow bundle without the governance workflow interceptors, MongoDB not answering, and, for a
+   * worker with workflows, a namespace without the governance search attributes.
+   */
+  async configureWorker(options: WorkerOptions): Promise<WorkerOptions> {
     // A Nexus handler has no enforcement point yet: on a governed worker it would run ungoverned.
     if ((options.nexusServices ?? []).length > 0) {
       throw new GovernancePluginError('a governed worker cannot host Nexus services yet: their handlers would run without authorization (see docs/threat-model.md)');
     }
     const trust = this.trustBundleSource();
+    if (options.workflowBundle) checkWorkflowBundle(options.workflowBundle);
+    this.validateIdentityOptions();
+    const opened = this.#identity === undefined;
     const identity = this.identitySource();
+    try {
+      const o = this.#options.identity;
+      if (o && 'mongoUri' in o && o.checkAtStartup !== false && identity.db) await checkMongoReachable(identity.db, o.mongoUri, o.database);
+      if (options.workflowBundle || options.workflowsPath) await checkSearchAttributes(options.connection, options.namespace ?? 'default');
+    } catch (err) {
+      // Opened for this worker only: nothing else holds it.
+      if (opened && this.#running === 0) await this.releaseIdentity();
+      throw err;
+    }
     return {
       ...options,
       interceptors: {
@@ -102,14 +130,17 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
           ...(options.interceptors?.activity ?? []),
           enforcementInterceptor({
             trustBundle: trust,
-            identity: () => identity.current(),
+            // Looked up per call: the reader is released when this plugin's last worker stops and
+            // opened again if another one runs.
+            identity: () => this.identitySource().current(),
             maxStalenessMs: this.maxStalenessMs,
             outageWaitMs: this.outageWaitMs,
             unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
             lineageTaskQueue: this.workflowConfig.taskQueue,
             claimArtifact: async (claim) => {
-              if (!identity.db) throw new GovernancePluginError('the identity source has no MongoDB database for single-use artifact claims');
-              return claimArtifact(await identity.db(), claim);
+              const source = this.identitySource();
+              if (!source.db) throw new GovernancePluginError('the identity source has no MongoDB database for single-use artifact claims');
+              return claimArtifact(await source.db(), claim);
             },
           }),
         ],
@@ -122,7 +153,20 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     };
   }
 
+  /** Releases the identity reader once the last running worker of this plugin has stopped. */
+  async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
+    this.#running += 1;
+    try {
+      await next(worker);
+    } finally {
+      this.#running -= 1;
+      if (this.#running === 0) await this.releaseIdentity();
+    }
+  }
+
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
+    // Replaying governed histories on a bundle without the interceptors can only end in nondeterminism.
+    if (options.workflowBundle) checkWorkflowBundle(options.workflowBundle);
     return {
       ...options,
       interceptors: {
@@ -168,28 +212,70 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     return o && 'mongoUri' in o ? o.maxStalenessMs : undefined;
   }
 
-  /** One revocation reader per plugin, shared by its workers. */
-  private identitySource(): IdentitySource {
+  private validateIdentityOptions(): void {
     const o = this.#options.identity;
     if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
-    if (!('mongoUri' in o)) return o;
+    if (!('mongoUri' in o)) return;
     const maxStalenessMs = o.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
     if ((o.refreshMs ?? DEFAULT_REFRESH_MS) >= maxStalenessMs) {
       throw new GovernancePluginError(`identity.refreshMs (${o.refreshMs ?? DEFAULT_REFRESH_MS}) must be below identity.maxStalenessMs (${maxStalenessMs}): the state would always be stale`);
     }
+  }
+
+  /** One revocation reader per plugin, shared by its workers; a source passed in is the caller's to close. */
+  private identitySource(): IdentitySource {
+    const o = this.#options.identity;
+    if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
+    if (!('mongoUri' in o)) return o;
     this.#identity ??= mongoIdentitySource({ mongoUri: o.mongoUri, database: o.database, refreshMs: o.refreshMs });
     return this.#identity;
   }
 
-  /** Stops reading revocations (call after the plugin's workers have shut down). */
-  async close(): Promise<void> {
-    await this.#identity?.close();
+  private async releaseIdentity(): Promise<void> {
+    const identity = this.#identity;
     this.#identity = undefined;
+    await identity?.close();
+  }
+
+  /**
+   * Stops reading revocations and closes the plugin's MongoDB client. A worker's run ending already
+   * does this once no other worker of the plugin runs; call it for workers created but never run.
+   */
+  async close(): Promise<void> {
+    await this.releaseIdentity();
   }
 
   private trustBundleSource(): () => TrustBundle {
     const source = this.#options.trustBundle;
     if (source === undefined) throw new GovernancePluginError('GovernancePlugin needs a trustBundle on workers: the enforcement point verifies against it');
     return typeof source === 'string' ? watchTrustBundle(source) : () => source;
+  }
+}
+
+/**
+ * A prebuilt workflow bundle must contain the governance workflow interceptors: without them no
+ * call is authorized, every protected activity is refused (ARTIFACT_MISSING) and denials set no
+ * search attributes. Detected by a string the interceptors module carries
+ * (interceptors/workflow/marker.ts); this catches a bundle built without the plugin, it is no
+ * security boundary (the enforcement point is).
+ */
+function checkWorkflowBundle(bundle: WorkflowBundleOption): void {
+  let code: string;
+  if ('code' in bundle) {
+    code = bundle.code;
+  } else {
+    try {
+      code = readFileSync(bundle.codePath, 'utf8');
+    } catch (err) {
+      throw new GovernanceStartupError('workflow-bundle', `cannot read the workflow bundle ${bundle.codePath}: ${(err as Error).message}`);
+    }
+  }
+  if (!code.includes(WORKFLOW_INTERCEPTORS_MARKER)) {
+    const where = 'codePath' in bundle ? ` ${bundle.codePath}` : '';
+    throw new GovernanceStartupError(
+      'workflow-bundle',
+      `the workflow bundle${where} lacks the governance workflow interceptors: its workflows would run unauthorized calls into ARTIFACT_MISSING refusals and denials operators cannot filter. ` +
+        'Build it with bundleWorkflowCode({ ..., plugins: [governancePlugin] }) (or workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_MODULE]).',
+    );
   }
 }

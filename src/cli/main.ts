@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // temporal-governance: key tooling, identity, revocations, policy checks, workers, lineage, the dev stack and the demo.
-import type { Worker } from '@temporalio/worker';
 import { KeyError } from '../crypto/keys';
 import { loadPolicyFile } from '../policy/load';
 import { PolicyError } from '../policy/schema';
@@ -83,12 +82,6 @@ class OperatorConnectionError extends Error {
 
 function shortVersion(version: string | null): string {
   return version?.startsWith('sha256:') ? `${version.slice(0, 19)}...` : version ?? '';
-}
-
-async function runWorkerUntilSignal(worker: Worker, out: (line: string) => void): Promise<void> {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
-  out(`worker polling task queue ${worker.options.taskQueue} (Ctrl-C to stop)`);
-  await worker.run();
 }
 
 export async function main(argv: string[], out = (line: string) => process.stdout.write(`${line}\n`)): Promise<number> {
@@ -177,20 +170,26 @@ export async function main(argv: string[], out = (line: string) => process.stdou
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores identity and lineage');
         const ttl = values['ttl-ms'] === undefined ? undefined : Number(values['ttl-ms']);
         if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new UsageError('--ttl-ms must be a positive integer');
+        const { runUntilSignal } = await import('../worker/lifecycle');
         const connection = await NativeConnection.connect({ address });
-        const worker = await createGovernanceWorker({
-          connection,
-          namespace,
-          taskQueue: values['task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE,
-          policy: values.policy!,
-          signingKeyPath: values.key!,
-          trustBundlePath: values.bundle!,
-          artifactTtlMs: ttl,
-          mongoUri,
-          database: values.database,
-        });
-        await runWorkerUntilSignal(worker, out);
-        await connection.close();
+        try {
+          // Start-up checks (key in the bundle, MongoDB, search attributes) throw before polling.
+          const worker = await createGovernanceWorker({
+            connection,
+            namespace,
+            taskQueue: values['task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE,
+            policy: values.policy!,
+            signingKeyPath: values.key!,
+            trustBundlePath: values.bundle!,
+            artifactTtlMs: ttl,
+            mongoUri,
+            database: values.database,
+          });
+          // Resolves once drained; the worker's MongoDB clients and timers are released by then.
+          await runUntilSignal(worker, out);
+        } finally {
+          await connection.close();
+        }
         return 0;
       }
       if (sub === 'demo-app') {
@@ -199,17 +198,25 @@ export async function main(argv: string[], out = (line: string) => process.stdou
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores revocations');
         const activities = await import('../../examples/payments/activities');
+        const { runUntilSignal } = await import('../worker/lifecycle');
+        const plugin = new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri, database: values.database }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } });
         const connection = await NativeConnection.connect({ address });
-        const worker = await Worker.create({
-          connection,
-          namespace,
-          taskQueue: values['task-queue'] ?? 'payments',
-          workflowsPath: require.resolve('../../examples/payments/workflows'),
-          activities,
-          plugins: [new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri, database: values.database }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } })],
-        });
-        await runWorkerUntilSignal(worker, out);
-        await connection.close();
+        try {
+          // The plugin's start-up checks (MongoDB, search attributes) reject here, before polling.
+          const worker = await Worker.create({
+            connection,
+            namespace,
+            taskQueue: values['task-queue'] ?? 'payments',
+            workflowsPath: require.resolve('../../examples/payments/workflows'),
+            activities,
+            shutdownGraceTime: '10s',
+            plugins: [plugin],
+          });
+          await runUntilSignal(worker, out);
+        } finally {
+          await plugin.close();
+          await connection.close();
+        }
         return 0;
       }
       throw new UsageError(`unknown worker kind ${sub ?? '(none)'}; expected "governance" or "demo-app"`);
@@ -292,13 +299,13 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
     write(`temporal-governance: ${err.message}\n\n${USAGE}`);
     return 2;
   }
-  // OperatorError and IdentityStoreError are matched by name: their modules load only with the commands that throw them.
+  // These errors are matched by name: their modules load only with the commands that throw them.
   if (
     err instanceof PolicyError ||
     err instanceof KeyError ||
     err instanceof ProvisioningError ||
     err instanceof OperatorConnectionError ||
-    (err instanceof Error && (err.name === 'OperatorError' || err.name === 'IdentityStoreError'))
+    (err instanceof Error && ['OperatorError', 'IdentityStoreError', 'GovernanceStartupError', 'GovernanceWorkerConfigError', 'GovernancePluginError'].includes(err.name))
   ) {
     write(`temporal-governance: ${err.message}`);
     return 1;

@@ -65,6 +65,8 @@ export function identityCache(options: IdentityCacheOptions): IdentitySource {
       if (closed) return;
       closed = true;
       clearInterval(timer);
+      // A read in progress holds the client: let it settle (its calls have deadlines) before closing.
+      await inFlight;
       await options.onClose?.();
     },
   };
@@ -73,7 +75,10 @@ export function identityCache(options: IdentityCacheOptions): IdentitySource {
 /** An identity cache reading from MongoDB; connects lazily and reconnects after failures. */
 export function mongoIdentitySource(options: { mongoUri: string; database?: string; refreshMs?: number; onError?: (err: unknown) => void }): IdentitySource & { db(): Promise<Db> } {
   let connecting: Promise<{ close(): Promise<void>; db: Db }> | undefined;
+  let closed = false;
   const db = async () => {
+    // A closed source opens nothing again: a late caller would leave a client nobody closes.
+    if (closed) throw new Error('the identity source is closed');
     connecting ??= connectLineage(options.mongoUri, options.database).then(
       ({ client, db }) => ({ close: () => client.close(), db }),
       (err: unknown) => {
@@ -88,6 +93,7 @@ export function mongoIdentitySource(options: { mongoUri: string; database?: stri
     refreshMs: options.refreshMs,
     onError: options.onError,
     onClose: async () => {
+      closed = true;
       const c = connecting;
       connecting = undefined;
       if (c) await (await c.catch(() => undefined))?.close();
