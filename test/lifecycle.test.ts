@@ -97,20 +97,37 @@ describe('shutdown', () => {
     }
   }, 120_000);
 
-  test('once `await worker.run()` resolves and the connection is closed, nothing keeps the process alive', async () => {
-    // The fixture ends without process.exit: only an empty event loop lets it exit.
-    const child = spawnNode(
-      ['-r', 'ts-node/register/transpile-only', join(fixtures, 'natural-exit.ts'), join(fixtures, 'policy.yaml'), env.keys.keyPath, env.keys.bundlePath, env.governanceTaskQueue, env.lineageDatabase],
-      { TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') },
-    );
+  test('worker demo-app exits 0 after SIGTERM', async () => {
+    const cli = spawnNode([bin, 'worker', 'demo-app', '--bundle', env.keys.bundlePath, '--task-queue', uniqueName('demo-app'), '--governance-task-queue', env.governanceTaskQueue, '--database', env.lineageDatabase]);
+    try {
+      await cli.waitFor(/polling task queue/);
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toEqual({ code: 0, signal: null });
+      expect(cli.output()).toContain('worker stopped');
+    } finally {
+      cli.child.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  /** Runs fixtures/natural-exit.ts, which ends without process.exit: only an empty event loop lets it exit. */
+  const naturalExit = (args: string[]) =>
+    spawnNode(['-r', 'ts-node/register/transpile-only', join(fixtures, 'natural-exit.ts'), ...args], { TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') });
+
+  test.each([
+    ['a governance worker', () => naturalExit(['governance', join(fixtures, 'policy.yaml'), env.keys.keyPath, env.keys.bundlePath, env.governanceTaskQueue, env.lineageDatabase]), false],
+    ['an app worker with GovernancePlugin (not closed)', () => naturalExit(['app', env.keys.bundlePath, env.taskQueue, env.governanceTaskQueue, env.lineageDatabase]), true],
+  ])('once `await worker.run()` resolves and the connection is closed, nothing keeps %s process alive', async (what, start, isApp) => {
+    const child = start();
     try {
       await child.waitFor(/polling task queue/);
-      await makeDecisions();
+      const run = () => env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId: uniqueName('natural'), args: [250, uniqueName('natural')] }).then((h) => h.result());
+      // The other half of the stack runs in this process.
+      expect(await env.run(run, [isApp ? await env.governanceWorker() : await env.appWorker()])).toBe('charged 250 EUR');
       const signalledAt = Date.now();
       child.child.kill('SIGTERM');
       await child.waitFor(/run resolved/);
       const { code, signal } = await child.exited;
-      process.stderr.write(`programmatic governance worker: SIGTERM to natural exit ${Date.now() - signalledAt} ms\n`);
+      process.stderr.write(`${what}: SIGTERM to natural exit ${Date.now() - signalledAt} ms\n`);
       expect({ code, signal, output: child.output() }).toEqual({ code: 0, signal: null, output: expect.not.stringContaining('still open') });
     } finally {
       child.child.kill('SIGKILL');
