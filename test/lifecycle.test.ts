@@ -23,6 +23,12 @@ beforeAll(async () => {
   env = await governedEnv({ governance: false });
 });
 afterAll(async () => env?.close());
+// A test that times out skips its finally: no child outlives its test.
+const children = new Set<ChildProcess>();
+afterEach(() => {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+});
 
 interface Spawned {
   readonly child: ChildProcess;
@@ -34,6 +40,7 @@ interface Spawned {
 
 function spawnNode(args: string[], extraEnv: Record<string, string> = {}): Spawned {
   const child = spawn(process.execPath, args, { env: { ...process.env, TEMPORAL_ADDRESS: address(), MONGODB_URI: mongoUri(), ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
   let output = '';
   let waiters: { pattern: RegExp; resolve: () => void }[] = [];
   const collect = (chunk: Buffer) => {
