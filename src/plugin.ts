@@ -1,7 +1,6 @@
 // The single wiring point: one plugin for Client and Worker, so workflow code does not change.
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
-import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, Worker, WorkerOptions, WorkerPlugin, WorkflowBundleOption } from '@temporalio/worker';
-import { readFileSync } from 'node:fs';
+import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, Worker, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { enforcementInterceptor } from '../interceptors/activity';
 import { startProofInterceptor } from '../interceptors/client';
@@ -11,8 +10,11 @@ import { watchTrustBundle } from './crypto/keys';
 import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';
 import { claimArtifact } from './identity/store';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
-import { WORKFLOW_INTERCEPTORS_MARKER } from '../interceptors/workflow/marker';
-import { checkMongoReachable, checkSearchAttributes, GovernanceStartupError } from './worker/lifecycle';
+
+/** Start-up checks (MongoDB driver, file reads), loaded by the first worker: a Client needs none of it. */
+function lifecycle(): typeof import('./worker/lifecycle') {
+  return require('./worker/lifecycle') as typeof import('./worker/lifecycle');
+}
 
 export interface GovernancePluginOptions {
   /** Trust bundle (or its file path) the enforcement point verifies artifacts against. Required for workers. */
@@ -109,14 +111,15 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
       throw new GovernancePluginError('a governed worker cannot host Nexus services yet: their handlers would run without authorization (see docs/threat-model.md)');
     }
     const trust = this.trustBundleSource();
-    if (options.workflowBundle) checkWorkflowBundle(options.workflowBundle);
+    const checks = lifecycle();
+    if (options.workflowBundle) checks.checkWorkflowBundle(options.workflowBundle);
     this.validateIdentityOptions();
     const opened = this.#identity === undefined;
     const identity = this.identitySource();
     try {
       const o = this.#options.identity;
-      if (o && 'mongoUri' in o && o.checkAtStartup !== false && identity.db) await checkMongoReachable(identity.db, o.mongoUri, o.database);
-      if (options.workflowBundle || options.workflowsPath) await checkSearchAttributes(options.connection, options.namespace ?? 'default');
+      if (o && 'mongoUri' in o && o.checkAtStartup !== false && identity.db) await checks.checkMongoReachable(identity.db, o.mongoUri, o.database);
+      if (options.workflowBundle || options.workflowsPath) await checks.checkSearchAttributes(options.connection, options.namespace ?? 'default');
     } catch (err) {
       // Opened for this worker only: nothing else holds it.
       if (opened && this.#running === 0) await this.releaseIdentity();
@@ -166,7 +169,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
 
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
     // Replaying governed histories on a bundle without the interceptors can only end in nondeterminism.
-    if (options.workflowBundle) checkWorkflowBundle(options.workflowBundle);
+    if (options.workflowBundle) lifecycle().checkWorkflowBundle(options.workflowBundle);
     return {
       ...options,
       interceptors: {
@@ -249,33 +252,5 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     const source = this.#options.trustBundle;
     if (source === undefined) throw new GovernancePluginError('GovernancePlugin needs a trustBundle on workers: the enforcement point verifies against it');
     return typeof source === 'string' ? watchTrustBundle(source) : () => source;
-  }
-}
-
-/**
- * A prebuilt workflow bundle must contain the governance workflow interceptors: without them no
- * call is authorized, every protected activity is refused (ARTIFACT_MISSING) and denials set no
- * search attributes. Detected by a string the interceptors module carries
- * (interceptors/workflow/marker.ts); this catches a bundle built without the plugin, it is no
- * security boundary (the enforcement point is).
- */
-function checkWorkflowBundle(bundle: WorkflowBundleOption): void {
-  let code: string;
-  if ('code' in bundle) {
-    code = bundle.code;
-  } else {
-    try {
-      code = readFileSync(bundle.codePath, 'utf8');
-    } catch (err) {
-      throw new GovernanceStartupError('workflow-bundle', `cannot read the workflow bundle ${bundle.codePath}: ${(err as Error).message}`);
-    }
-  }
-  if (!code.includes(WORKFLOW_INTERCEPTORS_MARKER)) {
-    const where = 'codePath' in bundle ? ` ${bundle.codePath}` : '';
-    throw new GovernanceStartupError(
-      'workflow-bundle',
-      `the workflow bundle${where} lacks the governance workflow interceptors: its workflows would run unauthorized calls into ARTIFACT_MISSING refusals and denials operators cannot filter. ` +
-        'Build it with bundleWorkflowCode({ ..., plugins: [governancePlugin] }) (or workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_MODULE]).',
-    );
   }
 }

@@ -3,10 +3,12 @@
 // (unregistered search attributes) stops the worker before it polls, with a message that says
 // what to fix. Shutdown drains the worker and releases every socket and timer it opened, so a
 // process whose `await worker.run()` resolved exits on its own.
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { MongoClient, type Db } from 'mongodb';
-import { Runtime, type NativeConnection, type Worker } from '@temporalio/worker';
+import { Runtime, type NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../common/constants';
+import { WORKFLOW_INTERCEPTORS_MARKER } from '../../interceptors/workflow/marker';
 
 /** What a failed start-up check was about. */
 export type StartupCheck = 'mongodb' | 'search-attributes' | 'workflow-bundle';
@@ -124,6 +126,34 @@ export async function checkSearchAttributes(connection: NativeConnection | undef
       'search-attributes',
       `namespace ${namespace} lacks the governance search attributes (${problems.join('; ')}); denied workflows could not be marked and would retry their workflow task forever. ` +
         `Register them: ${register(missing.length > 0 ? missing : wrongType)}`,
+    );
+  }
+}
+
+/**
+ * A prebuilt workflow bundle must contain the governance workflow interceptors: without them no
+ * call is authorized, every protected activity is refused (ARTIFACT_MISSING) and denials set no
+ * search attributes. Detected by a string the interceptors module carries
+ * (interceptors/workflow/marker.ts); this catches a bundle built without the plugin, it is no
+ * security boundary (the enforcement point is).
+ */
+export function checkWorkflowBundle(bundle: WorkflowBundleOption): void {
+  let code: string;
+  if ('code' in bundle) {
+    code = bundle.code;
+  } else {
+    try {
+      code = readFileSync(bundle.codePath, 'utf8');
+    } catch (err) {
+      throw new GovernanceStartupError('workflow-bundle', `cannot read the workflow bundle ${bundle.codePath}: ${(err as Error).message}`);
+    }
+  }
+  if (!code.includes(WORKFLOW_INTERCEPTORS_MARKER)) {
+    const where = 'codePath' in bundle ? ` ${bundle.codePath}` : '';
+    throw new GovernanceStartupError(
+      'workflow-bundle',
+      `the workflow bundle${where} lacks the governance workflow interceptors: no call would be authorized, every protected activity would be refused (ARTIFACT_MISSING) and no denial would set the search attributes operators filter on. ` +
+        'Build it with bundleWorkflowCode({ ..., plugins: [governancePlugin] }) (or workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_MODULE]).',
     );
   }
 }
