@@ -2,6 +2,7 @@
 // Workflow code imports nothing from here; see `temporal-governance/workflow`.
 export { GovernancePlugin, GovernancePluginError, WORKFLOW_INTERCEPTORS_MODULE, type GovernancePluginOptions, type IdentityOptions } from './plugin';
 export { createGovernanceWorker, type GovernanceWorkerOptions } from './worker/governance-worker';
+export { closeGovernanceWorker, GovernanceStartupError, runUntilSignal, type StartupCheck } from './worker/lifecycle';
 export { createAuthorizer, decisionIdFor, type AuthorizerOptions } from '../activities/authorize';
 export { enforcementInterceptor, type EnforcementOptions } from '../interceptors/activity';
 export { startProofInterceptor } from '../interceptors/client';

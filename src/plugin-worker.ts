@@ -13,7 +13,8 @@ import { GovernancePluginError } from './plugin-error';
 
 export interface GovernedWorkerSettings {
   readonly trustBundle: () => TrustBundle;
-  readonly identity: IdentitySource;
+  /** The plugin's revocation reader, looked up per call (it is released and reopened with the plugin's workers). */
+  readonly identity: () => IdentitySource;
   readonly maxStalenessMs: number | undefined;
   readonly outageWaitMs: number | undefined;
   readonly unprotectedActivityTypes: readonly string[] | undefined;
@@ -46,14 +47,15 @@ export function governWorkerOptions(options: WorkerOptions, settings: () => Gove
         ...(options.interceptors?.activity ?? []),
         enforcementInterceptor({
           trustBundle: s.trustBundle,
-          identity: () => identity.current(),
+          identity: () => identity().current(),
           maxStalenessMs: s.maxStalenessMs,
           outageWaitMs: s.outageWaitMs,
           unprotectedActivityTypes: s.unprotectedActivityTypes,
           lineageTaskQueue: s.lineageTaskQueue,
           claimArtifact: async (claim) => {
-            if (!identity.db) throw new GovernancePluginError('the identity source has no MongoDB database for single-use artifact claims');
-            return claimArtifact(await identity.db(), claim);
+            const source = identity();
+            if (!source.db) throw new GovernancePluginError('the identity source has no MongoDB database for single-use artifact claims');
+            return claimArtifact(await source.db(), claim);
           },
         }),
       ],

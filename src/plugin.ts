@@ -3,7 +3,7 @@
 // half (src/plugin-worker.ts: enforcement, trust bundle, MongoDB identity reads) is loaded by the
 // first configureWorker call.
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
-import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
+import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, Worker, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { startProofInterceptor } from '../interceptors/client';
 import { parseApiKey } from './identity/api-key';
 import type { TrustBundle } from './artifact/trust-bundle';
@@ -45,6 +45,11 @@ export interface IdentityOptions {
    * before it is refused (default 30000 ms, capped by the attempt's start-to-close timeout).
    */
   readonly outageWaitMs?: number;
+  /**
+   * Refuse to create a worker when MongoDB does not answer within 5 s (default true). Set false to
+   * start during an outage: protected activities are then refused until it answers, as in any outage.
+   */
+  readonly checkAtStartup?: boolean;
 }
 
 export const WORKFLOW_INTERCEPTORS_MODULE = require.resolve('../interceptors/workflow');
@@ -60,6 +65,11 @@ function workerHalf(): typeof import('./plugin-worker') {
   return require('./plugin-worker') as typeof import('./plugin-worker');
 }
 
+/** Start-up checks (MongoDB driver, file reads), loaded by the first worker: a Client needs none of it. */
+function lifecycle(): typeof import('./worker/lifecycle') {
+  return require('./worker/lifecycle') as typeof import('./worker/lifecycle');
+}
+
 export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlugin {
   readonly name = 'temporal-governance';
   private readonly workflowConfig: WorkflowGovernanceConfig;
@@ -68,6 +78,8 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   // MongoDB URI with credentials must never reach a log. Private fields are invisible to that.
   readonly #options: GovernancePluginOptions;
   #identity: IdentitySource | undefined;
+  /** Workers of this plugin now running: the identity reader is released when the last one stops. */
+  #running = 0;
 
   constructor(options: GovernancePluginOptions = {}) {
     if (options.apiKey !== undefined) parseApiKey(options.apiKey); // a malformed key fails here, not at the first start
@@ -86,19 +98,54 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     };
   }
 
-  configureWorker(options: WorkerOptions): WorkerOptions {
-    return workerHalf().governWorkerOptions(options, () => ({
+  /**
+   * Wires governance into the worker after start-up checks, so a misconfigured worker fails here
+   * (Worker.create rejects with GovernanceStartupError) instead of denying once it polls: a prebuilt
+   * workflow bundle without the governance workflow interceptors, MongoDB not answering, and, for a
+   * worker with workflows, a namespace without the governance search attributes.
+   */
+  async configureWorker(options: WorkerOptions): Promise<WorkerOptions> {
+    const governed = workerHalf().governWorkerOptions(options, () => ({
       trustBundle: this.trustBundleSource(),
-      identity: this.identitySource(),
+      // Looked up per call: the reader is released when this plugin's last worker stops and opened
+      // again if another one runs.
+      identity: () => this.identitySource(),
       maxStalenessMs: this.maxStalenessMs,
       outageWaitMs: this.outageWaitMs,
       unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
       lineageTaskQueue: this.workflowConfig.taskQueue,
       workflowInterceptorsModule: WORKFLOW_INTERCEPTORS_MODULE,
     }));
+    const checks = lifecycle();
+    if (options.workflowBundle) checks.checkWorkflowBundle(options.workflowBundle);
+    const opened = this.#identity === undefined;
+    const identity = this.identitySource();
+    try {
+      const o = this.#options.identity;
+      if (o && 'mongoUri' in o && o.checkAtStartup !== false && identity.db) await checks.checkMongoReachable(identity.db, o.mongoUri, o.database);
+      if (options.workflowBundle || options.workflowsPath) await checks.checkSearchAttributes(options.connection, options.namespace ?? 'default');
+    } catch (err) {
+      // Opened for this worker only: nothing else holds it.
+      if (opened && this.#running === 0) await this.releaseIdentity();
+      throw err;
+    }
+    return governed;
+  }
+
+  /** Releases the identity reader once the last running worker of this plugin has stopped. */
+  async runWorker(worker: Worker, next: (w: Worker) => Promise<void>): Promise<void> {
+    this.#running += 1;
+    try {
+      await next(worker);
+    } finally {
+      this.#running -= 1;
+      if (this.#running === 0) await this.releaseIdentity();
+    }
   }
 
   configureReplayWorker(options: ReplayWorkerOptions): ReplayWorkerOptions {
+    // Replaying governed histories on a bundle without the interceptors can only end in nondeterminism.
+    if (options.workflowBundle) lifecycle().checkWorkflowBundle(options.workflowBundle);
     return {
       ...options,
       interceptors: {
@@ -148,7 +195,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     return o && 'mongoUri' in o ? o.maxStalenessMs : undefined;
   }
 
-  /** One revocation reader per plugin, shared by its workers. */
+  /** One revocation reader per plugin, shared by its workers; a source passed in is the caller's to close. */
   private identitySource(): IdentitySource {
     const o = this.#options.identity;
     if (o === undefined) throw new GovernancePluginError('GovernancePlugin needs identity on workers: the enforcement point must see revocations (identity: { mongoUri })');
@@ -157,10 +204,18 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     return this.#identity;
   }
 
-  /** Stops reading revocations (call after the plugin's workers have shut down). */
-  async close(): Promise<void> {
-    await this.#identity?.close();
+  private async releaseIdentity(): Promise<void> {
+    const identity = this.#identity;
     this.#identity = undefined;
+    await identity?.close();
+  }
+
+  /**
+   * Stops reading revocations and closes the plugin's MongoDB client. A worker's run ending already
+   * does this once no other worker of the plugin runs; call it for workers created but never run.
+   */
+  async close(): Promise<void> {
+    await this.releaseIdentity();
   }
 
   private trustBundleSource(): () => TrustBundle {

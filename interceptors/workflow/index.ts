@@ -57,6 +57,9 @@ import {
 } from '../../src/common/schemas';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from '../../src/common/workflow-config';
 
+// GovernancePlugin looks for this string in prebuilt bundles (see marker.ts).
+export { WORKFLOW_INTERCEPTORS_MARKER } from './marker';
+
 declare const __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__: Partial<WorkflowGovernanceConfig> | undefined;
 
 const config = resolveWorkflowConfig(

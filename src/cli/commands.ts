@@ -113,7 +113,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['--ttl-ms N', 'artifact lifetime in milliseconds (default 300000)'],
       DATABASE,
     ],
-    temporal: 'connection',
+    temporal: 'client',
     mongo: true,
   },
   {
@@ -126,7 +126,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['--governance-task-queue Q', 'default temporal-governance'],
       DATABASE,
     ],
-    temporal: 'connection',
+    temporal: 'client',
     mongo: true,
   },
   {

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 // temporal-governance: key tooling, identity, revocations, policy checks, workers, lineage, the dev stack and the demo.
-import type { Worker } from '@temporalio/worker';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyError } from '../crypto/keys';
@@ -35,11 +34,6 @@ function shortVersion(version: string | null): string {
   return version?.startsWith('sha256:') ? `${version.slice(0, 19)}...` : version ?? '';
 }
 
-async function runWorkerUntilSignal(worker: Worker, out: (line: string) => void): Promise<void> {
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => worker.shutdown());
-  out(`worker polling task queue ${worker.options.taskQueue} (Ctrl-C to stop)`);
-  await worker.run();
-}
 
 /** The command argv names: a single command, or a group's subcommand. Anything else is a usage error. */
 function resolveCommand(command: string, sub: string | undefined): CommandSpec {
@@ -181,7 +175,7 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
     }
 
     case 'worker': {
-      const { CONNECTION_OPTIONS, connectNative } = await import('./temporal');
+      const { CLIENT_OPTIONS, connectNative, DATA_CONVERTER_ENV, loadDataConverterModule } = await import('./temporal');
       const { DefaultLogger, NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
       const { createGovernanceWorker } = await import('../worker/governance-worker');
       const { GovernancePlugin } = await import('../plugin');
@@ -194,46 +188,64 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
           'task-queue': { type: 'string' },
           'ttl-ms': { type: 'string' },
           database: { type: 'string' },
-          ...CONNECTION_OPTIONS,
+          ...CLIENT_OPTIONS,
         });
         required(values, 'policy', 'key', 'bundle');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores identity and lineage');
         const ttl = values['ttl-ms'] === undefined ? undefined : Number(values['ttl-ms']);
         if (ttl !== undefined && (!Number.isInteger(ttl) || ttl <= 0)) throw new UsageError('--ttl-ms must be a positive integer');
+        const { runUntilSignal } = await import('../worker/lifecycle');
+        const dataConverter = loadDataConverterModule(values['data-converter'] ?? (process.env[DATA_CONVERTER_ENV] || undefined));
         const { connection, namespace } = await connectNative(NativeConnection, values);
-        const worker = await createGovernanceWorker({
-          connection,
-          namespace,
-          taskQueue: values['task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE,
-          policy: values.policy!,
-          signingKeyPath: values.key!,
-          trustBundlePath: values.bundle!,
-          artifactTtlMs: ttl,
-          mongoUri,
-          database: values.database,
-        });
-        await runWorkerUntilSignal(worker, out);
-        await connection.close();
+        try {
+          // Start-up checks (key in the bundle, MongoDB, search attributes) throw before polling.
+          const worker = await createGovernanceWorker({
+            connection,
+            namespace,
+            taskQueue: values['task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE,
+            policy: values.policy!,
+            signingKeyPath: values.key!,
+            trustBundlePath: values.bundle!,
+            artifactTtlMs: ttl,
+            mongoUri,
+            database: values.database,
+            dataConverter,
+          });
+          // Resolves once drained; the worker's MongoDB clients and timers are released by then.
+          await runUntilSignal(worker, out);
+        } finally {
+          await connection.close();
+        }
         return 0;
       }
       if (sub === 'demo-app') {
-        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' }, ...CONNECTION_OPTIONS });
+        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' }, ...CLIENT_OPTIONS });
         required(values, 'bundle');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores revocations');
         const activities = await import('../../examples/payments/activities');
+        const { runUntilSignal } = await import('../worker/lifecycle');
+        const dataConverter = loadDataConverterModule(values['data-converter'] ?? (process.env[DATA_CONVERTER_ENV] || undefined));
+        const plugin = new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri, database: values.database }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } });
         const { connection, namespace } = await connectNative(NativeConnection, values);
-        const worker = await Worker.create({
-          connection,
-          namespace,
-          taskQueue: values['task-queue'] ?? 'payments',
-          workflowsPath: require.resolve('../../examples/payments/workflows'),
-          activities,
-          plugins: [new GovernancePlugin({ trustBundle: values.bundle!, identity: { mongoUri, database: values.database }, workflow: { taskQueue: values['governance-task-queue'] ?? DEFAULT_GOVERNANCE_TASK_QUEUE } })],
-        });
-        await runWorkerUntilSignal(worker, out);
-        await connection.close();
+        try {
+          // The plugin's start-up checks (MongoDB, search attributes) reject here, before polling.
+          const worker = await Worker.create({
+            connection,
+            namespace,
+            taskQueue: values['task-queue'] ?? 'payments',
+            workflowsPath: require.resolve('../../examples/payments/workflows'),
+            activities,
+            dataConverter,
+            shutdownGraceTime: '10s',
+            plugins: [plugin],
+          });
+          await runUntilSignal(worker, out);
+        } finally {
+          await plugin.close();
+          await connection.close();
+        }
         return 0;
       }
       throw new UsageError(`unknown worker kind ${sub ?? '(none)'}; expected "governance" or "demo-app"`);
@@ -326,12 +338,12 @@ export function exitCodeFor(err: unknown, write: (line: string) => void): number
     else write(`temporal-governance: ${err.message}\nRun "temporal-governance help" for the list of commands.`);
     return 2;
   }
-  // OperatorError and IdentityStoreError are matched by name: their modules load only with the commands that throw them.
+  // These errors are matched by name: their modules load only with the commands that throw them.
   if (
     err instanceof PolicyError ||
     err instanceof KeyError ||
     err instanceof ProvisioningError ||
-    (err instanceof Error && ['OperatorError', 'OperatorConnectionError', 'IdentityStoreError'].includes(err.name))
+    (err instanceof Error && ['OperatorError', 'OperatorConnectionError', 'IdentityStoreError', 'GovernanceStartupError', 'GovernanceWorkerConfigError', 'GovernancePluginError'].includes(err.name))
   ) {
     write(`temporal-governance: ${err.message}`);
     return 1;

@@ -72,6 +72,8 @@ export function identityCache(options: IdentityCacheOptions): IdentitySource {
       closed = true;
       clearInterval(timer);
       unobserve();
+      // A read in progress holds the client: let it settle (its calls have deadlines) before closing.
+      await inFlight;
       await options.onClose?.();
     },
   };
@@ -86,7 +88,10 @@ export function mongoIdentitySource(options: {
   component?: IdentityComponent;
 }): IdentitySource & { db(): Promise<Db> } {
   let connecting: Promise<{ close(): Promise<void>; db: Db }> | undefined;
+  let closed = false;
   const db = async () => {
+    // A closed source opens nothing again: a late caller would leave a client nobody closes.
+    if (closed) throw new Error('the identity source is closed');
     connecting ??= connectLineage(options.mongoUri, options.database).then(
       ({ client, db }) => ({ close: () => client.close(), db }),
       (err: unknown) => {
@@ -102,6 +107,7 @@ export function mongoIdentitySource(options: {
     onError: options.onError,
     component: options.component,
     onClose: async () => {
+      closed = true;
       const c = connecting;
       connecting = undefined;
       if (c) await (await c.catch(() => undefined))?.close();

@@ -25,6 +25,8 @@ import { toBase64Url } from '../common/base64url';
 import { observeAuthorizations } from '../observability/authorization';
 import type { DataConverter } from '@temporalio/common';
 import { guardedDataConverter } from './data-converter';
+import type { Duration } from '@temporalio/common';
+import { checkMongoReachable, checkSearchAttributes, holdResources, once, releaseAfterRun } from './lifecycle';
 
 
 export interface GovernanceWorkerOptions {
@@ -74,7 +76,16 @@ export interface GovernanceWorkerOptions {
    * kit passes one that re-reads after it creates a key). Same database; the worker closes it when it stops.
    */
   readonly identitySource?: IdentitySource & { db(): Promise<Db> };
+  /**
+   * How long in-flight activities may run on after shutdown() before they are cancelled (default
+   * 10 s; an authorization takes milliseconds, so this only matters when MongoDB is slow).
+   */
+  readonly shutdownGraceTime?: Duration;
+  /** Passed to the Worker: after this long a shutdown gives up draining and `run()` rejects (default: no limit). */
+  readonly shutdownForceTime?: Duration;
 }
+
+export const DEFAULT_SHUTDOWN_GRACE_TIME = '10s';
 
 export const DEFAULT_LINEAGE_SWEEP_MS = 30_000;
 /** Clock differences between enforcement points and governance workers, on top of the artifact lifetime. */
@@ -114,6 +125,12 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
+  let sweeper: { stop(): Promise<void> } | undefined;
+  // Everything the worker opens, released when its run ends (or by closeGovernanceWorker).
+  const release = once(async () => {
+    await sweeper?.stop();
+    await Promise.all([identity.close(), lineageDb.close()]);
+  });
   const authorize = createAuthorizer({
     policy,
     signingKey,
@@ -160,7 +177,11 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   };
 
   try {
-    return await Worker.create({
+    // Before polling: a worker that cannot reach MongoDB would deny everything, and one in a
+    // namespace without the search attributes would leave denials where operators cannot see them.
+    await checkMongoReachable(identity.db, options.mongoUri, options.database);
+    await checkSearchAttributes(options.connection, options.namespace ?? 'default');
+    const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
@@ -206,26 +227,26 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       ],
     },
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
+    shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
+    shutdownForceTime: options.shutdownForceTime,
     // The identity reader lives as long as the worker runs.
     plugins: [
       {
         name: 'temporal-governance.identity',
         runWorker: (w, next) => {
-          const sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }), taskQueue, lineageDb, {
+          sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }), taskQueue, lineageDb, {
             everyMs: options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS,
             claimLifetimeMs: artifactTtlMs + CLAIM_MARGIN_MS,
           });
-          return next(w).finally(async () => {
-            sweeper.stop();
-            await identity.close();
-            await lineageDb.close();
-          });
+          return releaseAfterRun(w, next(w));
         },
       },
     ],
     });
+    holdResources(worker, release);
+    return worker;
   } catch (err) {
-    await identity.close();
+    await release();
     throw err;
   }
 }
@@ -250,33 +271,33 @@ function lineageBundle(dataConverter: DataConverter | undefined): Promise<{ code
 }
 
 function lazyLineageDb(uri: string, database?: string) {
-  let connecting: Promise<Db> | undefined;
-  let connected: MongoClient | undefined;
+  let connecting: Promise<{ client: MongoClient; db: Db }> | undefined;
   let closed = false;
   return {
-    get(): Promise<Db> {
+    async get(): Promise<Db> {
+      if (closed) throw new Error('the governance worker is closed: lineage is not written any more');
       connecting ??= (async () => {
-        const { client, db } = await connectLineage(uri, database);
+        const connected = await connectLineage(uri, database);
         try {
-          await ensureLineageIndexes(db);
-          if (closed) throw new Error('the governance worker has stopped');
-          connected = client;
-          return db;
+          await ensureLineageIndexes(connected.db);
+          return connected;
         } catch (err) {
-          await client.close().catch(() => undefined);
+          await connected.client.close().catch(() => undefined);
           throw err;
         }
       })().catch((err: unknown) => {
         connecting = undefined; // connect and index creation alike: try again next time
         throw err;
       });
-      return connecting;
+      return (await connecting).db;
     },
-    /** Closes the client once the worker has stopped: an open client keeps the process alive. */
+    /** Closes the client (after a connect in progress settles); later get() calls reject. */
     async close(): Promise<void> {
       closed = true;
-      await connected?.close();
-      connected = undefined;
+      const pending = connecting;
+      connecting = undefined;
+      const connected = await pending?.catch(() => undefined);
+      await connected?.client.close();
     },
   };
 }
@@ -291,15 +312,15 @@ function outboxSweeper(
   taskQueue: string,
   lineageDb: { get(): Promise<Db> },
   timing: { everyMs: number; claimLifetimeMs: number },
-): { stop(): void } {
+): { stop(): Promise<void> } {
   const { everyMs } = timing;
-  let running = false;
+  let running: Promise<void> | undefined;
+  let stopped = false;
   const sweep = async () => {
-    if (running) return;
-    running = true;
     try {
       const db = await lineageDb.get();
       for (const entry of await lingeringOutbox(db, new Date(Date.now() - everyMs))) {
+        if (stopped) return; // what is left lingers for the next worker's sweep
         if (JSON.stringify(entry.signal).length > MAX_LINEAGE_SIGNAL_CHARS) {
           await deadLetterOutbox(db, entry, `larger than a lineage signal may be (${MAX_LINEAGE_SIGNAL_CHARS} characters)`);
           continue;
@@ -310,13 +331,23 @@ function outboxSweeper(
       await pruneArtifactClaims(db, new Date(Date.now() - timing.claimLifetimeMs));
     } catch {
       // MongoDB unreachable: the next sweep tries again
-    } finally {
-      running = false;
     }
   };
-  const timer = setInterval(() => void sweep(), everyMs);
+  const timer = setInterval(() => {
+    running ??= sweep().finally(() => {
+      running = undefined;
+    });
+  }, everyMs);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return {
+    // The sweep in progress ends at its next entry; its calls are bounded (MongoDB's socket
+    // timeout, the hand-off deadline), so stopping waits at most one of them.
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 /** Rejects when `promise` has not settled within `ms`, so one hung call cannot stop the sweeper for good. */

@@ -190,12 +190,12 @@ describe('GovernancePlugin identity settings', () => {
     expect(() => new GovernancePlugin({ apiKey: 'tgk.ak_123.not-a-secret-value' })).not.toThrow(/not-a-secret-value/);
   });
 
-  it('refuses a worker without identity, and a refresh period not below the staleness bound', () => {
-    expect(() => new GovernancePlugin({ trustBundle }).configureWorker({ taskQueue: 'q' })).toThrow(/needs identity on workers/);
-    expect(() => new GovernancePlugin({ trustBundle, identity: { mongoUri: 'mongodb://127.0.0.1:9/', refreshMs: 5_000 } }).configureWorker({ taskQueue: 'q' })).toThrow(
+  it('refuses a worker without identity, and a refresh period not below the staleness bound', async () => {
+    await expect(new GovernancePlugin({ trustBundle }).configureWorker({ taskQueue: 'q' })).rejects.toThrow(/needs identity on workers/);
+    await expect(new GovernancePlugin({ trustBundle, identity: { mongoUri: 'mongodb://127.0.0.1:9/', refreshMs: 5_000 } }).configureWorker({ taskQueue: 'q' })).rejects.toThrow(
       GovernancePluginError,
     );
-    expect(() => new GovernancePlugin({ trustBundle, identity: { mongoUri: 'mongodb://127.0.0.1:9/', refreshMs: 500, maxStalenessMs: 400 } }).configureWorker({ taskQueue: 'q' })).toThrow(
+    await expect(new GovernancePlugin({ trustBundle, identity: { mongoUri: 'mongodb://127.0.0.1:9/', refreshMs: 500, maxStalenessMs: 400 } }).configureWorker({ taskQueue: 'q' })).rejects.toThrow(
       /must be below identity.maxStalenessMs/,
     );
   });
