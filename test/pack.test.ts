@@ -60,6 +60,8 @@ test('the tarball carries the compiled code and every runtime asset, and no Type
     'dist/src/index.js',
     'dist/src/client.js',
     'dist/src/workflow.js',
+    'dist/src/testing.js',
+    'dist/src/testing.d.ts',
     'dist/src/cli/main.js',
     'dist/interceptors/workflow/index.js',
     'dist/workflows/lineage.js',
