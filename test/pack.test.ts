@@ -258,10 +258,15 @@ test("the README's 'Wire it into your project' steps run as written in an empty 
           // already gone
         }
       }
+      const lingering: number[] = [];
       for (const pid of pids) {
         for (let i = 0; i < 60 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 500));
-        if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+        if (isAlive(pid)) {
+          lingering.push(pid);
+          process.kill(pid, 'SIGKILL');
+        }
       }
+      if (steps.status === 0 && lingering.length > 0) throw new Error(`worker(s) still running 30 s after Ctrl-C:\n${terminalLogs()}`);
     }
   } finally {
     server.kill('SIGKILL');
