@@ -250,10 +250,11 @@ test("the README's 'Wire it into your project' steps run as written in an empty 
       expect(existsSync(join(dir, 'charged-25000'))).toBe(false);
       expect(statSync(join(dir, 'secrets')).mode & 0o777).toBe(0o700);
     } finally {
-      // Ctrl-C in each "terminal": both workers drain and exit.
+      // Stop each "terminal": both workers drain and exit. SIGTERM, as a service manager would send:
+      // bash starts background commands with SIGINT ignored, so Ctrl-C cannot be imitated here.
       for (const pid of pids) {
         try {
-          process.kill(pid, 'SIGINT');
+          process.kill(pid, 'SIGTERM');
         } catch {
           // already gone
         }
@@ -266,7 +267,7 @@ test("the README's 'Wire it into your project' steps run as written in an empty 
           process.kill(pid, 'SIGKILL');
         }
       }
-      if (steps.status === 0 && lingering.length > 0) throw new Error(`worker(s) still running 30 s after Ctrl-C:\n${terminalLogs()}`);
+      if (steps.status === 0 && lingering.length > 0) throw new Error(`worker(s) still running 30 s after SIGTERM:\n${terminalLogs()}`);
     }
   } finally {
     server.kill('SIGKILL');
