@@ -109,7 +109,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
       trustBundle: this.trustBundleSource(),
       // Looked up per call: the reader is released when this plugin's last worker stops and opened
       // again if another one runs.
-      identity: () => this.identitySource(),
+      identity: () => this.runningIdentity(),
       maxStalenessMs: this.maxStalenessMs,
       outageWaitMs: this.outageWaitMs,
       unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
@@ -202,6 +202,18 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     if (!('mongoUri' in o)) return o;
     this.#identity ??= workerHalf().mongoIdentitySourceFor(o);
     return this.#identity;
+  }
+
+  /**
+   * The reader for a call at the enforcement point. A call that arrives after the last worker of
+   * this plugin stopped (a drain given up by shutdownForceTime) is refused, never given a new reader
+   * that nobody would close.
+   */
+  private runningIdentity(): IdentitySource {
+    if (this.#identity === undefined && this.#running === 0 && this.#options.identity !== undefined && 'mongoUri' in this.#options.identity) {
+      throw new GovernancePluginError("this plugin's workers have stopped; its identity reader is closed");
+    }
+    return this.identitySource();
   }
 
   private async releaseIdentity(): Promise<void> {

@@ -1,6 +1,7 @@
 // A testing kit for users' own tests: governed workflows under @temporalio/testing's environments
 // (or any server), with a throwaway signing key, a governance worker, principals and API keys in a
 // database of the kit's own. Node-only; never import it from workflow code.
+import { describeMongoUri } from './identity/mongo-uri';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,10 +120,6 @@ const TestPrincipalSchema = z
   })
   .strict();
 
-/** The URI without credentials, for error messages. */
-function redactUri(uri: string): string {
-  return uri.replace(/^(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1<credentials>@');
-}
 
 function loadTestPolicy(policy: unknown): Policy {
   if (typeof policy === 'string') return loadPolicyFile(policy);
@@ -139,7 +136,7 @@ async function connectMongo(uri: string, database: string, timeoutMs: number): P
   try {
     client = new MongoClient(uri, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
   } catch (err) {
-    throw new GovernanceTestKitError('INVALID_OPTIONS', `mongoUri ${redactUri(uri)} is not a MongoDB connection string: ${(err as Error).message}`);
+    throw new GovernanceTestKitError('INVALID_OPTIONS', `mongoUri ${describeMongoUri(uri)} is not a MongoDB connection string (the parser's details are withheld: they may quote credentials)`);
   }
   try {
     await client.connect();
@@ -149,7 +146,7 @@ async function connectMongo(uri: string, database: string, timeoutMs: number): P
     await client.close().catch(() => undefined);
     throw new GovernanceTestKitError(
       'MONGODB_UNREACHABLE',
-      `MongoDB at ${redactUri(uri)} is unreachable (${(err as Error).name}: ${(err as Error).message}); ` +
+      `MongoDB at ${describeMongoUri(uri)} is unreachable (${(err as Error).name}: ${(err as Error).message}); ` +
         'the kit needs a MongoDB or FerretDB server (`temporal-governance stack` starts one)',
     );
   }

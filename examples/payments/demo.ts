@@ -11,7 +11,6 @@ import { createApiKey, createPrincipal, revoke } from '../../src/identity/store'
 import { verifyLineage } from '../../src/lineage/verify';
 import { GovernancePlugin } from '../../src/plugin';
 import { startDevStack, stopOnSignals, type DevStack } from '../../src/stack/stack';
-import { redactUri } from '../../src/cli/mongo';
 import { createGovernanceWorker } from '../../src/worker/governance-worker';
 import { DenialDetailsSchema, type DenialDetails } from '../../src/common/schemas';
 import { findGovernanceDenial } from '../../src/common/denial';
@@ -240,7 +239,10 @@ function cliEnvironment(options: { stack: DevStack; database: string; bundlePath
   const { stack, database, bundlePath } = options;
   return [
     `export TEMPORAL_ADDRESS=${stack.temporalAddress} TEMPORAL_NAMESPACE=${stack.namespace}`,
-    `export MONGODB_URI='${redactUri(stack.mongoUri ?? '')}'   # lineage and identity database: ${database}`,
+    // A URI with credentials is not printed (the user has it already); one without is, verbatim.
+    !/@/.test((stack.mongoUri ?? '').split('?')[0] ?? '')
+      ? `export MONGODB_URI='${stack.mongoUri}'   # lineage and identity database: ${database}`
+      : `# MONGODB_URI: the one in your environment (not printed: it holds credentials); lineage and identity database: ${database}`,
     ...(stack.uiUrl ? [`# Temporal Web UI: ${stack.uiUrl}`] : []),
     `npx temporal-governance denials list --since 1h`,
     `npx temporal-governance lineage verify --bundle ${bundlePath} --database ${database}`,

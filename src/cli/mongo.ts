@@ -2,12 +2,13 @@
 // MONGODB_URI, connects to `--database` (default DEFAULT_DATABASE), and turns what an operator can
 // act on (no URI, unreachable server, a malformed document) into a one-line OperatorError.
 // The MongoDB driver loads only when a command connects.
+import { describeMongoUri } from '../identity/mongo-uri';
 import type { Db } from 'mongodb';
 import { OperatorError } from '../operators/denials';
 
-/** Hides a password in a connection string before it is printed. */
+/** A MongoDB URI as it may be printed: scheme and hosts, never credentials or options. */
 export function redactUri(uri: string): string {
-  return uri.replace(/\/\/([^@/]*)@/, (_m, credentials: string) => `//${credentials.split(':')[0]}:***@`);
+  return describeMongoUri(uri);
 }
 
 const firstLine = (text: string) => text.split('\n')[0] ?? text;

@@ -5,7 +5,7 @@
 // process whose `await worker.run()` resolved exits on its own.
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { MongoClient, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import { Runtime, type NativeConnection, type Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { SEARCH_ATTRIBUTES } from '../common/constants';
 import { WORKFLOW_INTERCEPTORS_MARKER } from '../../interceptors/workflow/marker';
@@ -23,26 +23,9 @@ export class GovernanceStartupError extends Error {
     super(message);
   }
 }
+import { describeMongoUri, UNPARSEABLE_MONGO_URI } from '../identity/mongo-uri';
 
-const UNPARSEABLE = 'an invalid MongoDB URI';
-
-/**
- * A MongoDB URI as it may appear in a message: scheme, hosts and nothing else. User name, password
- * and every option (some carry secrets, e.g. `authMechanismProperties`, `proxyPassword`) are left
- * out. Parsed by the MongoDB driver's own parser (the constructor only parses, it opens nothing).
- * A URI it rejects, or one with an unescaped `@` in its credentials (which the driver splits at
- * the first `@`, putting the rest of the password in the host list), is not described at all.
- */
-export function describeMongoUri(uri: string): string {
-  const authority = uri.replace(/^[^:]*:\/\//, '').split(/[/?]/)[0] ?? '';
-  if ((authority.match(/@/g) ?? []).length > 1) return UNPARSEABLE;
-  try {
-    const { options } = new MongoClient(uri);
-    return options.srvHost ? `mongodb+srv://${options.srvHost}` : `mongodb://${options.hosts.map(String).join(',')}`;
-  } catch {
-    return UNPARSEABLE;
-  }
-}
+export { describeMongoUri };
 
 /** First line of a driver error, with anything shaped like URI credentials removed (defence in depth). */
 function driverReason(err: unknown): string {
@@ -59,7 +42,7 @@ export async function checkMongoReachable(db: () => Promise<Db>, uri: string, da
     await (await db()).command({ ping: 1 });
   } catch (err) {
     // The driver's parse errors quote pieces of the URI, credentials included: say nothing more.
-    if (describeMongoUri(uri) === UNPARSEABLE) throw new GovernanceStartupError('mongodb', 'MONGODB_URI is not a valid MongoDB URI (the parser\'s details are withheld: they may quote credentials)');
+    if (describeMongoUri(uri) === UNPARSEABLE_MONGO_URI) throw new GovernanceStartupError('mongodb', 'MONGODB_URI is not a valid MongoDB URI (the parser\'s details are withheld: they may quote credentials)');
     throw new GovernanceStartupError(
       'mongodb',
       `MongoDB at ${describeMongoUri(uri)}${database ? ` (database ${database})` : ''} did not answer: ${driverReason(err)}. ` +

@@ -14,6 +14,8 @@ describe('describeMongoUri', () => {
     ['mongodb://u:p@ss@h/', 'an invalid MongoDB URI'],
     ['mongodb://u@ss:p@h/', 'an invalid MongoDB URI'],
     ['mongodb://u:p/ss@h/', 'an invalid MongoDB URI'],
+    // A second `@` after a `/` in the password: the driver would name "ss" as the host.
+    ['mongodb://user:p@ss/w@host', 'an invalid MongoDB URI'],
     ['postgres://u:p@h/', 'an invalid MongoDB URI'],
     ['', 'an invalid MongoDB URI'],
   ])('%s -> %s', (uri, described) => {
