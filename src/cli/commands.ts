@@ -103,7 +103,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'policy check', args: 'FILE', summary: 'Validate a policy file and print its version.' },
   {
     name: 'worker governance',
-    args: '--policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--database DB] [connection options]',
+    args: '--policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--log-level L] [--database DB] [connection options]',
     summary: 'Run a governance worker (the authorization activity) until SIGINT/SIGTERM.',
     options: [
       ['--policy FILE', 'the policy (YAML or JSON)'],
@@ -111,6 +111,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['--bundle FILE', 'the trust bundle'],
       ['--task-queue Q', 'governance task queue (default temporal-governance)'],
       ['--ttl-ms N', 'artifact lifetime in milliseconds (default 300000)'],
+      ['--log-level L', 'trace|debug|info|warn|error (default info: one line per decision)'],
       DATABASE,
     ],
     temporal: 'client',
@@ -118,12 +119,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'worker demo-app',
-    args: '--bundle FILE [--task-queue Q] [--governance-task-queue Q] [--database DB] [connection options]',
+    args: '--bundle FILE [--task-queue Q] [--governance-task-queue Q] [--log-level L] [--database DB] [connection options]',
     summary: "Run the payments demo's app worker with governance wired in.",
     options: [
       ['--bundle FILE', 'the trust bundle'],
       ['--task-queue Q', 'the app task queue (default payments)'],
       ['--governance-task-queue Q', 'default temporal-governance'],
+      ['--log-level L', 'trace|debug|info|warn|error (default info)'],
       DATABASE,
     ],
     temporal: 'client',

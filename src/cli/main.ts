@@ -35,6 +35,18 @@ function shortVersion(version: string | null): string {
 }
 
 
+const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
+/** A worker command's --log-level (default INFO), read before the options are parsed in full. */
+function logLevel(args: readonly string[]): (typeof LOG_LEVELS)[number] {
+  const i = args.findIndex((a) => a === '--log-level' || a.startsWith('--log-level='));
+  if (i < 0) return 'INFO';
+  const value = (args[i]!.includes('=') ? args[i]!.slice('--log-level='.length) : args[i + 1] ?? '').toUpperCase();
+  const level = LOG_LEVELS.find((l) => l === value);
+  if (!level) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ').toLowerCase()}`);
+  return level;
+}
+
 /** The command argv names: a single command, or a group's subcommand. Anything else is a usage error. */
 function resolveCommand(command: string, sub: string | undefined): CommandSpec {
   const single = findCommand(command);
@@ -179,7 +191,10 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
       const { DefaultLogger, NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
       const { createGovernanceWorker } = await import('../worker/governance-worker');
       const { GovernancePlugin } = await import('../plugin');
-      Runtime.install({ logger: new DefaultLogger('WARN') });
+      if (sub === 'governance' || sub === 'demo-app') {
+        // Before the worker exists: INFO carries one line per governance decision (docs/observability.md).
+        Runtime.install({ logger: new DefaultLogger(logLevel(rest)) });
+      }
       if (sub === 'governance') {
         const { values } = parse(rest, {
           policy: { type: 'string' },
@@ -188,6 +203,7 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
           'task-queue': { type: 'string' },
           'ttl-ms': { type: 'string' },
           database: { type: 'string' },
+          'log-level': { type: 'string' },
           ...CLIENT_OPTIONS,
         });
         required(values, 'policy', 'key', 'bundle');
@@ -220,7 +236,7 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
         return 0;
       }
       if (sub === 'demo-app') {
-        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' }, ...CLIENT_OPTIONS });
+        const { values } = parse(rest, { bundle: { type: 'string' }, 'task-queue': { type: 'string' }, 'governance-task-queue': { type: 'string' }, database: { type: 'string' }, 'log-level': { type: 'string' }, ...CLIENT_OPTIONS });
         required(values, 'bundle');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores revocations');
@@ -364,10 +380,23 @@ export function exitQuietlyOnBrokenPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
+/**
+ * Long-running commands (workers, the stack, the demo) outlive their log reader now and then (a log
+ * shipper restarts): a broken stdout or stderr must not stop a worker mid-drain, so their lost lines
+ * are dropped instead.
+ */
+export function ignoreBrokenPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', () => undefined);
+}
+
+const LONG_RUNNING = new Set(['worker', 'stack', 'demo']);
+
 export function cli(): void {
-  exitQuietlyOnBrokenPipe(process.stdout);
-  exitQuietlyOnBrokenPipe(process.stderr);
-  main(process.argv.slice(2)).then(
+  const argv = process.argv.slice(2);
+  const onBrokenPipe = LONG_RUNNING.has(argv[0] ?? '') ? ignoreBrokenPipe : exitQuietlyOnBrokenPipe;
+  onBrokenPipe(process.stdout);
+  onBrokenPipe(process.stderr);
+  main(argv).then(
     (code) => process.exit(code),
     (e: unknown) => process.exit(exitCodeFor(e, stderrLine)),
   );
