@@ -19,7 +19,7 @@ export interface IssuedDecision {
  * A run's events in small pages: a governed run's events carry signed artifacts, and a default
  * page of a long run can exceed the client's 4 MiB message limit.
  */
-async function historyEvents(client: Client, workflowId: string, runId: string) {
+export async function historyEvents(client: Client, workflowId: string, runId: string) {
   const events: NonNullable<Awaited<ReturnType<typeof client.workflowService.getWorkflowExecutionHistory>>['history']>['events'] & object = [];
   let nextPageToken: Uint8Array | undefined;
   do {
