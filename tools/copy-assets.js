@@ -7,6 +7,8 @@ const { copyFileSync, mkdirSync, readdirSync } = require('node:fs');
 const { dirname, join, relative } = require('node:path');
 
 const root = join(__dirname, '..');
+// Only these kinds of file, never dotfiles: a stray local file (a key, an .env) must not be published.
+const ASSET = /^[^.][^/]*\.(js|yaml|md)$/;
 // The trees tsconfig.build.json compiles.
 const TREES = ['src', 'interceptors', 'activities', 'workflows', 'examples'];
 
@@ -14,7 +16,7 @@ function* assets(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) yield* assets(path);
-    else if (!entry.name.endsWith('.ts')) yield path;
+    else if (ASSET.test(entry.name)) yield path;
   }
 }
 

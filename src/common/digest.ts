@@ -73,6 +73,13 @@ export function decodedArgumentsDigest(args: readonly unknown[]): string {
       if (value instanceof type) throw new ArgumentDigestError(`${path} decodes to ${name}, whose contents the argument digest cannot cover (a custom payload converter?)`);
     }
     if (ArrayBuffer.isView(value)) return;
+    // Any other revived object whose JSON form is `{}` while it is no plain object (a RegExp, an
+    // Error, a class keeping its state in #private fields): its contents are invisible to the digest.
+    const prototype = Object.getPrototypeOf(value) as object | null;
+    const plain = prototype === null || prototype === Object.prototype || Array.isArray(value) || value instanceof Date;
+    if (!plain && typeof (value as { toJSON?: unknown }).toJSON !== 'function' && Object.keys(value).length === 0) {
+      throw new ArgumentDigestError(`${path} decodes to a ${prototype?.constructor?.name ?? 'object'} whose JSON form is {}: the argument digest cannot cover its contents (a custom payload converter?)`);
+    }
     for (const key of Object.keys(value)) visit((value as Record<string, unknown>)[key], `${path}${Array.isArray(value) ? `[${key}]` : `.${key}`}`);
   };
   args.forEach((arg, index) => visit(arg, `argument ${index}`));

@@ -193,7 +193,13 @@ export async function persistLineageBatch(
 
   // Chained (now or before): their write-ahead entries are done.
   await clearOutbox(db, decisions.map((d) => d.signed.payload.id));
-  observeLineageLag(docs, recordedAt);
+  // A metrics SDK that throws must not fail a persist whose writes are done: its retries would
+  // re-insert nothing, but this root's later batches would wait behind it.
+  try {
+    observeLineageLag(docs, recordedAt);
+  } catch {
+    // metrics are best effort
+  }
 
   // Outcomes are appended, never updated: an update by id is a collection scan on FerretDB's SQLite
   // backend, and every attempt's report is worth keeping.

@@ -117,9 +117,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   if (options.activityInterceptors !== undefined && !(Array.isArray(options.activityInterceptors) && options.activityInterceptors.every((f) => typeof f === 'function'))) {
     throw new GovernanceWorkerConfigError('activityInterceptors must be an array of activity interceptor factories');
   }
-  const identity = options.identitySource ?? mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
-  // Every Worker and Client below uses it: a payload it cannot read fails typed and named (codec mismatch).
+  // Every Worker and Client below uses it: a payload it cannot read fails typed and named (codec
+  // mismatch). Checked before anything connects: a bad converter leaves no client behind.
   const dataConverter = guardedDataConverter(options.dataConverter);
+  const identity = options.identitySource ?? mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
   const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;

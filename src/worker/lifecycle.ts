@@ -214,9 +214,12 @@ export async function closeGovernanceWorker(worker: Worker): Promise<void> {
   if (!held) return;
   if (worker.getState() === 'INITIALIZED') {
     const run = worker.run();
-    // run() reaches RUNNING synchronously unless a plugin awaits first: wait for it.
-    while (worker.getState() === 'INITIALIZED') await new Promise((resolve) => setImmediate(resolve));
+    let settled = false;
+    void run.catch(() => undefined).finally(() => (settled = true));
     held.running ??= run.catch(() => undefined);
+    // run() reaches RUNNING synchronously unless a plugin awaits first: wait for it, or for run()
+    // to end without ever running (a plugin's runWorker that rejects).
+    while (worker.getState() === 'INITIALIZED' && !settled) await new Promise((resolve) => setImmediate(resolve));
   }
   if (worker.getState() === 'RUNNING') worker.shutdown();
   await held.running;

@@ -88,12 +88,24 @@ describe('guardedDataConverter', () => {
   });
 });
 
+class SealedCard {
+  readonly #number: string;
+  constructor(number: string) {
+    this.#number = number;
+  }
+  last4(): string {
+    return this.#number.slice(-4);
+  }
+}
+
 describe('decodedArgumentsDigest', () => {
   test('is the argument digest for everything the JSON view covers, revived class instances and Dates included', () => {
     const args = [new Money(5, 'EUR'), new Date(Date.UTC(2026, 1, 3)), { nested: [new Uint8Array([1, 2]), null, 'x'] }, undefined, new Uint8Array([9])];
     expect(decodedArgumentsDigest(args)).toBe(argumentsDigest(args));
     // A revived Money digests like the plain object the default converter would have delivered.
     expect(decodedArgumentsDigest([new Money(5, 'EUR')])).toBe(argumentsDigest([{ amount: 5, currency: 'EUR' }]));
+    // Plain objects without prototype, and an empty plain object, are what they show.
+    expect(decodedArgumentsDigest([Object.create(null), {}])).toBe(argumentsDigest([{}, {}]));
   });
 
   test.each([
@@ -101,6 +113,9 @@ describe('decodedArgumentsDigest', () => {
     ['a Set', ['x', new Set([1])], 'argument 1 decodes to a Set'],
     ['an ArrayBuffer', [{ raw: new ArrayBuffer(4) }], 'argument 0.raw decodes to an ArrayBuffer'],
     ['a DataView', [[new DataView(new ArrayBuffer(2))]], 'argument 0[0] decodes to a DataView'],
+    ['a RegExp', [{ pattern: /^INV-\d+$/ }], 'argument 0.pattern decodes to a RegExp whose JSON form is {}'],
+    ['an Error', [new Error('boom')], 'argument 0 decodes to a Error whose JSON form is {}'],
+    ['a class with #private state only', [{ card: new SealedCard('4111') }], 'argument 0.card decodes to a SealedCard whose JSON form is {}'],
   ])('refuses %s, whose contents JSON drops', (_name, args, message) => {
     expect(() => decodedArgumentsDigest(args)).toThrow(ArgumentDigestError);
     expect(() => decodedArgumentsDigest(args)).toThrow(message);
