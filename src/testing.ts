@@ -7,7 +7,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, WorkflowFailedError, type ClientOptions, type Connection, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, type ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure, Payload } from '@temporalio/common';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { MongoClient, type Db } from 'mongodb';
 import { z } from 'zod';
@@ -380,6 +380,8 @@ export class GovernanceTestKit {
         trustBundlePath,
         mongoUri: options.mongoUri,
         database,
+        // Your clients' codecs and payload converter: governance must read what they encode.
+        dataConverter: clientOptions.dataConverter,
       });
       return new GovernanceTestKit({
         env,
@@ -510,6 +512,14 @@ async function issueApiKey(db: Db, principal: z.infer<typeof TestPrincipalSchema
   return (await createApiKey(db, { principal: principal.id, roles: principal.apiKeyRoles ? [...principal.apiKeyRoles] : null })).apiKey;
 }
 
+/** A result payload as the client's data converter reads it (codecs last to first, then the payload converter). */
+async function decodeResult(client: Client, payload: Payload): Promise<unknown> {
+  const { payloadConverter, payloadCodecs } = client.options.loadedDataConverter;
+  let decoded = payload;
+  for (const codec of [...payloadCodecs].reverse()) [decoded] = (await codec.decode([decoded])) as [Payload];
+  return payloadConverter.fromPayload(decoded);
+}
+
 /** Ids of every decision returned to the workflow's runs, from the server's histories (latest run back to the first). */
 async function decisionsInHistory(client: Client, workflowId: string): Promise<Set<string>> {
   const ids = new Set<string>();
@@ -529,7 +539,7 @@ async function decisionsInHistory(client: Client, workflowId: string): Promise<S
         if (e.activityTaskScheduledEventAttributes?.activityType?.name === AUTHORIZE_ACTIVITY) scheduled.add(Number(e.eventId));
         const completed = e.activityTaskCompletedEventAttributes;
         if (completed && scheduled.has(Number(completed.scheduledEventId)) && completed.result?.payloads?.[0]) {
-          const result = AuthorizationResultSchema.safeParse(defaultPayloadConverter.fromPayload(completed.result.payloads[0]));
+          const result = AuthorizationResultSchema.safeParse(await decodeResult(client, completed.result.payloads[0]));
           if (result.success) ids.add(result.data.decision === 'allow' ? result.data.artifact.payload.id : result.data.denial.payload.id);
         }
       }
