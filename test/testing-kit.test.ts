@@ -1,6 +1,7 @@
 // The testing kit used exactly as a user would: a TestWorkflowEnvironment (createLocal, its own dev
 // server without the governance search attributes), the kit, an app Worker with kit.plugin.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -9,6 +10,7 @@ import { MongoClient } from 'mongodb';
 import { expectGovernanceDenied, governanceDenial, GovernanceTestKit } from '../src/testing';
 import { ensureTemporalCli } from '../src/stack/tools';
 import { payInvoice, type Invoice } from './fixtures/billing-workflows';
+import { AesGcmCodec, ENCRYPTED_ENCODING } from './fixtures/encryption-codec';
 
 const policy = {
   id: 'billing-policy',
@@ -156,5 +158,35 @@ test('close() leaves nothing running: a process using the kit exits on its own, 
     expect(report.database).toMatch(/^tg_test_[0-9a-f]{16}$/);
   } finally {
     await mongo.close();
+  }
+});
+
+test('with an encryption codec on the clients, the kit governs and reads lineage through it', async () => {
+  const dataConverter = { payloadCodecs: [new AesGcmCodec(randomBytes(32), 'kit-test')] };
+  const kit = await GovernanceTestKit.create({ env, policy, mongoUri: process.env.MONGODB_URI!, principal: { id: 'carol', roles: ['payments'] }, clientOptions: { dataConverter } });
+  const codecWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'billing-encrypted',
+    workflowsPath: require.resolve('./fixtures/billing-workflows'),
+    activities,
+    dataConverter,
+    plugins: [kit.plugin],
+  });
+  const run = codecWorker.run();
+  try {
+    const id = workflowId('pay-encrypted');
+    expect(await kit.client.workflow.execute(payInvoice, { taskQueue: 'billing-encrypted', workflowId: id, args: [{ id: 'inv-enc', amount: 40 }] })).toBe('charged 40');
+    expect(charged).toContain('inv-enc');
+    // History holds ciphertext; the kit's lineage() decodes the decisions with the client's codec.
+    const start = (await kit.client.workflow.getHandle(id).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+    expect(Buffer.from(start!.input!.payloads![0]!.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
+    expect((await kit.lineage(id)).map((r) => [r.target, r.decision])).toEqual([
+      ['payInvoice', 'allow'],
+      ['chargeCard', 'allow'],
+    ]);
+  } finally {
+    codecWorker.shutdown();
+    await run;
+    await kit.close();
   }
 });
