@@ -7,15 +7,13 @@
 // the export hand-off here: its timer never fires inside a loop of resolved promises, its queue
 // fills and it drops spans.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { context, metrics, trace } from '@opentelemetry/api';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { DefaultLogger } from '@temporalio/worker';
 import type { Authorize } from '../activities/authorize';
 import type { AuthorizationResult } from '../src/common/schemas';
 import { observeAuthorizations } from '../src/observability/authorization';
 import { observeEnforcement } from '../src/observability/enforcement';
-import { AsyncLocalStorageContextManager, CollectingReader } from '../test/helpers/otel';
+import { installOtelSdk } from '../test/helpers/otel';
 import { table, type Rate } from './util';
 
 /** Only the fields observation reads; the decision itself is measured in the identity section. */
@@ -104,22 +102,12 @@ async function measureAll(timeBoxMs: number): Promise<ObservabilityResult> {
   const withSdk: Rate[][] = cases.map(() => []);
   for (let round = 0; round < ROUNDS; round++) {
     for (const [i, c] of cases.entries()) noSdk[i]!.push(await c.measure());
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(discard)] });
-    trace.setGlobalTracerProvider(tracerProvider);
-    const reader = new CollectingReader();
-    const meterProvider = new MeterProvider({ readers: [reader] });
-    metrics.setGlobalMeterProvider(meterProvider);
+    const sdk = installOtelSdk(discard);
     try {
       for (const [i, c] of cases.entries()) withSdk[i]!.push(await c.measure());
-      const { errors } = await reader.collect();
-      if (errors.length > 0) throw new Error(`metric collection failed during the benchmark: ${errors.map(String).join('; ')}`);
+      await sdk.collect(); // throws if any metric failed during the benchmark
     } finally {
-      await tracerProvider.shutdown();
-      await meterProvider.shutdown();
-      trace.disable();
-      metrics.disable();
-      context.disable();
+      await sdk.shutdown();
     }
   }
   const median = (rates: Rate[]) => [...rates].sort((a, b) => a.meanUs - b.meanUs)[Math.floor(rates.length / 2)]!;

@@ -3,7 +3,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, metrics, ROOT_CONTEXT, trace, type Context, type ContextManager } from '@opentelemetry/api';
 import { MeterProvider, MetricReader, type DataPoint, type MetricData } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { OpenTelemetryActivityInboundInterceptor, OpenTelemetryActivityOutboundInterceptor } from '@temporalio/interceptors-opentelemetry';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 
@@ -42,17 +42,19 @@ export class CollectingReader extends MetricReader {
   protected async onForceFlush(): Promise<void> {}
 }
 
-export interface OtelSdk {
-  readonly spans: InMemorySpanExporter;
+export interface OtelSdk<E extends SpanExporter = InMemorySpanExporter> {
+  readonly spans: E;
   readonly reader: CollectingReader;
   /** Every metric collected now, by name. */
   collect(): Promise<Map<string, MetricData>>;
   shutdown(): Promise<void>;
 }
 
-export function installOtelSdk(): OtelSdk {
+/** Installs the SDKs as global providers; spans go to `spans` (default: kept in memory for assertions). */
+export function installOtelSdk(): OtelSdk;
+export function installOtelSdk<E extends SpanExporter>(spans: E): OtelSdk<E>;
+export function installOtelSdk(spans: SpanExporter = new InMemorySpanExporter()): OtelSdk<SpanExporter> {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  const spans = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
   trace.setGlobalTracerProvider(tracerProvider);
   const reader = new CollectingReader();
