@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // temporal-governance: key tooling, identity, revocations, policy checks, workers, lineage, the dev stack and the demo.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { findPackageVersion } from '../package-info';
 import { KeyError } from '../crypto/keys';
 import { loadPolicyFile } from '../policy/load';
 import { PolicyError } from '../policy/schema';
@@ -21,13 +20,9 @@ const stderrLine: Out = (line) => process.stderr.write(`${line}\n`);
 
 /** This package's version, from the package.json above this file (src/cli or dist/src/cli). */
 export function packageVersion(): string {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (!existsSync(file)) continue;
-    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'temporal-governance' && typeof pkg.version === 'string') return pkg.version;
-  }
-  throw new Error('cannot find the package.json of temporal-governance');
+  const version = findPackageVersion();
+  if (version === undefined) throw new Error('cannot find the package.json of temporal-governance');
+  return version;
 }
 
 function shortVersion(version: string | null): string {

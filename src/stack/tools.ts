@@ -1,8 +1,9 @@
 // Finding or installing the stack's binaries into .tools/ (cached: a second run installs nothing).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join, sep } from 'node:path';
+import { delimiter, join, sep } from 'node:path';
+import { findPackageRoot } from '../package-info';
 
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const FERRETDB_VERSION = 'v1.24.0';
@@ -11,20 +12,12 @@ export class ProvisioningError extends Error {
   override readonly name = 'ProvisioningError';
 }
 
-/**
- * The package's root directory (the one with its package.json). This module runs from src/stack/
- * (ts-node, a checkout) or dist/src/stack/ (compiled, an installed package), so the root is found
- * by walking up rather than by a fixed number of `..`.
- */
-function findPackageRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: unknown }).name === 'temporal-governance') return dir;
-    if (dirname(dir) === dir) throw new ProvisioningError(`cannot find the temporal-governance package root above ${from}`);
-  }
-}
-
-export const projectRoot = findPackageRoot(__dirname);
+/** The package's root directory: src/stack/ (a checkout) and dist/src/stack/ (installed) sit at different depths below it. */
+export const projectRoot: string = (() => {
+  const root = findPackageRoot(__dirname);
+  if (!root) throw new ProvisioningError(`cannot find the temporal-governance package root above ${__dirname}`);
+  return root;
+})();
 /** Installed as a dependency (under node_modules/) rather than run from a checkout. */
 const installed = projectRoot.split(sep).includes('node_modules');
 // An installed package must not write into node_modules/ (read-only for global installs, wiped by
