@@ -4,11 +4,11 @@
 // lineage and the chain verifies.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { ensureFerretDb } from '../src/stack/tools';
+import { freePort } from '../src/stack/stack';
 import { loadTrustBundle } from '../src/crypto/keys';
 import { verifyLineage } from '../src/lineage/verify';
 import { Worker } from '@temporalio/worker';
@@ -26,15 +26,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'lineage-outage-'));
 let port = 0;
 let server: ChildProcess | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startMongo(): Promise<void> {
   server = spawn(binary, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dataDir}/`], { stdio: 'ignore' });

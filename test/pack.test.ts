@@ -3,11 +3,11 @@
 // repository is on that app's module path; its node_modules come from the npm registry.
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { DEFAULT_DATABASE } from '../src/lineage/store';
+import { freePort } from '../src/stack/stack';
 import { ensureTemporalCli } from '../src/stack/tools';
 import { address, mongoUri, uniqueName } from './helpers/harness';
 
@@ -168,16 +168,6 @@ function wireInBlocks(): ReadmeBlock[] {
   });
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function dropDefaultDatabase(): Promise<void> {
   const client = new MongoClient(mongoUri(), { serverSelectionTimeoutMS: 5_000 });

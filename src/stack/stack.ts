@@ -43,7 +43,7 @@ function killAll(): void {
 }
 process.once('exit', killAll);
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
