@@ -7,8 +7,8 @@ const { copyFileSync, mkdirSync, readdirSync } = require('node:fs');
 const { dirname, join, relative } = require('node:path');
 
 const root = join(__dirname, '..');
-// Only these kinds of file, never dotfiles: a stray local file (a key, an .env) must not be published.
-const ASSET = /^[^.][^/]*\.(js|yaml|md)$/;
+// Only these kinds of file (the console's .eta templates and .css included), never dotfiles: a stray local file (a key, an .env) must not be published.
+const ASSET = /^[^.][^/]*\.(js|yaml|md|eta|css)$/;
 // The trees tsconfig.build.json compiles.
 const TREES = ['src', 'interceptors', 'activities', 'workflows', 'examples'];
 

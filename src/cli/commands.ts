@@ -187,6 +187,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: [['--root R', 'the root'], ['--format json|mermaid|dot', 'what to write'], DATABASE],
     mongo: true,
   },
+  {
+    name: 'console',
+    args: '[--port 8234] [--host 127.0.0.1] [--token TOKEN] [--bundle FILE] [--web-ui URL] [--governance-task-queue Q] [--database DB] [connection options]',
+    summary: 'Serve the read-only governance console (lineage explorer, proof viewer, health dashboard, /healthz /readyz /metrics /api/proof/:id) until Ctrl-C.',
+    options: [
+      ['--port N', 'port to listen on (default 8234; 0 = any free port)'],
+      ['--host HOST', 'address to bind (default 127.0.0.1); anything but loopback requires --token'],
+      ['--token TOKEN', 'bearer token every request must send (or TEMPORAL_GOVERNANCE_CONSOLE_TOKEN; prefer the variable: flags show in ps)'],
+      ['--bundle FILE', 'the trust bundle records are verified against (served to the proof viewer)'],
+      ['--web-ui URL', 'the Temporal Web UI, for links to runs (default http://127.0.0.1:8233 when Temporal is local)'],
+      ['--governance-task-queue Q', 'the governance task queue the health page inspects (default temporal-governance)'],
+      DATABASE,
+    ],
+    temporal: 'connection',
+    mongo: true,
+  },
   { name: 'version', args: '', summary: 'Print the version (also --version).' },
   { name: 'help', args: '[COMMAND]', summary: 'List the commands, or show one command\'s usage and options (also COMMAND --help).' },
 ];

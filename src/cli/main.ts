@@ -326,6 +326,23 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
       throw new UsageError(`unknown denials command ${sub ?? '(none)'}`);
     }
 
+    case 'console': {
+      const { CONNECTION_OPTIONS } = await import('./temporal');
+      const { values } = parse(all, {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        token: { type: 'string' },
+        bundle: { type: 'string' },
+        'web-ui': { type: 'string' },
+        'governance-task-queue': { type: 'string' },
+        database: { type: 'string' },
+        ...CONNECTION_OPTIONS,
+      });
+      const { runConsoleCommand } = await import('./console');
+      await runConsoleCommand(values, out);
+      return 0;
+    }
+
     case 'lineage': {
       const { lineageCommand } = await import('./lineage');
       return lineageCommand(sub, rest, out, { err });
