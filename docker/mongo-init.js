@@ -4,10 +4,12 @@
 //   lineage;
 // - enforcement (app workers): reads principals, API keys and revocations, and claims artifacts.
 //   It can write no principal, key or revocation, so a compromised app host cannot mint identities.
+// - console (the governance console): reads the governance database, writes nothing.
 const database = 'temporal_governance';
 const governancePassword = process.env.MONGO_GOVERNANCE_PASSWORD;
 const enforcementPassword = process.env.MONGO_ENFORCEMENT_PASSWORD;
-if (!governancePassword || !enforcementPassword) throw new Error('MONGO_GOVERNANCE_PASSWORD and MONGO_ENFORCEMENT_PASSWORD must be set');
+const consolePassword = process.env.MONGO_CONSOLE_PASSWORD;
+if (!governancePassword || !enforcementPassword || !consolePassword) throw new Error('MONGO_GOVERNANCE_PASSWORD, MONGO_ENFORCEMENT_PASSWORD and MONGO_CONSOLE_PASSWORD must be set');
 const governanceDb = db.getSiblingDB(database);
 governanceDb.createUser({ user: 'governance', pwd: governancePassword, roles: [{ role: 'readWrite', db: database }] });
 governanceDb.createRole({
@@ -19,3 +21,4 @@ governanceDb.createRole({
   roles: [],
 });
 governanceDb.createUser({ user: 'enforcement', pwd: enforcementPassword, roles: [{ role: 'enforcementPoint', db: database }] });
+governanceDb.createUser({ user: 'console', pwd: consolePassword, roles: [{ role: 'read', db: database }] });
