@@ -6,32 +6,12 @@ import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { readUntil } from './helpers/cli-process';
 
 const bin = join(__dirname, '..', 'bin', 'temporal-governance.js');
 
 function demoKeyDirs(): string[] {
   return readdirSync(tmpdir()).filter((name) => name.startsWith('governance-demo-keys-'));
-}
-
-/** Resolves with everything printed up to (and including) the line that matches `until`. */
-function readUntil(child: ChildProcess, until: RegExp, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${until} within ${timeoutMs} ms; output:\n${text}`)), timeoutMs);
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      if (until.test(text)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        resolve(text);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`demo exited (${code}) before printing ${until}; output:\n${text}`));
-    });
-  });
 }
 
 describe('demo --keep-running', () => {
@@ -59,6 +39,13 @@ describe('demo --keep-running', () => {
     const verify = /npx temporal-governance lineage verify --bundle (\S+) --database (\S+)/.exec(output);
     expect(verify).not.toBeNull();
     const [, bundlePath, database] = verify!;
+
+    // The console serves the demo's lineage while the demo keeps running.
+    const consoleUrl = /Governance console \(lineage explorer, proof viewer, health\): (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+    expect(consoleUrl).not.toBeNull();
+    const home = await fetch(`${consoleUrl![1]}/`);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain(`<code>${database}</code>`);
 
     // The printed command works as printed, while the demo keeps running.
     const cliEnv = { ...process.env, TEMPORAL_ADDRESS: temporal![1], TEMPORAL_NAMESPACE: 'default' };

@@ -217,7 +217,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
       out(`Operators see the denials in the Temporal Web UI: ${stack.uiUrl}/namespaces/${stack.namespace}/workflows?query=${query}`);
     }
     if (options.keepRunning) {
+      const consoleUrl = await startDemoConsole({ stack, database: lineageDatabase, bundlePath });
       out('');
+      out(`Governance console (lineage explorer, proof viewer, health): ${consoleUrl}`);
       out('The stack keeps running; press Ctrl-C to stop it. To use the CLI against it, in another terminal:');
       for (const line of cliEnvironment({ stack, database: lineageDatabase, bundlePath })) out(`  ${line}`);
       await new Promise(() => undefined);
@@ -231,6 +233,31 @@ export async function runDemo(options: DemoOptions = {}): Promise<Outcome[]> {
     removeKeys();
     process.removeListener('exit', removeKeys);
     await stack.stop();
+  }
+}
+
+/**
+ * The console over the demo's lineage, on 127.0.0.1:8234 (the console's default) or, when that is
+ * taken, any free port. It lives until the demo's process exits.
+ */
+async function startDemoConsole(options: { stack: DevStack; database: string; bundlePath: string }): Promise<string> {
+  const { startConsole } = await import('../../src/console/server');
+  const { parseConsoleOptions } = await import('../../src/console/options');
+  const { readTrustBundleDocument } = await import('../../src/crypto/keys');
+  const mongo = await connectLineage(options.stack.mongoUri!, options.database);
+  const connection = await Connection.connect({ address: options.stack.temporalAddress });
+  const context = (port: number) => ({
+    options: parseConsoleOptions({ port, database: options.database, bundlePath: options.bundlePath, namespace: options.stack.namespace, webUiUrl: options.stack.uiUrl ?? undefined }),
+    db: mongo.db,
+    temporal: new Client({ connection, namespace: options.stack.namespace }),
+    trust: loadTrustBundle(options.bundlePath),
+    trustDocument: readTrustBundleDocument(options.bundlePath),
+  });
+  try {
+    return (await startConsole(context(8234))).url;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    return (await startConsole(context(0))).url;
   }
 }
 

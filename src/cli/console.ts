@@ -17,6 +17,9 @@ export type ConsoleFlags = ConnectionFlags & {
   database?: string;
 };
 
+/** Option names as the operator typed them, for messages. */
+const FLAG_OF: Record<string, string> = { webUiUrl: '--web-ui', governanceTaskQueue: '--governance-task-queue', bundlePath: '--bundle', token: '--token', host: '--host', port: '--port', database: '--database' };
+
 const firstLine = (text: string) => text.split('\n')[0] ?? text;
 
 /** The Web UI of a Temporal on this machine is the dev server's (port 8233); elsewhere only --web-ui knows. */
@@ -43,7 +46,7 @@ export async function runConsoleCommand(flags: ConsoleFlags, out: (line: string)
       webUiUrl: flags['web-ui'] ?? defaultWebUi(connection.connectionOptions.address),
     });
   } catch (err) {
-    if (err instanceof ConsoleOptionsError) throw new UsageError(err.message);
+    if (err instanceof ConsoleOptionsError) throw new UsageError(Object.entries(FLAG_OF).reduce((m, [key, flag]) => m.replaceAll(`${key}:`, `${flag}:`), err.message));
     throw err;
   }
   const uri = process.env.MONGODB_URI;
@@ -86,8 +89,8 @@ export async function runConsoleCommand(flags: ConsoleFlags, out: (line: string)
       if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new OperatorError(`cannot listen on ${options.host}:${options.port}: ${code}`);
       throw err;
     }
-    out(`Console: ${running.url}`);
     if (options.bundlePath === undefined) out('No --bundle given: records are shown unverified.');
+    out(`Console: ${running.url}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
