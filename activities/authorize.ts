@@ -20,8 +20,9 @@ import { intersectRoles, revocationProblem, stalenessProblem, type IdentitySnaps
 import { rootOf, type LineageSignal } from '../src/lineage/schema';
 import { evaluatePolicy } from '../src/policy/evaluate';
 import type { Policy } from '../src/policy/schema';
-import type { CallerFacts, RunStart } from './caller';
+import type { CallerFacts, DeliveredMessage, MessageLookup, RunStart } from './caller';
 import { callerMismatch, describeClaim, startMismatch, type ClaimMismatch } from './claims';
+import { DEFAULT_MESSAGE_PROOF_MAX_AGE_MS, proveSender } from './message';
 
 export interface AuthorizerOptions {
   readonly policy: Policy;
@@ -41,6 +42,8 @@ export interface AuthorizerOptions {
   readonly maxStalenessMs?: number;
   /** How much older than the workflow start a start proof may be (default 5 minutes). */
   readonly proofMaxAgeMs?: number;
+  /** How much older than its delivery a signal or update proof may be (default 5 minutes). */
+  readonly messageProofMaxAgeMs?: number;
   /**
    * Issue time of a decision. The governance worker passes the authorization activity's first
    * scheduled time, so a retried authorization reproduces the same artifact byte for byte (same
@@ -62,6 +65,8 @@ export interface CallContext {
   readonly caller: CallerFacts | undefined;
   /** The calling run's start from its history; read only for run grants. */
   readonly runStart: (caller: CallerFacts) => Promise<RunStart>;
+  /** A signal or update in the calling run's history (signal and update authorizations only). */
+  readonly message?: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage | null>;
   /**
    * Which authorization activity this is (server-set activity id and first-scheduled time): its
    * retries share it, another request does not. Defaults to the decision time.
@@ -74,6 +79,8 @@ export interface StartProofRegistry {
   claim(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
   /** First use of a child-workflow or continue-as-new grant (keyed by its payload hash) by a run chain. */
   claimGrant(claim: { proofId: string; firstExecutionRunId: string; workflowId: string }): Promise<'claimed' | 'same' | 'replayed'>;
+  /** First use of a signal or update proof, by one message of one run (a retry of the same authorization is 'same'). */
+  claimMessage(claim: { _id: string; workflowId: string; runId: string; messageId: string }): Promise<'claimed' | 'same' | 'replayed'>;
   /** The start that claimed a proof, if any. */
   find(proofId: string): Promise<{ firstExecutionRunId: string; workflowId: string } | null>;
   /**
@@ -98,7 +105,9 @@ export function decisionIdFor(request: AuthorizationRequest, caller: Pick<Caller
       ? `${request.action}:${request.activityId}`
       : request.action === 'child-workflow'
         ? `child-workflow:${request.childWorkflowId}`
-        : request.action;
+        : request.action === 'signal' || request.action === 'update'
+          ? `${request.action}:${request.messageId}`
+          : request.action;
   const { namespace, workflowId, runId } = caller;
   return `dec_${sha256Hex(canonicalize([namespace, workflowId, runId, key])).slice(0, 32)}`;
 }
@@ -363,8 +372,26 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
       throw ApplicationFailure.create({ type: IDENTITY_STALE_FAILURE, message: stale!.reason });
     }
 
-    const lineage = await lineageOf(call, snapshot, at);
+    let lineage = await lineageOf(call, snapshot, at);
     if ('code' in lineage) return deny(lineage);
+    if (request.action === 'signal' || request.action === 'update') {
+      // The message acts inside the run's tree (its grant is the parent) on the sender's authority.
+      ({ rootId, parent } = lineage);
+      if (!context.message) throw new Error('the authorizer needs the server\'s record of messages (CallContext.message) to decide a signal or update');
+      const sender = await proveSender({
+        request: request as AuthorizationRequest & { action: 'signal' | 'update' },
+        caller,
+        runTaskQueue: lineage.parent!.payload.taskQueue,
+        snapshot,
+        at,
+        ed25519,
+        maxAgeMs: options.messageProofMaxAgeMs ?? DEFAULT_MESSAGE_PROOF_MAX_AGE_MS,
+        readMessage: context.message,
+        claim: (claim) => options.startProofs.claimMessage(claim),
+      });
+      if ('code' in sender) return deny(sender);
+      lineage = { ...lineage, principal: sender.principal, credential: sender.keyId, roles: sender.roles };
+    }
     ({ principal, rootId, parent } = lineage);
 
     let roles = lineage.roles;

@@ -4,7 +4,8 @@
 // start headers) from the first event of its history. Runs on governance workers.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type LoadedDataConverter, type Payload, type SerializationContext } from '@temporalio/common';
-import { HEADER_PARENT_GRANT, HEADER_START_PROOF } from '../src/common/constants';
+import { HEADER_MESSAGE_PROOF, HEADER_PARENT_GRANT, HEADER_START_PROOF } from '../src/common/constants';
+import { sameDocument } from './claims';
 import { argumentsView, ArgumentDigestError, decodedArgumentsDigest } from '../src/common/digest';
 
 /** The run that scheduled the authorization activity, as the server set it in the activity's info. */
@@ -63,7 +64,7 @@ function decodeHeader(payload: Payload | undefined): unknown {
  * converter decodes: codecs in reverse order, with the client's serialization context, then the
  * payload converter.
  */
-async function startArgs(converter: LoadedDataConverter, payloads: Payload[], context: SerializationContext): Promise<RunStart['args']> {
+async function decodedArgs(converter: LoadedDataConverter, payloads: Payload[], context: SerializationContext): Promise<RunStart['args']> {
   try {
     let decoded = payloads;
     for (let i = converter.payloadCodecs.length - 1; i >= 0; i--) decoded = await converter.payloadCodecs[i]!.decode(decoded, context);
@@ -72,7 +73,7 @@ async function startArgs(converter: LoadedDataConverter, payloads: Payload[], co
     return { view: argumentsView(values), digest };
   } catch (err) {
     if (err instanceof ArgumentDigestError) return { error: err.message };
-    return { error: `the start input cannot be decoded: ${(err as Error).message}` };
+    return { error: `the input cannot be decoded: ${(err as Error).message}` };
   }
 }
 
@@ -109,7 +110,7 @@ export async function readRunStart(client: Client, caller: CallerFacts): Promise
     initiator: started.continuedExecutionRunId ? (INITIATORS[Number(started.initiator ?? 0)] ?? null) : null,
     firstExecutionRunId: started.firstExecutionRunId || caller.runId,
     startedAt: msOf(event.eventTime),
-    args: await startArgs(client.options.loadedDataConverter, (started.input?.payloads ?? []) as Payload[], {
+    args: await decodedArgs(client.options.loadedDataConverter, (started.input?.payloads ?? []) as Payload[], {
       type: 'workflow',
       namespace: caller.namespace,
       workflowId: caller.workflowId,
@@ -160,4 +161,84 @@ export function runStartCache(
     while (entries.size > maxEntries) evict(entries.keys().next().value!);
     return entry.start;
   };
+}
+
+/** A signal or update as the server recorded it in the calling run's history. */
+export interface DeliveredMessage {
+  readonly kind: 'signal' | 'update';
+  readonly name: string;
+  /** Updates: the update id from the accepted event; signals: null. */
+  readonly updateId: string | null;
+  /** Event time of the WorkflowExecutionSignaled / WorkflowExecutionUpdateAccepted event. */
+  readonly deliveredAt: number;
+  readonly args: RunStart['args'];
+  /** The message proof header it carried (undefined when absent). */
+  readonly proof: unknown;
+}
+
+/**
+ * Which message to look for: an update by its id; a signal (signals have no id) by the proof it
+ * carries, preferring the one with the claimed name and argument digest when a copied proof was
+ * sent more than once.
+ */
+export type MessageLookup =
+  | { readonly kind: 'signal'; readonly proof: unknown; readonly name: string; readonly argsDigest: string }
+  | { readonly kind: 'update'; readonly updateId: string };
+
+/** How far back from the end of the run's history a message is looked for. */
+export const MESSAGE_LOOKBACK_EVENTS = 2_000;
+
+
+/**
+ * Finds the message in the calling run's history, newest first: it was delivered before the
+ * workflow task that asked for its authorization, so it is near the end. Null when the last
+ * MESSAGE_LOOKBACK_EVENTS events hold no such message.
+ */
+export async function readDeliveredMessage(client: Client, caller: CallerFacts, lookup: MessageLookup): Promise<DeliveredMessage | null> {
+  let nextPageToken: Uint8Array | undefined;
+  let seen = 0;
+  let newestWithProof: DeliveredMessage | null = null;
+  do {
+    const response = await client.workflowService.getWorkflowExecutionHistoryReverse({
+      namespace: caller.namespace,
+      execution: { workflowId: caller.workflowId, runId: caller.runId },
+      maximumPageSize: 200,
+      nextPageToken,
+    });
+    for (const event of response.history?.events ?? []) {
+      seen += 1;
+      const context: SerializationContext = { type: 'workflow', namespace: caller.namespace, workflowId: caller.workflowId };
+      if (lookup.kind === 'signal' && event.workflowExecutionSignaledEventAttributes) {
+        const signaled = event.workflowExecutionSignaledEventAttributes;
+        const proof = decodeHeader(signaled.header?.fields?.[HEADER_MESSAGE_PROOF] as Payload | undefined);
+        if (proof === undefined || !sameDocument(proof, lookup.proof)) continue;
+        const delivered: DeliveredMessage = {
+          kind: 'signal',
+          name: signaled.signalName ?? '',
+          updateId: null,
+          deliveredAt: msOf(event.eventTime),
+          args: await decodedArgs(client.options.loadedDataConverter, (signaled.input?.payloads ?? []) as Payload[], context),
+          proof,
+        };
+        if (delivered.name === lookup.name && 'digest' in delivered.args && delivered.args.digest === lookup.argsDigest) return delivered;
+        newestWithProof ??= delivered;
+        continue;
+      }
+      if (lookup.kind === 'update' && event.workflowExecutionUpdateAcceptedEventAttributes) {
+        const request = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest;
+        if (request?.meta?.updateId !== lookup.updateId) continue;
+        return {
+          kind: 'update',
+          name: request.input?.name ?? '',
+          updateId: lookup.updateId,
+          deliveredAt: msOf(event.eventTime),
+          args: await decodedArgs(client.options.loadedDataConverter, (request.input?.args?.payloads ?? []) as Payload[], context),
+          proof: decodeHeader(request.input?.header?.fields?.[HEADER_MESSAGE_PROOF] as Payload | undefined),
+        };
+      }
+    }
+    nextPageToken = response.nextPageToken?.length ? response.nextPageToken : undefined;
+  } while (nextPageToken && seen < MESSAGE_LOOKBACK_EVENTS);
+  // The proof was delivered, but not with what the request claims: the caller reports the difference.
+  return newestWithProof;
 }

@@ -11,7 +11,8 @@ export interface ClaimMismatch {
   readonly actual: unknown;
 }
 
-function same(a: unknown, b: unknown): boolean {
+/** Equal as documents (canonical JSON), not as objects. */
+export function sameDocument(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   try {
     return canonicalize(a ?? null) === canonicalize(b ?? null);
@@ -46,7 +47,7 @@ export function startMismatch(request: AuthorizationRequest, start: RunStart): C
     ['proof', request.proof, start.proof],
     ['parent', request.parent, start.parentGrant],
   ];
-  for (const [field, claimed, actual] of checks) if (!same(claimed, actual)) return { field, claimed, actual };
+  for (const [field, claimed, actual] of checks) if (!sameDocument(claimed, actual)) return { field, claimed, actual };
   return null;
 }
 

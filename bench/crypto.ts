@@ -45,7 +45,7 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     },
     Number.MAX_SAFE_INTEGER, // never stale: this section measures crypto, not MongoDB
   );
-  const startProofs = { claim: async () => 'claimed' as const, claimGrant: async () => 'claimed' as const, find: async () => null, runGrant: async (_run: unknown, grant: { grantId: string; scheduling: string }) => grant };
+  const startProofs = { claim: async () => 'claimed' as const, claimGrant: async () => 'claimed' as const, claimMessage: async () => 'claimed' as const, find: async () => null, runGrant: async (_run: unknown, grant: { grantId: string; scheduling: string }) => grant };
   const authorizerWith = (ed25519: Ed25519) =>
     createAuthorizer({
       policy,
@@ -78,6 +78,7 @@ export async function runCrypto(keys: BenchKeys, timeBoxMs: number): Promise<Cry
     target: action === 'workflow' ? workflow.workflowType : 'stamp',
     activityId,
     childWorkflowId: null,
+    messageId: null,
     taskQueue: workflow.taskQueue,
     args: argumentsView(args),
     argsDigest: argumentsDigest(args),

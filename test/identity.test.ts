@@ -250,7 +250,8 @@ describe('revocation at the enforcement point, within the staleness bound', () =
       await waitForRun(`${marker}:before`);
       await revoke(db(), 'api-key', key.document._id, 'test: revoked mid-run');
       await sleep(STALENESS_MS);
-      await handle.signal(goSignal);
+      // Sent with another (live) key of alice's: a signal proven with the revoked key would be refused.
+      await env.client.workflow.getHandle(handle.workflowId).signal(goSignal);
       return expectGovernanceDenied(handle);
     });
     expect(code(failure)).toBe('API_KEY_REVOKED');

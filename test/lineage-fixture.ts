@@ -162,6 +162,7 @@ function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest>
     target: workflow.workflowType,
     activityId: null,
     childWorkflowId: null,
+    messageId: null,
     taskQueue: workflow.taskQueue,
     args: argumentsView(values),
     argsDigest,

@@ -4,7 +4,9 @@
 // Every run first obtains its run grant (action `workflow`), then every activity, local activity,
 // child workflow start and continue-as-new is authorized by the authorization activity on the
 // governance task queue before it is scheduled. A denial upserts the governance search attributes
-// and fails the workflow closed.
+// and fails the workflow closed. Every signal and update is authorized (action `signal` / `update`,
+// on the sender's proof) before its handler runs; a denied message is dropped (signal) or failed
+// (update), and the run goes on.
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -16,6 +18,7 @@ import {
 import {
   getCurrentDetails,
   isCancellation,
+  log,
   proxyActivities,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -31,12 +34,15 @@ import {
   type WorkflowInterceptors,
   type WorkflowOutboundCallsInterceptor,
   type Next,
+  type SignalInput,
+  type UpdateInput,
 } from '@temporalio/workflow';
 import {
   AUTHORIZE_ACTIVITY,
   DenyCodes,
   GOVERNANCE_DENIED,
   HEADER_ARTIFACT,
+  HEADER_MESSAGE_PROOF,
   HEADER_PARENT_GRANT,
   HEADER_START_PROOF,
   IDENTITY_STALE_FAILURE,
@@ -56,6 +62,7 @@ import {
   type SignedArtifact,
 } from '../../src/common/schemas';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from '../../src/common/workflow-config';
+import { SignedMessageProofSchema } from '../../src/identity/schema';
 
 // GovernancePlugin looks for this string in prebuilt bundles (see marker.ts).
 export { WORKFLOW_INTERCEPTORS_MARKER } from './marker';
@@ -72,8 +79,8 @@ const policyVersionKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.policyVersio
 const principalKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.principal, SearchAttributeType.KEYWORD);
 
 /** What the UI shows for one authorization: `activity chargeCard #5`, `child-workflow payInvoice`. */
-function describeCall(call: { action: Action; target: string; activityId: string | null; childWorkflowId: string | null }): string {
-  const id = call.activityId ? ` #${call.activityId}` : call.childWorkflowId ? ` ${call.childWorkflowId}` : '';
+function describeCall(call: { action: Action; target: string; activityId: string | null; childWorkflowId: string | null; messageId?: string | null }): string {
+  const id = call.activityId ? ` #${call.activityId}` : call.childWorkflowId ? ` ${call.childWorkflowId}` : call.messageId ? ` ${call.messageId}` : '';
   return `${call.action} ${call.target}${id}`;
 }
 
@@ -107,15 +114,37 @@ function withHeader(headers: Headers, name: string, value: unknown): Headers {
   return { ...headers, [name]: defaultPayloadConverter.toPayload(value) };
 }
 
+interface GovernedCall {
+  action: Action;
+  target: string;
+  activityId: string | null;
+  childWorkflowId: string | null;
+  messageId?: string | null;
+  taskQueue: string;
+  args: readonly unknown[];
+  proof?: unknown;
+  delegateRoles?: string[] | null;
+  parent?: unknown;
+}
+
+type Decision = { readonly artifact: SignedArtifact } | { readonly denied: DenialDetails };
+
 /** Per-run governance state; the factory below runs once per workflow run. */
 class RunGovernance {
   grant: SignedArtifact | undefined;
   denial: ApplicationFailure | undefined;
+  /** Settles with the run grant once execute has it: messages wait for it (it is their parent). */
+  readonly grantReady: Promise<SignedArtifact>;
+  settleGrant!: { resolve: (grant: SignedArtifact) => void; reject: (err: unknown) => void };
   private rejectRun: ((err: ApplicationFailure) => void) | undefined;
   /** Rejects when any call of this run is denied, so strict mode can fail the run even if code catches. */
   readonly denied: Promise<never> | undefined;
 
   constructor() {
+    this.grantReady = new Promise<SignedArtifact>((resolve, reject) => {
+      this.settleGrant = { resolve, reject };
+    });
+    this.grantReady.catch(() => undefined); // observed by the message handlers that wait for it
     if (config.strict) {
       this.denied = new Promise<never>((_, reject) => {
         this.rejectRun = reject;
@@ -140,18 +169,54 @@ class RunGovernance {
   }
 
   /** Returns the signed artifact for the call, or fails closed. */
-  async authorize(call: {
-    action: Action;
-    target: string;
-    activityId: string | null;
-    childWorkflowId: string | null;
-    taskQueue: string;
-    args: readonly unknown[];
-    proof?: unknown;
-    delegateRoles?: string[] | null;
-    parent?: unknown;
-  }): Promise<SignedArtifact> {
+  async authorize(call: GovernedCall): Promise<SignedArtifact> {
     if (this.denial) throw this.denial; // after a denial this run authorizes nothing more
+    const decision = await this.decide(call);
+    if ('denied' in decision) return this.failClosed(decision.denied);
+    return decision.artifact;
+  }
+
+  /**
+   * A signal's or update's decision, on the sender's proof, once the run holds its grant (the
+   * message's parent). A denial here does not fail the run: the message is refused, the run goes on.
+   */
+  async authorizeMessage(message: { kind: 'signal' | 'update'; name: string; messageId: string; args: readonly unknown[]; proof: unknown }): Promise<Decision> {
+    const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, principal: null, action: message.kind, target: message.name };
+    let grant: SignedArtifact;
+    try {
+      grant = await this.grantReady;
+    } catch {
+      return { denied: { ...base, code: DenyCodes.invalidGrant, reason: `the run holds no grant, so no ${message.kind} can be admitted` } };
+    }
+    if (this.denial) {
+      const details = DenialDetailsSchema.safeParse(this.denial.details?.[0]);
+      return { denied: { ...base, code: details.success ? details.data.code : DenyCodes.policyDeny, reason: `the run was denied (${this.denial.message}); it admits nothing more` } };
+    }
+    return this.decide({
+      action: message.kind,
+      target: message.name,
+      activityId: null,
+      childWorkflowId: null,
+      messageId: message.messageId,
+      taskQueue: workflowInfo().taskQueue,
+      args: message.args,
+      proof: message.proof,
+      parent: grant,
+    });
+  }
+
+  /** Records a refused message where operators look: search attributes, the worker log. */
+  refuseMessage(details: DenialDetails): void {
+    log.warn(`governance: ${details.action} ${details.target} refused: ${details.code}: ${details.reason}`, { governanceDenial: details });
+    if (this.denial) return; // the run's own denial already names it
+    upsertSearchAttributes([
+      { key: decisionKey, value: 'message-denied' },
+      { key: denyCodeKey, value: details.code },
+      { key: policyVersionKey, value: details.policyVersion ?? 'none' },
+    ]);
+  }
+
+  private async decide(call: GovernedCall): Promise<Decision> {
     const info = workflowInfo();
     const base = { ruleIds: [], policyId: null, policyVersion: null, decisionId: null, action: call.action, target: call.target };
     const principal = this.grant?.payload.principal ?? null;
@@ -163,7 +228,7 @@ class RunGovernance {
     } catch (err) {
       // Deterministic: retrying the workflow task would fail the same way forever.
       if (!(err instanceof ArgumentDigestError)) throw err;
-      return this.failClosed({ ...base, principal, code: DenyCodes.malformedRequest, reason: `the arguments have no digest: ${err.message}` });
+      return { denied: { ...base, principal, code: DenyCodes.malformedRequest, reason: `the arguments have no digest: ${err.message}` } };
     }
     const request: AuthorizationRequest = {
       v: 2,
@@ -171,6 +236,7 @@ class RunGovernance {
       target: call.target,
       activityId: call.activityId,
       childWorkflowId: call.childWorkflowId,
+      messageId: call.messageId ?? null,
       taskQueue: call.taskQueue,
       args,
       argsDigest,
@@ -201,24 +267,25 @@ class RunGovernance {
       const malformed = cause instanceof ApplicationFailure && cause.type === 'GovernanceMalformedRequest';
       // Retried until the authorization timeout; the last attempt's failure is the timeout's cause.
       const stale = failureOfType(cause, IDENTITY_STALE_FAILURE);
-      return this.failClosed({
-        ...base,
-        principal,
-        code: malformed ? DenyCodes.malformedRequest : stale ? DenyCodes.identityStateStale : DenyCodes.governanceUnavailable,
-        reason: malformed
-          ? `the authorization request was rejected: ${cause.message}`
-          : stale
-            ? `${stale.message} (for longer than the authorization timeout)`
-            : `authorization did not complete (${(cause as Error | undefined)?.message ?? 'unknown error'}); denied, never allowed`,
-      });
+      setCurrentDetails(previousDetails);
+      return {
+        denied: {
+          ...base,
+          principal,
+          code: malformed ? DenyCodes.malformedRequest : stale ? DenyCodes.identityStateStale : DenyCodes.governanceUnavailable,
+          reason: malformed
+            ? `the authorization request was rejected: ${cause.message}`
+            : stale
+              ? `${stale.message} (for longer than the authorization timeout)`
+              : `authorization did not complete (${(cause as Error | undefined)?.message ?? 'unknown error'}); denied, never allowed`,
+        },
+      };
     }
-    const result = AuthorizationResultSchema.safeParse(raw);
-    if (!result.success) {
-      return this.failClosed({ ...base, principal, code: DenyCodes.invalidResponse, reason: 'the authorization activity returned an unparseable result' });
-    }
-    if (result.data.decision === 'deny') return this.failClosed(denialDetailsFromPayload(result.data.denial.payload));
     setCurrentDetails(previousDetails);
-    return result.data.artifact;
+    const result = AuthorizationResultSchema.safeParse(raw);
+    if (!result.success) return { denied: { ...base, principal, code: DenyCodes.invalidResponse, reason: 'the authorization activity returned an unparseable result' } };
+    if (result.data.decision === 'deny') return { denied: denialDetailsFromPayload(result.data.denial.payload) };
+    return { artifact: result.data.artifact };
   }
 
   failClosed(details: DenialDetails): never {
@@ -237,23 +304,118 @@ class RunGovernance {
 }
 
 class GovernanceInbound implements WorkflowInboundCallsInterceptor {
+  /** Signals this run received, so each has an id of its own (signals carry none). */
+  private signals = 0;
+  /** Handlers start in the order their messages arrived, whatever order their decisions come back in. */
+  private turns: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly run: RunGovernance) {}
 
+  /**
+   * The body starts at once, beside the run grant's authorization, so that it registers its signal
+   * and update handlers in the first activation (an update that finds no handler there is
+   * rejected). It can do nothing governed before the grant: every outbound call waits for it, and
+   * the run cannot complete without it.
+   */
   async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
     const info = workflowInfo();
-    this.run.grant = await this.run.authorize({
-      action: 'workflow',
-      target: info.workflowType,
-      activityId: null,
-      childWorkflowId: null,
-      taskQueue: info.taskQueue,
-      args: input.args,
-      proof: readHeader(input.headers, HEADER_START_PROOF) ?? null,
-      parent: readHeader(input.headers, HEADER_PARENT_GRANT) ?? null,
-    });
+    const granted = this.run
+      .authorize({
+        action: 'workflow',
+        target: info.workflowType,
+        activityId: null,
+        childWorkflowId: null,
+        taskQueue: info.taskQueue,
+        args: input.args,
+        proof: readHeader(input.headers, HEADER_START_PROOF) ?? null,
+        parent: readHeader(input.headers, HEADER_PARENT_GRANT) ?? null,
+      })
+      .then(
+        (grant) => {
+          this.run.grant = grant;
+          this.run.settleGrant.resolve(grant);
+        },
+        (err: unknown) => {
+          this.run.settleGrant.reject(err);
+          throw err;
+        },
+      );
     const body = next(input);
-    return this.run.denied ? Promise.race([body, this.run.denied]) : body;
+    // No result without the grant; a denied grant fails the run even while the body still waits.
+    const completed = Promise.all([granted, body]).then(([, result]) => result);
+    return this.run.denied ? Promise.race([completed, this.run.denied]) : completed;
   }
+
+  private inTurn(decision: Promise<Decision>): Promise<Decision> {
+    const turn = this.turns.then(() => decision);
+    this.turns = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  /** A signal reaches its handler only once governance admitted it; a refused one is dropped. */
+  async handleSignal(input: SignalInput, next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
+    this.signals += 1;
+    const decision = await this.inTurn(
+      this.run.authorizeMessage({ kind: 'signal', name: input.signalName, messageId: `signal-${this.signals}`, args: input.args, proof: readHeader(input.headers, HEADER_MESSAGE_PROOF) ?? null }),
+    );
+    if ('denied' in decision) return this.run.refuseMessage(decision.denied);
+    return next(input);
+  }
+
+  /**
+   * Runs only for updates whose handler has a validator (the SDK skips validation otherwise): what
+   * can be checked without governance is checked here, so a malformed or missing proof rejects
+   * the update before it is accepted into history.
+   */
+  validateUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'validateUpdate'>): void {
+    const problem = messageProofProblem(input);
+    if (problem) throw governanceDeniedFailure({ code: problem.code, reason: problem.reason, ruleIds: [], policyId: null, policyVersion: null, decisionId: null, principal: null, action: 'update', target: input.name });
+    next(input);
+  }
+
+  /** An update's handler runs only once governance admitted it; a refused one fails with GovernanceDenied. */
+  async handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
+    const decision = await this.inTurn(
+      this.run.authorizeMessage({ kind: 'update', name: input.name, messageId: input.updateId, args: input.args, proof: readHeader(input.headers, HEADER_MESSAGE_PROOF) ?? null }),
+    );
+    if ('denied' in decision) {
+      this.run.refuseMessage(decision.denied);
+      throw governanceDeniedFailure(decision.denied);
+    }
+    return next(input);
+  }
+}
+
+/** The checks on an update's proof that need no governance (governance repeats them on the server's record). */
+function messageProofProblem(input: UpdateInput): { code: string; reason: string } | null {
+  const raw = readHeader(input.headers, HEADER_MESSAGE_PROOF);
+  if (raw === undefined) return { code: DenyCodes.unauthenticated, reason: `the update ${JSON.stringify(input.name)} was sent without an API key proof (send it through a client with GovernancePlugin, or \`temporal-governance workflow update\`)` };
+  const parsed = SignedMessageProofSchema.safeParse(raw);
+  if (!parsed.success) return { code: DenyCodes.invalidProof, reason: 'malformed update proof' };
+  const p = parsed.data.payload;
+  const info = workflowInfo();
+  let digest: string;
+  try {
+    digest = argumentsDigest(input.args);
+  } catch {
+    return { code: DenyCodes.malformedRequest, reason: 'the update arguments have no digest' };
+  }
+  const bound: Array<[string, unknown, unknown]> = [
+    ['kind', p.kind, 'update'],
+    ['namespace', p.namespace, info.namespace],
+    ['workflowId', p.workflowId, info.workflowId],
+    ['name', p.name, input.name],
+    ['updateId', p.updateId, input.updateId],
+    ['argsDigest', p.argsDigest, digest],
+  ];
+  for (const [field, claimed, actual] of bound) {
+    if (claimed !== actual) return { code: DenyCodes.invalidProof, reason: `the update proof is bound to another ${field}` };
+  }
+  if (p.runId !== null && p.runId !== info.runId) return { code: DenyCodes.invalidProof, reason: 'the update proof is bound to another run' };
+  return null;
 }
 
 class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
@@ -278,6 +440,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
 
   async scheduleActivity(input: ActivityInput, next: Next<WorkflowOutboundCallsInterceptor, 'scheduleActivity'>): Promise<unknown> {
     if (input.activityType === AUTHORIZE_ACTIVITY) return next(input); // recursion guard
+    await this.run.grantReady;
     const artifact = this.run.isExempt(input.activityType)
       ? this.run.grant!
       : await this.run.authorize({
@@ -298,6 +461,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
     // Each LocalActivityDoBackoff comes back here with a new seq (hence a new activity id), so every
     // attempt after a backoff is authorized afresh; LocalActivityDoBackoff from next() passes through
     // untouched (enforced() only acts on GovernanceDenied activity failures).
+    await this.run.grantReady;
     const artifact = this.run.isExempt(input.activityType)
       ? this.run.grant!
       : await this.run.authorize({
@@ -315,6 +479,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
     input: StartChildWorkflowExecutionInput,
     next: Next<WorkflowOutboundCallsInterceptor, 'startChildWorkflowExecution'>,
   ): Promise<[Promise<string>, Promise<unknown>]> {
+    await this.run.grantReady;
     const delegation = input.options.memo?.[DELEGATE_MEMO];
     const parsedDelegation = delegation === undefined ? undefined : DelegationSchema.safeParse(delegation);
     if (parsedDelegation && !parsedDelegation.success) {
@@ -361,6 +526,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
   }
 
   async continueAsNew(input: ContinueAsNewInput, next: Next<WorkflowOutboundCallsInterceptor, 'continueAsNew'>): Promise<never> {
+    await this.run.grantReady;
     const artifact = await this.run.authorize({
       action: 'continue-as-new',
       target: input.options.workflowType,

@@ -7,6 +7,8 @@ export const DEFAULT_GOVERNANCE_TASK_QUEUE = 'temporal-governance';
 /** The client's start proof (signed with its API key, bound to this start). */
 export const HEADER_START_PROOF = 'temporal-governance-start-proof';
 export const HEADER_ARTIFACT = 'temporal-governance-artifact';
+/** The sender's proof on a signal or update (signed with its API key, bound to that message). */
+export const HEADER_MESSAGE_PROOF = 'temporal-governance-message-proof';
 /** Carries the child-workflow or continue-as-new artifact into the run it authorized. */
 export const HEADER_PARENT_GRANT = 'temporal-governance-parent-grant';
 

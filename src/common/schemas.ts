@@ -7,8 +7,11 @@ import { z } from 'zod';
 export const ARTIFACT_TYPE = 'temporal-governance/authorization-artifact@2';
 export const DENIAL_TYPE = 'temporal-governance/denial@2';
 
-/** What a governed call does. `workflow` is the run grant a workflow run obtains on its first task. */
-export const ActionSchema = z.enum(['workflow', 'activity', 'local-activity', 'child-workflow', 'continue-as-new']);
+/**
+ * What a governed call does. `workflow` is the run grant a workflow run obtains on its first task;
+ * `signal` and `update` admit a message to its handler (target = the handler name).
+ */
+export const ActionSchema = z.enum(['workflow', 'activity', 'local-activity', 'child-workflow', 'continue-as-new', 'signal', 'update']);
 export type Action = z.infer<typeof ActionSchema>;
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
@@ -126,13 +129,18 @@ export const AuthorizationRequestSchema = z
     target: z.string().min(1).max(MAX_NAME),
     activityId: z.string().min(1).max(MAX_NAME).nullable(),
     childWorkflowId: z.string().min(1).max(MAX_NAME).nullable(),
+    /**
+     * Signals and updates only: which message of the run this is (the update id; for a signal, the
+     * run's own count of signals it received). Part of the decision id; null for every other action.
+     */
+    messageId: z.string().min(1).max(MAX_NAME).nullable(),
     /** Task queue the governed call runs on. */
     taskQueue: z.string().min(1).max(MAX_NAME),
     /** The tagged JSON view of the arguments (see argumentsView); argsDigest must be its digest. */
     args: z.array(z.unknown()),
     argsDigest: z.string().regex(DIGEST),
     workflow: WorkflowIdentitySchema,
-    /** The client's start proof (root run grants only; anything else ignores it). */
+    /** The client's start proof (root run grants) or the sender's message proof (signals, updates); anything else ignores it. */
     proof: z.unknown().nullable(),
     /** Roles a child workflow start asks to narrow to (child-workflow only; null = keep the parent's). */
     delegateRoles: z.array(z.string().min(1).max(200)).max(100).nullable(),

@@ -6,7 +6,7 @@ import { fromBase64Url, toBase64Url } from '../common/base64url';
 import { canonicalize } from '../common/canonical';
 import { privateKeyFromSeed, nodeEd25519 } from '../crypto/node';
 import { utf8ToBytes } from '@noble/hashes/utils.js';
-import { API_KEY_ID, START_PROOF_TYPE, type SignedStartProof, type StartProofPayload } from './schema';
+import { API_KEY_ID, MESSAGE_PROOF_TYPE, START_PROOF_TYPE, type MessageProofPayload, type SignedMessageProof, type SignedStartProof, type StartProofPayload } from './schema';
 
 const PREFIX = 'tgk';
 const FORMAT = /^tgk\.(ak_[0-9a-f]{16})\.([A-Za-z0-9_-]{43})$/;
@@ -72,4 +72,33 @@ export function signStartProof(
     nonce: randomBytes(16).toString('hex'),
   };
   return { payload, signature: toBase64Url(nodeEd25519.sign(startProofSigningInput(payload), key.seed)) };
+}
+
+/** What a message proof binds; see MessageProofPayloadSchema. */
+export interface ProvenMessage {
+  readonly kind: 'signal' | 'update';
+  readonly namespace: string;
+  readonly workflowId: string;
+  readonly runId: string | null;
+  readonly name: string;
+  readonly updateId: string | null;
+  readonly argsDigest: string;
+}
+
+/** Signs a proof bound to one signal or update: its workflow (and run), handler name, update id and arguments. */
+export function signMessageProof(key: ParsedApiKey, message: ProvenMessage, now: number = Date.now()): SignedMessageProof {
+  const payload: MessageProofPayload = {
+    typ: MESSAGE_PROOF_TYPE,
+    keyId: key.keyId,
+    kind: message.kind,
+    namespace: message.namespace,
+    workflowId: message.workflowId,
+    runId: message.runId,
+    name: message.name,
+    updateId: message.updateId,
+    argsDigest: message.argsDigest,
+    issuedAt: now,
+    nonce: randomBytes(16).toString('hex'),
+  };
+  return { payload, signature: toBase64Url(nodeEd25519.sign(utf8ToBytes(canonicalize(payload)), key.seed)) };
 }

@@ -7,7 +7,7 @@ import { canonicalize } from '../common/canonical';
 import { DenyCodes } from '../common/constants';
 import { sha256Hex } from '../common/digest';
 import { intersectRoles, type IdentityProblem, type IdentitySnapshot } from './snapshot';
-import { SignedStartProofSchema } from './schema';
+import { SignedMessageProofSchema, SignedStartProofSchema, type MessageProofPayload, type StartProofPayload } from './schema';
 
 /** The start as the server recorded it (from workflowInfo on the first workflow task). */
 export interface RecordedStart {
@@ -60,21 +60,9 @@ export function verifyStartProof(
     return problem(DenyCodes.invalidProof, `malformed start proof: ${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'}`);
   }
   const { payload, signature } = parsed.data;
-  const key = snapshot.apiKey(payload.keyId);
-  if (!key) return problem(DenyCodes.unknownApiKey, `API key ${payload.keyId} is not known to governance`);
-  if (snapshot.revocation('api-key', key.id)) return problem(DenyCodes.apiKeyRevoked, `API key ${key.id} is revoked`, key.principal);
-  if (key.expiresAt !== null && (at >= key.expiresAt || payload.issuedAt >= key.expiresAt)) {
-    return problem(DenyCodes.apiKeyExpired, `API key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`, key.principal);
-  }
-  let sig: Uint8Array;
-  try {
-    sig = fromBase64Url(signature);
-  } catch {
-    return problem(DenyCodes.invalidProof, 'malformed start proof signature', key.principal);
-  }
-  const message = utf8ToBytes(canonicalize(payload));
-  if (sig.length !== 64 || !ed.verify(sig, message, key.key)) return problem(DenyCodes.invalidProof, `the start proof does not verify with API key ${key.id}`, key.principal);
-
+  const signed = verifyKeySignature(payload, signature, snapshot, at, ed, 'start proof');
+  if ('code' in signed) return signed;
+  const key = signed;
   for (const field of ['namespace', 'workflowId', 'workflowType', 'taskQueue', 'argsDigest'] as const) {
     if (payload[field] !== start[field]) {
       return problem(DenyCodes.invalidProof, `the start proof is bound to ${field} ${JSON.stringify(payload[field])}, not ${JSON.stringify(start[field])}: a proof starts one workflow only`, key.principal);
@@ -90,9 +78,94 @@ export function verifyStartProof(
       );
     }
   }
+  return provenIdentity(key, snapshot, payload);
+}
+
+type KnownKey = NonNullable<ReturnType<IdentitySnapshot['apiKey']>>;
+
+/** The key that signed a proof, if it is known, live and its signature verifies. */
+function verifyKeySignature(payload: StartProofPayload | MessageProofPayload, signature: string, snapshot: IdentitySnapshot, at: number, ed: Ed25519, what: string): ProofProblem | KnownKey {
+  const key = snapshot.apiKey(payload.keyId);
+  if (!key) return problem(DenyCodes.unknownApiKey, `API key ${payload.keyId} is not known to governance`);
+  if (snapshot.revocation('api-key', key.id)) return problem(DenyCodes.apiKeyRevoked, `API key ${key.id} is revoked`, key.principal);
+  if (key.expiresAt !== null && (at >= key.expiresAt || payload.issuedAt >= key.expiresAt)) {
+    return problem(DenyCodes.apiKeyExpired, `API key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`, key.principal);
+  }
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64Url(signature);
+  } catch {
+    return problem(DenyCodes.invalidProof, `malformed ${what} signature`, key.principal);
+  }
+  const message = utf8ToBytes(canonicalize(payload));
+  if (sig.length !== 64 || !ed.verify(sig, message, key.key)) return problem(DenyCodes.invalidProof, `the ${what} does not verify with API key ${key.id}`, key.principal);
+  return key;
+}
+
+/** The principal behind a verified key, with the key's roles that principal still holds. */
+function provenIdentity(key: KnownKey, snapshot: IdentitySnapshot, payload: StartProofPayload | MessageProofPayload): ProofProblem | ProvenIdentity {
   const principalRoles = snapshot.rolesOf(key.principal);
   if (principalRoles === undefined) return problem(DenyCodes.unknownPrincipal, `principal ${key.principal} of API key ${key.id} is not known to governance`, key.principal);
   if (snapshot.revocation('principal', key.principal)) return problem(DenyCodes.principalRevoked, `principal ${key.principal} is revoked`, key.principal);
   const roles = intersectRoles(key.roles ?? principalRoles, principalRoles);
   return { keyId: key.id, principal: key.principal, roles, proofId: `sha256:${sha256Hex(canonicalize(payload))}` };
+}
+
+/** A signal or update as the server recorded it (the WorkflowExecutionSignaled / UpdateAccepted event). */
+export interface RecordedMessage {
+  readonly kind: 'signal' | 'update';
+  readonly namespace: string;
+  readonly workflowId: string;
+  /** The run whose history holds the message. */
+  readonly runId: string;
+  readonly name: string;
+  /** Updates: the server's update id; signals: null. */
+  readonly updateId: string | null;
+  readonly argsDigest: string;
+  /** Event time of the delivery (server time, ms). */
+  readonly deliveredAt: number;
+}
+
+/**
+ * Governance side of a message proof: signed by a live key of a live principal and bound to the
+ * message the server recorded (workflow, run when named, handler, update id, arguments), issued
+ * no later than its delivery and at most maxAgeMs before it.
+ */
+export function verifyMessageProof(
+  raw: unknown,
+  message: RecordedMessage,
+  snapshot: IdentitySnapshot,
+  at: number,
+  ed: Ed25519,
+  options: { readonly maxAgeMs: number; readonly skewMs: number },
+): ProofProblem | ProvenIdentity {
+  const what = `${message.kind} proof`;
+  if (raw === undefined || raw === null) return problem(DenyCodes.unauthenticated, `the ${message.kind} ${JSON.stringify(message.name)} was sent without an API key proof (send it through a client with GovernancePlugin, or \`temporal-governance workflow ${message.kind}\`)`);
+  const parsed = SignedMessageProofSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return problem(DenyCodes.invalidProof, `malformed ${what}: ${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'}`);
+  }
+  const { payload, signature } = parsed.data;
+  const signed = verifyKeySignature(payload, signature, snapshot, at, ed, what);
+  if ('code' in signed) return signed;
+  const bound: Array<[string, unknown, unknown]> = [
+    ['kind', payload.kind, message.kind],
+    ['namespace', payload.namespace, message.namespace],
+    ['workflowId', payload.workflowId, message.workflowId],
+    ['name', payload.name, message.name],
+    ['updateId', payload.updateId, message.updateId],
+    ['argsDigest', payload.argsDigest, message.argsDigest],
+    ...(payload.runId === null ? [] : ([['runId', payload.runId, message.runId]] as Array<[string, unknown, unknown]>)),
+  ];
+  for (const [field, claimed, actual] of bound) {
+    if (claimed !== actual) {
+      return problem(DenyCodes.invalidProof, `the ${what} is bound to ${field} ${JSON.stringify(claimed)}, not ${JSON.stringify(actual)}: a proof admits one message only`, signed.principal);
+    }
+  }
+  if (payload.issuedAt > message.deliveredAt + options.skewMs) return problem(DenyCodes.invalidProof, `the ${what} was issued after the server recorded the ${message.kind}`, signed.principal);
+  if (message.deliveredAt - payload.issuedAt > options.maxAgeMs) {
+    return problem(DenyCodes.invalidProof, `the ${what} is ${Math.round((message.deliveredAt - payload.issuedAt) / 1000)} s older than its delivery (maximum ${Math.round(options.maxAgeMs / 1000)} s)`, signed.principal);
+  }
+  return provenIdentity(signed, snapshot, payload);
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 // @2: the proof binds the task queue the start names, so a copy cannot route the run elsewhere.
 export const START_PROOF_TYPE = 'temporal-governance/start-proof@2';
+export const MESSAGE_PROOF_TYPE = 'temporal-governance/message-proof@1';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -83,6 +84,46 @@ export type StartProofPayload = z.infer<typeof StartProofPayloadSchema>;
 export const SignedStartProofSchema = z.object({ payload: StartProofPayloadSchema, signature: z.string().regex(BASE64URL) }).strict();
 export type SignedStartProof = z.infer<typeof SignedStartProofSchema>;
 
+/**
+ * What a message proof binds: one signal or update to one workflow (and run, when the sender named
+ * it), its handler name and arguments. Signal-with-start and update-with-start carry one too.
+ */
+export const MessageProofPayloadSchema = z
+  .object({
+    typ: z.literal(MESSAGE_PROOF_TYPE),
+    keyId: ApiKeyIdSchema,
+    kind: z.enum(['signal', 'update']),
+    namespace: z.string().min(1),
+    workflowId: z.string().min(1),
+    /** The run the sender addressed; null when it addressed the workflow id (its current run). */
+    runId: z.string().min(1).nullable(),
+    /** Signal or update name: the handler it may run. */
+    name: z.string().min(1),
+    /** Updates only: the update id the client set (the server echoes it in the accepted event). */
+    updateId: z.string().min(1).nullable(),
+    argsDigest: z.string().regex(DIGEST),
+    issuedAt: z.number().int().nonnegative(),
+    nonce: z.string().regex(/^[0-9a-f]{32}$/),
+  })
+  .strict()
+  .refine((p) => (p.kind === 'update') === (p.updateId !== null), { message: 'an update proof names its update id, a signal proof none', path: ['updateId'] });
+export type MessageProofPayload = z.infer<typeof MessageProofPayloadSchema>;
+
+export const SignedMessageProofSchema = z.object({ payload: MessageProofPayloadSchema, signature: z.string().regex(BASE64URL) }).strict();
+export type SignedMessageProof = z.infer<typeof SignedMessageProofSchema>;
+
+/** The registry entry that makes a message proof single-use: the run and message that claimed it. */
+export const MessageProofClaimSchema = z
+  .object({
+    _id: z.string().regex(DIGEST),
+    workflowId: z.string().min(1),
+    runId: z.string().min(1),
+    messageId: z.string().min(1),
+    at: z.date(),
+  })
+  .strict();
+export type MessageProofClaim = z.infer<typeof MessageProofClaimSchema>;
+
 /** The registry entry that makes a proof single-use: one proof, one logical start (its retries and cron runs share firstExecutionRunId). */
 export const StartProofClaimSchema = z
   .object({
@@ -133,4 +174,5 @@ export const IDENTITY_COLLECTIONS = {
   artifactClaims: 'artifact_claims',
   runGrants: 'run_grants',
   grantClaims: 'grant_claims',
+  messageClaims: 'message_claims',
 } as const;

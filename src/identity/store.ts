@@ -10,6 +10,8 @@ import {
   PrincipalIdSchema,
   RevocationDocumentSchema,
   StartProofClaimSchema,
+  MessageProofClaimSchema,
+  type MessageProofClaim,
   ArtifactClaimSchema,
   RunGrantDocumentSchema,
   type ArtifactClaim,
@@ -166,6 +168,23 @@ export async function claimStartProof(
     if (!isDuplicateKey(err)) throw err;
     const [stored] = parseAll(StartProofClaimSchema, [await collection.findOne({ _id: claim.proofId })], 'start proof claim');
     return stored!.firstExecutionRunId === claim.firstExecutionRunId && stored!.workflowId === claim.workflowId ? 'same' : 'replayed';
+  }
+}
+
+/**
+ * First use of a signal or update proof: 'claimed' the first time, 'same' for a retry of the same
+ * authorization (same run, same message), 'replayed' for anything else: a proof copied from history
+ * and sent again, or claimed by workflow code for another message.
+ */
+export async function claimMessageProof(db: Db, claim: Omit<MessageProofClaim, 'at'>, now = new Date()): Promise<'claimed' | 'same' | 'replayed'> {
+  const collection = db.collection<MessageProofClaim>(IDENTITY_COLLECTIONS.messageClaims);
+  try {
+    await collection.insertOne({ ...claim, at: now });
+    return 'claimed';
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const [stored] = parseAll(MessageProofClaimSchema, [await collection.findOne({ _id: claim._id })], 'message proof claim');
+    return stored!.workflowId === claim.workflowId && stored!.runId === claim.runId && stored!.messageId === claim.messageId ? 'same' : 'replayed';
   }
 }
 

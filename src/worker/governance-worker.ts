@@ -2,12 +2,12 @@
 // only process that holds the signing key.
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
-import { callerFromInfo, readRunStart, runStartCache } from '../../activities/caller';
+import { callerFromInfo, readDeliveredMessage, readRunStart, runStartCache } from '../../activities/caller';
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource, type IdentitySource } from '../identity/cache';
-import { claimArtifact, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
+import { claimArtifact, claimMessageProof, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
@@ -144,6 +144,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       find: async (proofId) => findStartProofClaim(await identity.db(), proofId),
       runGrant: async (run, grantId) => claimRunGrant(await identity.db(), run, grantId),
       claimGrant: async (claim) => claimStartProof(await identity.db(), claim, undefined, 'grant_claims'),
+      claimMessage: async (claim) => claimMessageProof(await identity.db(), claim),
     },
     ed25519: nodeEd25519,
     // The same on every worker holding the key: a retried authorization taken by another worker
@@ -195,7 +196,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
         const { info, log } = Context.current();
         return observedAuthorize(
           input,
-          { caller: callerFromInfo(info), runStart, scheduling: `${info.activityId}@${info.scheduledTimestampMs}` },
+          { caller: callerFromInfo(info), runStart, message: (caller, lookup) => readDeliveredMessage(Context.current().client, caller, lookup), scheduling: `${info.activityId}@${info.scheduledTimestampMs}` },
           { log, scheduledAtMs: info.currentAttemptScheduledTimestampMs },
         );
       },

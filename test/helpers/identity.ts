@@ -44,6 +44,16 @@ export function memoryIdentity(roles: Record<string, string[]>, clock: () => num
       async find(proofId) {
         return claims.get(proofId) ?? null;
       },
+      async claimMessage(c) {
+        const key = `message:${c._id}`;
+        const stored = claims.get(key);
+        const claimant = `${c.workflowId}/${c.runId}/${c.messageId}`;
+        if (!stored) {
+          claims.set(key, { firstExecutionRunId: claimant, workflowId: c.workflowId });
+          return 'claimed';
+        }
+        return stored.firstExecutionRunId === claimant ? 'same' : 'replayed';
+      },
       async claimGrant(c) {
         const key = `grant:${c.proofId}`;
         const stored = claims.get(key);

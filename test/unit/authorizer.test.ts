@@ -140,6 +140,7 @@ function request(spec: RequestSpec = {}): AuthorizationRequest {
     target: 'PaymentWorkflow',
     activityId: null,
     childWorkflowId: null,
+    messageId: null,
     taskQueue: 'payments',
     args: argumentsView(values),
     argsDigest,

@@ -1,0 +1,87 @@
+// Stage of a decision for signals and updates: who sent this message, according to a proof the
+// sender signed and the server's own record of the message. The run's grant is the parent (the
+// message acts inside that run's tree), the sender is the principal (it decides what the message
+// may do). Everything compared here comes from the server: the message's name, update id,
+// arguments, proof header and delivery time are read from the run's history, and the request's
+// claims of them must match.
+import { CLOCK_SKEW_MS, type Ed25519 } from '../src/artifact/artifact';
+import { DenyCodes } from '../src/common/constants';
+import type { AuthorizationRequest } from '../src/common/schemas';
+import { verifyMessageProof, type ProvenIdentity } from '../src/identity/proof';
+import type { IdentitySnapshot } from '../src/identity/snapshot';
+import type { CallerFacts, DeliveredMessage, MessageLookup } from './caller';
+import { describeClaim, sameDocument } from './claims';
+
+/** How much older than its delivery a message proof may be (default 5 minutes). */
+export const DEFAULT_MESSAGE_PROOF_MAX_AGE_MS = 5 * 60_000;
+
+export interface MessageFacts {
+  readonly request: AuthorizationRequest & { readonly action: 'signal' | 'update' };
+  readonly caller: CallerFacts;
+  /** The run's task queue, from its run grant (which the server's start event bound). */
+  readonly runTaskQueue: string;
+  readonly snapshot: IdentitySnapshot;
+  readonly at: number;
+  readonly ed25519: Ed25519;
+  readonly maxAgeMs: number;
+  readonly readMessage: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage | null>;
+  readonly claim: (claim: { _id: string; workflowId: string; runId: string; messageId: string }) => Promise<'claimed' | 'same' | 'replayed'>;
+}
+
+type Denied = { readonly code: string; readonly reason: string; readonly principal?: string };
+
+const mismatch = (field: string, claimed: unknown, actual: unknown): Denied => ({
+  code: DenyCodes.claimMismatch,
+  reason: `the request claims ${field} ${describeClaim(claimed)} but the Temporal server recorded ${describeClaim(actual)}; governance acts on the server's record only`,
+});
+
+/** The sender of a signal or update, proven and claimed once, or why not. */
+export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenIdentity> {
+  const { request, caller } = facts;
+  const kind = request.action;
+  if (request.messageId === null) return { code: DenyCodes.malformedRequest, reason: `a ${kind} authorization names its message (messageId)` };
+  if (request.taskQueue !== facts.runTaskQueue) return mismatch('taskQueue', request.taskQueue, facts.runTaskQueue);
+  if (request.proof === null || request.proof === undefined) {
+    return {
+      code: DenyCodes.unauthenticated,
+      reason: `the ${kind} ${JSON.stringify(request.target)} was sent without an API key proof (send it through a client with GovernancePlugin, or \`temporal-governance workflow ${kind}\`)`,
+    };
+  }
+  const delivered = await facts.readMessage(
+    caller,
+    kind === 'update' ? { kind, updateId: request.messageId } : { kind, proof: request.proof, name: request.target, argsDigest: request.argsDigest },
+  );
+  if (!delivered) {
+    return {
+      code: DenyCodes.claimMismatch,
+      reason: `the Temporal server recorded no ${kind} ${kind === 'update' ? `with update id ${describeClaim(request.messageId)}` : 'carrying this proof'} in run ${caller.runId}; governance acts on the server's record only`,
+    };
+  }
+  if (delivered.name !== request.target) return mismatch('target', request.target, delivered.name);
+  if (!sameDocument(request.proof, delivered.proof)) return mismatch('proof', request.proof, delivered.proof);
+  if ('error' in delivered.args) return { code: DenyCodes.malformedRequest, reason: `the ${kind}'s input has no argument digest: ${delivered.args.error}` };
+  if (delivered.args.digest !== request.argsDigest) return mismatch('argsDigest', request.argsDigest, delivered.args.digest);
+  const proven = verifyMessageProof(
+    delivered.proof,
+    {
+      kind,
+      namespace: caller.namespace,
+      workflowId: caller.workflowId,
+      runId: caller.runId,
+      name: delivered.name,
+      updateId: delivered.updateId,
+      argsDigest: delivered.args.digest,
+      deliveredAt: delivered.deliveredAt,
+    },
+    facts.snapshot,
+    facts.at,
+    facts.ed25519,
+    { maxAgeMs: facts.maxAgeMs, skewMs: CLOCK_SKEW_MS },
+  );
+  if ('code' in proven) return proven;
+  // A proof copied from history and sent again (to this run or the next one), or claimed by
+  // workflow code for another message, is refused; a retry of this authorization is not.
+  const claimed = await facts.claim({ _id: proven.proofId, workflowId: caller.workflowId, runId: caller.runId, messageId: request.messageId });
+  if (claimed === 'replayed') return { code: DenyCodes.proofReplayed, reason: `this ${kind} proof was already used; a proof admits one message only`, principal: proven.principal };
+  return proven;
+}
