@@ -469,3 +469,69 @@ export function recognizeDocument(raw: unknown): RecognizedDocument {
   }
   return { ok: false, problems: ['expected a signed artifact or denial ({payload, signature}) or a lineage record (with _id)'] };
 }
+
+/** What verifying one decision alone was told (by a server, a file, the walk): undefined = not consulted. */
+export interface StandaloneFacts {
+  /** The lineage record that holds the decision. */
+  readonly record?: LineageRecord;
+  /** The record named by `payload.parent.id`: found, none, or a document that is no valid record. */
+  readonly parent?: LineageRecord | 'missing' | { readonly problems: readonly string[] };
+  /** The record with `seq - 1` in the record's root, or none. */
+  readonly previous?: LineageRecord | 'missing';
+  readonly revocations?: readonly RevocationFact[];
+}
+
+/** The revocations that could name a decision (identity.md section 7.1), as `<kind>:<id>` (the `revocations` collection's `_id`). */
+export function revocationKeys(signed: SignedArtifact | SignedDenial): string[] {
+  const p = signed.payload;
+  if (!('credential' in p)) return [];
+  return [
+    ...[p.kid, ...p.ancestorKids].map((kid) => `signing-key:${kid}`),
+    `principal:${p.principal}`,
+    `api-key:${p.credential}`,
+    ...[p.id, ...p.ancestors].map((id) => `authorization:${id}`),
+  ];
+}
+
+/**
+ * Verifies one decision with the facts someone supplied about its neighbours, checking those facts
+ * too: the parent must be the record the decision names and its own signature and key window must
+ * hold (artifact.md 10.2 step 10); the previous record must be the one before it in the same root,
+ * and its stored hash the hash of its own link. The console's API runs this with node:crypto, the
+ * browser's proof viewer with @noble/ed25519.
+ */
+export function verifyStandalone(
+  signed: SignedArtifact | SignedDenial,
+  kind: 'artifact' | 'denial',
+  facts: StandaloneFacts,
+  trust: TrustBundle,
+  ed: Ed25519,
+  options: DecisionOptions = {},
+): DecisionVerification {
+  const ref = signed.payload.parent;
+  let parent: ParentLink | undefined;
+  if (ref !== null && facts.parent !== undefined) {
+    const given = facts.parent;
+    if (given === 'missing') parent = { state: 'missing' };
+    else if ('problems' in given) parent = { state: 'invalid', problems: given.problems };
+    else {
+      const parentSigned = given.kind === 'artifact' ? given.artifact : given.denial;
+      if (given._id !== ref.id) parent = { state: 'invalid', problems: [`the record supplied as parent is ${given._id}, not ${ref.id}`] };
+      else if (!parentSigned) parent = { state: 'invalid', problems: [`kind ${given.kind} carries no signed decision`] };
+      else {
+        const own = [checkSignature(parentSigned, trust, ed), checkKeyWindow(parentSigned, trust, options)].flatMap((c) => c.findings);
+        parent = { state: 'found', parent: parentInfo(given), signatureProblems: own };
+      }
+    }
+  }
+  let previous: PreviousLink | undefined;
+  const record = facts.record;
+  if (record && record.seq > 0 && facts.previous !== undefined) {
+    const given = facts.previous;
+    if (given === 'missing') previous = { state: 'missing' };
+    else if (given.rootId !== record.rootId || given.seq !== record.seq - 1) {
+      previous = { state: 'found', id: given._id, seq: given.seq, hash: given.hash, hashProblem: `it is seq ${given.seq} of root ${given.rootId}, not seq ${record.seq - 1} of root ${record.rootId}` };
+    } else previous = previousLinkOf(given);
+  }
+  return verifyDecision({ signed, kind, record, parent, previous, revocations: facts.revocations }, trust, ed, options);
+}

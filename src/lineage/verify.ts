@@ -6,9 +6,24 @@ import type { Db } from 'mongodb';
 import type { Ed25519 } from '../artifact/artifact';
 import type { TrustBundle } from '../artifact/trust-bundle';
 import { nodeEd25519 } from '../crypto/node';
-import { countRecords, parseLineageDocument, rawLineageCollection, rootDocuments, type ParsedDocument } from './queries';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { parentInfo, verifyDecision, ViolationCodes, type ParentInfo, type ParentLink, type PreviousLink, type ViolationCode } from './verify-record';
+import type { RevocationDocument } from '../identity/schema';
+import { revocationsByKey } from '../identity/store';
+import { chainNeighbours, countRecords, getRecord, parseLineageDocument, rawLineageCollection, rootDocuments, type ParsedDocument } from './queries';
+import type { LineageRecord } from './schema';
+import {
+  parentInfo,
+  revocationKeys,
+  verifyDecision,
+  verifyStandalone,
+  ViolationCodes,
+  type DecisionVerification,
+  type ParentInfo,
+  type ParentLink,
+  type PreviousLink,
+  type StandaloneFacts,
+  type ViolationCode,
+} from './verify-record';
 
 // The per-record and per-link checks live in verify-record.ts (shared with the console's proof viewer).
 export { relationProblems, ViolationCodes, type ViolationCode } from './verify-record';
@@ -146,4 +161,49 @@ export async function verifyLineage(db: Db, trust: TrustBundle, options: VerifyO
     violations.push({ id: options.rootId, rootId: options.rootId, seq: null, code: ViolationCodes.rootEmpty, message: `root ${options.rootId} has no lineage documents` });
   }
   return { roots, records, violations };
+}
+
+export interface RecordProof {
+  readonly record: LineageRecord;
+  readonly chain: { readonly previousId: string | null; readonly nextId: string | null };
+  /** Revocations naming the decision (revocationKeys), oldest first. */
+  readonly revocations: RevocationDocument[];
+  /** Null without a trust bundle. */
+  readonly verification: DecisionVerification | null;
+}
+
+/**
+ * One record with everything its checks need, read from the database and judged by
+ * verifyStandalone (the same checks the browser's proof viewer runs on the same facts). Null when
+ * no document has this id; throws LineageDocumentError when it does not parse.
+ */
+export async function recordProof(db: Db, id: string, trust: TrustBundle | undefined, options: { ed25519?: Ed25519; now?: number } = {}): Promise<RecordProof | null> {
+  const record = await getRecord(db, id);
+  if (!record) return null;
+  const signed = record.kind === 'artifact' ? record.artifact : record.denial;
+  const parentId = signed?.payload.parent?.id ?? null;
+  const [neighbours, parentDoc, revocations] = await Promise.all([
+    chainNeighbours(db, record.rootId, record.seq),
+    parentId === null ? null : rawLineageCollection(db).findOne({ _id: parentId }),
+    signed ? revocationsByKey(db, revocationKeys(signed)) : [],
+  ]);
+  const previousId = neighbours.previous === null ? null : neighbours.previous.ok ? neighbours.previous.record._id : neighbours.previous.id;
+  let verification: DecisionVerification | null = null;
+  if (trust && signed) {
+    const parsedParent = parentDoc ? parseLineageDocument(parentDoc) : null;
+    const facts: StandaloneFacts = {
+      record,
+      parent: parsedParent === null ? 'missing' : parsedParent.ok ? parsedParent.record : { problems: parsedParent.problems },
+      // An unparsable previous document cannot be linked to: its problems are its own record's finding.
+      previous: neighbours.previous === null ? 'missing' : neighbours.previous.ok ? neighbours.previous.record : undefined,
+      revocations: revocations.map((r) => ({ kind: r.kind, id: r.id, reason: r.reason, at: r.at.getTime() })),
+    };
+    verification = verifyStandalone(signed, record.kind, facts, trust, options.ed25519 ?? nodeEd25519, options.now === undefined ? {} : { now: options.now });
+  } else if (trust) {
+    verification = {
+      ok: false,
+      checks: [{ name: 'binding', status: 'fail', reason: `kind ${record.kind} carries no signed decision`, findings: [{ code: ViolationCodes.kindMismatch, message: `kind ${record.kind} carries no signed decision` }] }],
+    };
+  }
+  return { record, chain: { previousId, nextId: neighbours.nextId }, revocations, verification };
 }
