@@ -45,7 +45,8 @@ const built = new Map<string, Promise<Buffer>>();
 export function browserBundle(name: string, here: string = __dirname): Promise<Buffer> {
   const entry = BROWSER_BUNDLES.get(name);
   if (entry === undefined) return Promise.reject(new BrowserBundleError(`no browser bundle named ${name}`));
-  let bytes = built.get(name);
+  const key = join(here, name);
+  let bytes = built.get(key);
   if (!bytes) {
     const source = join(here, 'browser', entry);
     const prebuilt = join(here, 'assets', name);
@@ -55,8 +56,8 @@ export function browserBundle(name: string, here: string = __dirname): Promise<B
         ? Promise.resolve(readFileSync(prebuilt))
         : Promise.reject(new BrowserBundleError(`the console's browser bundle ${prebuilt} is missing; build the package with \`npm run build\``));
     // A failed build is not cached: the next request tries again (and reports again).
-    bytes.catch(() => built.delete(name));
-    built.set(name, bytes);
+    bytes.catch(() => built.delete(key));
+    built.set(key, bytes);
   }
   return bytes;
 }
