@@ -66,6 +66,7 @@ test('the tarball carries the compiled code and every runtime asset, and no Type
     'dist/interceptors/workflow/index.js',
     'dist/workflows/lineage.js',
     'dist/src/stack/supervisor.js',
+    'dist/src/console/assets/proof-viewer.js',
     'dist/examples/payments/policy.yaml',
     'tools/ferretdb/go.mod',
     'tools/ferretdb/go.sum',

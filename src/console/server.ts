@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { BROWSER_BUNDLES, browserBundle } from './browser-build';
 import type { ConsoleContext } from './context';
 import { sendPage } from './render';
 import { explorerRoutes } from './routes/explorer';
@@ -21,8 +22,15 @@ export class ConsoleInputError extends Error {
   }
 }
 
-/** The files under assets/ the console serves: a fixed list, so nothing else in that folder is ever reachable. */
-export const ASSETS = new Map<string, string>([['console.css', 'text/css; charset=utf-8']]);
+/**
+ * The files under assets/ the console serves: a fixed list, so nothing else in that folder is ever
+ * reachable. A name in BROWSER_BUNDLES is an esbuild bundle (browser-build.ts), not a file of the folder.
+ */
+export const ASSETS = new Map<string, string>([
+  ['console.css', 'text/css; charset=utf-8'],
+  ['proof.css', 'text/css; charset=utf-8'],
+  ['proof-viewer.js', 'text/javascript; charset=utf-8'],
+]);
 
 const wantsJson = (request: FastifyRequest) => request.url.startsWith('/api/') || request.url === '/readyz' || request.url === '/healthz';
 
@@ -66,8 +74,9 @@ export async function createConsoleApp(ctx: ConsoleContext): Promise<FastifyInst
   app.setNotFoundHandler((request, reply) => sendError(request, reply, 404, 'Not found', `nothing at ${request.url.split('?')[0]}`));
 
   for (const [name, type] of ASSETS) {
-    const body = readFileSync(join(__dirname, 'assets', name));
-    app.get(`/assets/${name}`, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(body));
+    // A bundle is built (source checkout) or read (package) on first request, then kept.
+    const file = BROWSER_BUNDLES.has(name) ? null : readFileSync(join(__dirname, 'assets', name));
+    app.get(`/assets/${name}`, async (_request, reply) => reply.type(type).header('cache-control', 'no-cache').send(file ?? (await browserBundle(name))));
   }
   app.get('/', async (_request, reply) => sendPage(reply, 'home', { title: 'Console', database: ctx.options.database, namespace: ctx.options.namespace }));
 

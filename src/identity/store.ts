@@ -134,6 +134,12 @@ export async function listRevocations(db: Db): Promise<RevocationDocument[]> {
   return parseAll(RevocationDocumentSchema, await revocations(db).find({}).sort({ at: 1 }).toArray(), 'revocation');
 }
 
+/** The revocations with these `_id`s (`<kind>:<id>`, e.g. revocationKeys of a decision), oldest first (index: _id). */
+export async function revocationsByKey(db: Db, keys: readonly string[]): Promise<RevocationDocument[]> {
+  if (keys.length === 0) return [];
+  return parseAll(RevocationDocumentSchema, await revocations(db).find({ _id: { $in: [...new Set(keys)] } }).sort({ at: 1 }).toArray(), 'revocation');
+}
+
 /** Reads the whole identity state. A malformed document fails the read (so the state goes stale and denies), never skips. */
 export async function loadIdentitySnapshot(db: Db, now: () => number = Date.now): Promise<IdentitySnapshot> {
   const loadedAt = now();

@@ -148,3 +148,19 @@ export async function outcomesOf(db: Db, recordId: string): Promise<OutcomeRecor
     return parsed.data;
   });
 }
+
+export interface ChainNeighbours {
+  /** The document with seq - 1 in the same root (null for seq 0 or when none is stored), parsed but not thrown. */
+  readonly previous: ParsedDocument | null;
+  /** The id of the document with seq + 1, or null. */
+  readonly nextId: string | null;
+}
+
+/** The documents just before and after `seq` in a root's chain: two point reads (index: root_seq). */
+export async function chainNeighbours(db: Db, rootId: string, seq: number): Promise<ChainNeighbours> {
+  const [previous, next] = await Promise.all([
+    seq === 0 ? null : raw(db).findOne({ rootId, seq: seq - 1 }),
+    raw(db).findOne({ rootId, seq: seq + 1 }, { projection: { _id: 1 } }),
+  ]);
+  return { previous: previous ? parseLineageDocument(previous) : null, nextId: next ? String(next._id) : null };
+}
