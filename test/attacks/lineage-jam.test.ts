@@ -2,6 +2,7 @@
 // its id, and schedule activities on the governance queue. Every genuine decision must still reach
 // MongoDB, nothing forged or foreign may be stored, and what was dropped is counted.
 import type { Db, MongoClient } from 'mongodb';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { Payload } from '@temporalio/common';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { canonicalize } from '../../src/common/canonical';
@@ -84,9 +85,17 @@ describe('signals to a real root lineage workflow', () => {
       return root;
     }, await arms.workers());
 
-    // Phase 2: governance is slow (not polling). The root asks for its next authorization; the
-    // attacker reads the scheduled authorization from history, computes the id the genuine decision
-    // will get, and signals a forged copy under that id first.
+    // Phase 2: governance is slow to decide charges (it still admits the `go` signal). The root
+    // asks for its next charge authorization; the attacker reads it from history, computes the id
+    // the genuine decision will get, and signals a forged copy under that id first.
+    const slowCharges: ActivityInterceptorsFactory = () => ({
+      inbound: {
+        async execute(input, next) {
+          if ((input.args[0] as { target?: unknown } | undefined)?.target === 'charge') await sleep(4_000);
+          return next(input);
+        },
+      },
+    });
     const predicted = await env.run(async () => {
       await handle.signal(goSignal);
       const scheduled = await eventually('the next charge authorization to be scheduled', async () => {
@@ -108,15 +117,16 @@ describe('signals to a real root lineage workflow', () => {
         signed: { payload: { ...p, id, decisionId, activityId: request.activityId, issuedAt: at, principal: 'mallory' }, signature: brokenSignature(before.signature) },
       });
       return id;
-    }, [await arms.governedWorker()]);
+    }, [await arms.governedWorker(), await env.governanceWorker({ activityInterceptors: [slowCharges] })]);
 
     // Phase 3: governance catches up; the root finishes.
     await env.run(async () => {
       expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
       const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
-      expect(decisions.map((d) => d.decision)).toEqual(['allow', 'allow', 'allow']);
-      expect(decisions[2]!.id).toBe(predicted); // the forged copy really carried the upcoming genuine id
-      await waitForRecords(db, rootId, 3, 60_000, env.client);
+      // The run grant, the first charge, the `go` signal, the second charge.
+      expect(decisions.map((d) => `${d.action}:${d.decision}`)).toEqual(['workflow:allow', 'activity:allow', 'signal:allow', 'activity:allow']);
+      expect(decisions[3]!.id).toBe(predicted); // the forged copy really carried the upcoming genuine id
+      await waitForRecords(db, rootId, 4, 60_000, env.client);
       const stats = await eventually('the drop counters', async () => {
         const s = await lineage(rootId).query<LineageStats>(LINEAGE_STATS_QUERY);
         return s.rejected >= 3 ? s : undefined;
@@ -129,10 +139,10 @@ describe('signals to a real root lineage workflow', () => {
 
       const records = await recordsOf(rootId);
       expect(records.map((r) => r._id)).toEqual(decisions.map((d) => d.id)); // exactly the genuine ones, in order
-      expect(records.map((r) => r.seq)).toEqual([0, 1, 2]);
+      expect(records.map((r) => r.seq)).toEqual([0, 1, 2, 3]);
       records.forEach((r, i) => i > 0 && expect(r.prevHash).toBe(records[i - 1]!.hash));
       expect(records[0]!.artifact).toEqual(grant); // not the forged copy
-      expect(records[2]!.principal).toBe('alice');
+      expect(records[3]!.principal).toBe('alice');
       expect(records.every((r) => r.principal === 'alice')).toBe(true);
       expect(await lineageCollection(db).countDocuments({ _id: `art_${'f'.repeat(32)}` })).toBe(0);
       expect(await lineageCollection(db).findOne({ _id: other.payload.id })).toMatchObject({ rootId: other.payload.id }); // stays in its own root
@@ -152,9 +162,9 @@ describe('impostors holding a lineage workflow id', () => {
       const impostor = await arms.raw.workflow.start('swallowSignals', { workflowId: lineageId, taskQueue: arms.rogueQueue });
       await handle.signal(goSignal);
       expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
-      await waitForRecords(db, rootId, 3, 60_000, env.client);
-
       const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
+      await waitForRecords(db, rootId, decisions.length, 60_000, env.client);
+
       expect((await recordsOf(rootId)).map((r) => r._id)).toEqual(decisions.map((d) => d.id));
       const impostorRun = await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).describe();
       expect(impostorRun.status.name).toBe('TERMINATED');
@@ -182,10 +192,10 @@ describe('impostors holding a lineage workflow id', () => {
         await handle.signal(goSignal);
         expect(await handle.result()).toEqual(['charged 10 EUR', '1.1', 'charged 10 EUR']);
         const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
-        const stored = await waitForRecords(db, rootId, 3, 30_000);
+        const stored = await waitForRecords(db, rootId, decisions.length, 30_000);
         const dropped = await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).query<LineageStats>(LINEAGE_STATS_QUERY);
         // A genuine decision refused as "foreign" by a lineage run whose root id the attacker chose.
-        expect({ stored, refusedByImpostor: dropped.rejected }).toEqual({ stored: 3, refusedByImpostor: 0 });
+        expect({ stored, refusedByImpostor: dropped.rejected }).toEqual({ stored: 4, refusedByImpostor: 0 }); // grant, charge, go signal, charge
         expect((await recordsOf(rootId)).map((r) => r._id)).toEqual(decisions.map((d) => d.id));
       } finally {
         await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).terminate('test cleanup').catch(() => undefined);

@@ -47,6 +47,7 @@ const request = (amount: number) => ({
   target: 'charge',
   activityId: '1',
   childWorkflowId: null,
+  messageId: null,
   taskQueue: 'q',
   args: [['json', { amount }]],
   argsDigest: 'sha256:' + 'b'.repeat(64),
