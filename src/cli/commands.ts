@@ -203,7 +203,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...WORKFLOW_INPUT_OPTIONS,
       ['--update-id ID', 'the update id (default: a random UUID)'],
       GOVERNANCE_KEY,
-      ['-o, --output table|json|jsonl', 'the result as JSON (default), or {"workflowId", "name", "updateId", "result"}'],
+      ['-o, --output table|json|jsonl', 'table (default) prints the result as JSON; json, jsonl print {"workflowId", "name", "updateId", "result"}'],
     ],
     temporal: 'client',
   },
