@@ -146,7 +146,7 @@ describe('workflow start, signal and update with an operator API key', () => {
     expect(await handle.result()).toEqual({ charged: 'charged 10 EUR', notes: ['checked by the night shift'], approvedBy: 'carol' });
   });
 
-  test('the key from TEMPORAL_GOVERNANCE_API_KEY; -o json; update of one run with an update id', async () => {
+  test('the key from TEMPORAL_GOVERNANCE_API_KEY; -o json; rejected and denied updates exit 1; update of one run with an update id', async () => {
     const workflowId = uniqueName('operator-flow-json');
     const keyEnv = { TEMPORAL_GOVERNANCE_API_KEY: env.apiKey };
     const started = await cli(['workflow', 'start', ...startArgs('operatorFlow', workflowId, 20, uniqueName('json-charge')), '-o', 'json', ...connection()], keyEnv);
@@ -157,6 +157,18 @@ describe('workflow start, signal and update with an operator API key', () => {
 
     const signalled = await cli(['workflow', 'signal', '-w', workflowId, '-r', ids.runId, '--type', 'addNote', '--input-file', privateFile('note.json', '"from a file"'), ...connection()], keyEnv);
     expect(signalled.code).toBe(0);
+    // Updates the workflow rejects: exit 1; a GovernanceDenied failure as its code and reason.
+    const denied = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '"mallory"', ...connection()], keyEnv);
+    expect(denied.code).toBe(1);
+    expect(denied.stdout).toBe('');
+    expect(denied.stderr).toBe(`temporal-governance: update approve of workflow ${workflowId} was denied by governance: NO_MATCHING_ALLOW: no rule allows update approve for principal mallory\n`);
+    const deniedJson = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '"mallory"', '--update-id', 'mallory-1', '-o', 'json', ...connection()], keyEnv);
+    expect(deniedJson.code).toBe(1);
+    expect(JSON.parse(deniedJson.stdout)).toMatchObject({ workflowId, name: 'approve', updateId: 'mallory-1', status: 'DENIED', denial: { code: 'NO_MATCHING_ALLOW', principal: 'mallory', target: 'approve' } });
+    const rejected = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '""', ...connection()], keyEnv);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toBe(`temporal-governance: update approve of workflow ${workflowId} failed: an approver is required\n`);
+
     const updateId = uniqueName('approval');
     const updated = await cli(['workflow', 'update', '-w', workflowId, '-r', ids.runId, '--name', 'approve', '-i', '"dave"', '--update-id', updateId, '-o', 'json', ...connection()], keyEnv);
     expect(updated.stderr).toBe('');
