@@ -154,8 +154,9 @@ async function withGovernedClient<T>(values: ClientFlags, key: GovernanceKey, fn
   } catch (err) {
     // Nothing here puts the key in a message; scrub anyway, so no server echo or bug can print it.
     if (err instanceof Error) {
-      err.message = scrub(err.message, [key.apiKey]);
-      if (err.stack) err.stack = scrub(err.stack, [key.apiKey]);
+      const secrets = [key.apiKey, key.apiKey.split('.')[2] ?? ''];
+      err.message = scrub(err.message, secrets);
+      if (err.stack) err.stack = scrub(err.stack, secrets);
     }
     throw err;
   }
@@ -169,9 +170,9 @@ interface Started {
   readonly taskQueue: string;
 }
 
-function printStarted(out: Out, format: OutputFormat, started: Started, extra: Record<string, unknown> = {}): void {
+function printStarted(out: Out, format: OutputFormat, started: Started): void {
   if (format !== 'table') {
-    printJson(out, format, { ...started, ...extra });
+    printJson(out, format, started);
     return;
   }
   out('Running execution:');
