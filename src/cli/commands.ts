@@ -20,6 +20,26 @@ const output = (what: string) => ['-o, --output table|json|jsonl', `table (defau
 const SINCE = ['--since DURATION', 'only the last 90s, 15m, 1h, 7d, ...'] as const;
 const LIMIT = ['--limit N', 'at most N rows (default 100)'] as const;
 
+const GOVERNANCE_KEY = [
+  '--governance-key-file FILE',
+  'file holding your governance API key (as api-keys create printed it), else TEMPORAL_GOVERNANCE_API_KEY; never printed (--api-key is Temporal Cloud\'s own key)',
+] as const;
+const WORKFLOW_INPUT_OPTIONS = [
+  ['-i, --input JSON', 'one argument as JSON, repeatable (-i 10 -i \'"text"\')'],
+  ['--input-file FILE', 'one argument from a JSON file, repeatable; not with --input'],
+] as const;
+const WORKFLOW_START_OPTIONS = [
+  ['--type TYPE', 'the workflow type (alias --name)'],
+  ['-t, --task-queue QUEUE', 'the task queue its workers poll'],
+  ['-w, --workflow-id ID', 'the workflow id (default: a random UUID)'],
+  ...WORKFLOW_INPUT_OPTIONS,
+  ['--run-timeout D', 'fail the run after D (90s, 15m, 1h, 7d)'],
+  ['--execution-timeout D', 'fail the execution, retries and continue-as-new included, after D'],
+  ['--task-timeout D', 'workflow task start-to-close timeout (default 10s)'],
+  GOVERNANCE_KEY,
+  output('the ids on one line'),
+] as const;
+
 export const COMMANDS: readonly CommandSpec[] = [
   { name: 'demo', args: '[--keep-running]', summary: 'Run the governed payments demo on the embedded dev stack.', options: [['--keep-running', 'keep the dev stack running afterwards to browse the Web UI (Ctrl-C stops it)']] },
   { name: 'stack', args: '', summary: 'Start the dev stack (Temporal dev server + Web UI, MongoDB) until Ctrl-C; prints the exports that point the CLI at it.' },
@@ -146,6 +166,48 @@ export const COMMANDS: readonly CommandSpec[] = [
     temporal: 'client',
   },
   {
+    name: 'workflow start',
+    args: '--type TYPE -t QUEUE [-w ID] [-i JSON ...] [--input-file FILE ...] [--run-timeout D] [--execution-timeout D] [--task-timeout D] [--governance-key-file FILE] [-o table|json|jsonl] [connection options]',
+    summary: 'Start a governed workflow with your governance API key (the start carries a proof of it, as from a client with GovernancePlugin); prints its workflow id and run id.',
+    options: WORKFLOW_START_OPTIONS,
+    temporal: 'client',
+  },
+  {
+    name: 'workflow execute',
+    args: '--type TYPE -t QUEUE [-w ID] [-i JSON ...] [--input-file FILE ...] [--run-timeout D] [--execution-timeout D] [--task-timeout D] [--governance-key-file FILE] [-o table|json|jsonl] [connection options]',
+    summary: 'Start a governed workflow like workflow start and wait for its result. Exit 1 if it fails; a governance denial prints its deny code and reason.',
+    options: WORKFLOW_START_OPTIONS,
+    temporal: 'client',
+  },
+  {
+    name: 'workflow signal',
+    args: '-w ID [-r RUN_ID] --name NAME [-i JSON ...] [--input-file FILE ...] [--governance-key-file FILE] [connection options]',
+    summary: "Signal a workflow with your governance API key (through GovernancePlugin, so the signal carries the plugin's proof); governance decides in the workflow before the handler runs.",
+    options: [
+      ['-w, --workflow-id ID', 'the workflow'],
+      ['-r, --run-id RUN_ID', 'one run of it (default: the latest)'],
+      ['--name NAME', 'the signal name (alias --type)'],
+      ...WORKFLOW_INPUT_OPTIONS,
+      GOVERNANCE_KEY,
+    ],
+    temporal: 'client',
+  },
+  {
+    name: 'workflow update',
+    args: '-w ID [-r RUN_ID] --name NAME [-i JSON ...] [--input-file FILE ...] [--update-id ID] [--governance-key-file FILE] [-o table|json|jsonl] [connection options]',
+    summary: "Send an update with your governance API key (through GovernancePlugin) and wait for its result, printed as JSON. Exit 1 if it fails; a governance denial prints its deny code and reason.",
+    options: [
+      ['-w, --workflow-id ID', 'the workflow'],
+      ['-r, --run-id RUN_ID', 'one run of it (default: the latest)'],
+      ['--name NAME', 'the update handler name'],
+      ...WORKFLOW_INPUT_OPTIONS,
+      ['--update-id ID', 'the update id (default: a random UUID)'],
+      GOVERNANCE_KEY,
+      ['-o, --output table|json|jsonl', 'table (default) prints the result as JSON; json, jsonl print {"workflowId", "name", "updateId", "result"}'],
+    ],
+    temporal: 'client',
+  },
+  {
     name: 'lineage show',
     args: 'ID [--database DB] [-o table|json|jsonl]',
     summary: 'One lineage record and its recorded outcomes.',
@@ -268,7 +330,8 @@ export function overview(): string {
     'Run "temporal-governance help <command>" (or "<command> --help") for its options.',
     'Commands that talk to Temporal take --address, --namespace, --api-key, --tls*, --profile (see their help);',
     'environment: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS*, TEMPORAL_PROFILE,',
-    'TEMPORAL_CONFIG_FILE, TEMPORAL_GOVERNANCE_DATA_CONVERTER; MONGODB_URI for the identity, lineage and worker commands.',
+    'TEMPORAL_CONFIG_FILE, TEMPORAL_GOVERNANCE_DATA_CONVERTER; MONGODB_URI for the identity, lineage and worker commands;',
+    'TEMPORAL_GOVERNANCE_API_KEY (or --governance-key-file) for the workflow commands.',
   );
   return lines.join('\n');
 }

@@ -343,6 +343,11 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
       return 0;
     }
 
+    case 'workflow': {
+      const { workflowCommand } = await import('./workflow');
+      return workflowCommand(sub, rest, out, err);
+    }
+
     case 'lineage': {
       const { lineageCommand } = await import('./lineage');
       return lineageCommand(sub, rest, out, { err });

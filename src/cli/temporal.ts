@@ -7,7 +7,7 @@
 // message names the address, namespace and where the settings came from, nothing more.
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { Client } from '@temporalio/client';
+import type { Client, ClientPlugin } from '@temporalio/client';
 import type { DataConverter, PayloadCodec } from '@temporalio/common';
 import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, type ClientConfigTLS, type ConfigDataSource } from '@temporalio/envconfig';
 import { z } from 'zod';
@@ -250,8 +250,11 @@ export class OperatorConnectionError extends Error {
   override readonly name = 'OperatorConnectionError';
 }
 
-/** A Client for one command: connects, runs fn, closes. Server errors become one-line messages. */
-export async function withClient<T>(flags: ClientFlags, fn: (client: Client) => Promise<T>): Promise<T> {
+/**
+ * A Client for one command: connects, runs fn, closes. Server errors become one-line messages.
+ * `plugins` go to the Client (the workflow commands' GovernancePlugin, which proves their calls).
+ */
+export async function withClient<T>(flags: ClientFlags, fn: (client: Client) => Promise<T>, options: { plugins?: ClientPlugin[] } = {}): Promise<T> {
   const connection = resolveConnection(flags);
   const dataConverterSpec = flags['data-converter'] ?? (process.env[DATA_CONVERTER_ENV] || undefined);
   const dataConverter = loadDataConverterModule(dataConverterSpec);
@@ -266,7 +269,7 @@ export async function withClient<T>(flags: ClientFlags, fn: (client: Client) => 
   try {
     let client: Client;
     try {
-      client = new Client({ connection: conn, namespace: connection.namespace, dataConverter });
+      client = new Client({ connection: conn, namespace: connection.namespace, dataConverter, plugins: options.plugins });
     } catch (err) {
       throw new OperatorError(`data converter module ${dataConverterSpec}: ${say((err as Error).message)}`);
     }

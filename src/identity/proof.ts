@@ -45,6 +45,13 @@ export interface ProofCheckOptions {
 export type ProofProblem = IdentityProblem & { readonly principal?: string };
 const problem = (code: string, reason: string, principal?: string): ProofProblem => (principal ? { code, reason, principal } : { code, reason });
 
+/**
+ * Why a run without a start proof is denied, and what to use instead: runs started by the plain
+ * `temporal` CLI or the Web UI's Start button get this, and the operator reads it in the Web UI.
+ */
+export const UNAUTHENTICATED_START_REASON =
+  'the workflow was started without an API key proof (the plain `temporal` CLI and the Web UI cannot make one): start governed workflows with `temporal-governance workflow start --governance-key-file FILE` or from a client with GovernancePlugin({ apiKey })';
+
 export function verifyStartProof(
   raw: unknown,
   start: RecordedStart,
@@ -53,7 +60,7 @@ export function verifyStartProof(
   ed: Ed25519,
   options: ProofCheckOptions,
 ): ProofProblem | ProvenIdentity {
-  if (raw === undefined || raw === null) return problem(DenyCodes.unauthenticated, 'the workflow was started without an API key proof');
+  if (raw === undefined || raw === null) return problem(DenyCodes.unauthenticated, UNAUTHENTICATED_START_REASON);
   const parsed = SignedStartProofSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -1,7 +1,7 @@
 // Pure identity logic: API key format, start-proof verification (every branch), revocation and
 // staleness decisions, role narrowing.
 import { ApiKeyError, generateApiKey, parseApiKey, signStartProof } from '../../src/identity/api-key';
-import { verifyStartProof, type ProofCheckOptions, type RecordedStart } from '../../src/identity/proof';
+import { UNAUTHENTICATED_START_REASON, verifyStartProof, type ProofCheckOptions, type RecordedStart } from '../../src/identity/proof';
 import { identitySnapshot, intersectRoles, revocationProblem, stalenessProblem } from '../../src/identity/snapshot';
 import type { ApiKeyDocument, PrincipalDocument, RevocationDocument, RevocationKind } from '../../src/identity/schema';
 import type { ArtifactPayload } from '../../src/common/schemas';
@@ -95,6 +95,13 @@ describe('verifyStartProof', () => {
     ['issued after the start', () => proofOf(alice.apiKey, T0 + 5_001), 'INVALID_PROOF'],
   ])('denies %s', (_label, raw, code) => {
     expect(codeOf(verify(raw()))).toBe(code);
+  });
+
+  it('a run without a proof (plain `temporal workflow start`, the Web UI) is told which command to use instead', () => {
+    const denied = verify(undefined);
+    expect(denied).toEqual({ code: 'UNAUTHENTICATED', reason: UNAUTHENTICATED_START_REASON });
+    expect(UNAUTHENTICATED_START_REASON).toContain('temporal-governance workflow start');
+    expect(UNAUTHENTICATED_START_REASON).toContain('GovernancePlugin({ apiKey })');
   });
 
   it('tampering with any signed field breaks the signature', () => {
