@@ -58,6 +58,7 @@ let running: Promise<void>[];
 let dir: string;
 /** alice's key (roles operator, auditor) in a 0600 file. */
 let keyFile: string;
+let bobKeyFile: string;
 let revokedKey: string;
 const unknownKey = generateApiKey().apiKey;
 
@@ -75,6 +76,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'operator-cli-'));
   keyFile = privateFile('alice.key', env.apiKey);
   const db = mongo.db(env.lineageDatabase);
+  bobKeyFile = privateFile('bob.key', (await createApiKey(db, { principal: 'bob' })).apiKey); // a viewer: the policy admits none of his messages
   const revoked = await createApiKey(db, { principal: 'alice' });
   await revoke(db, 'api-key', revoked.document._id, 'left the laptop on the train');
   revokedKey = revoked.apiKey;
@@ -157,14 +159,15 @@ describe('workflow start, signal and update with an operator API key', () => {
 
     const signalled = await cli(['workflow', 'signal', '-w', workflowId, '-r', ids.runId, '--type', 'addNote', '--input-file', privateFile('note.json', '"from a file"'), ...connection()], keyEnv);
     expect(signalled.code).toBe(0);
-    // Updates the workflow rejects: exit 1; a GovernanceDenied failure as its code and reason.
-    const denied = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '"mallory"', ...connection()], keyEnv);
+    // An update governance refuses (bob may not approve): exit 1, the GovernanceDenied code and reason.
+    const denied = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '"bob"', '--governance-key-file', bobKeyFile, ...connection()]);
     expect(denied.code).toBe(1);
     expect(denied.stdout).toBe('');
-    expect(denied.stderr).toBe(`temporal-governance: update approve of workflow ${workflowId} was denied by governance: NO_MATCHING_ALLOW: no rule allows update approve for principal mallory\n`);
-    const deniedJson = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '"mallory"', '--update-id', 'mallory-1', '-o', 'json', ...connection()], keyEnv);
+    expect(denied.stderr).toBe(`temporal-governance: update approve of workflow ${workflowId} was denied by governance: NO_MATCHING_ALLOW: no allow rule matches update approve for principal bob (default deny)\n`);
+    const deniedJson = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '"bob"', '--update-id', 'bob-1', '-o', 'json', '--governance-key-file', bobKeyFile, ...connection()]);
     expect(deniedJson.code).toBe(1);
-    expect(JSON.parse(deniedJson.stdout)).toMatchObject({ workflowId, name: 'approve', updateId: 'mallory-1', status: 'DENIED', denial: { code: 'NO_MATCHING_ALLOW', principal: 'mallory', target: 'approve' } });
+    expect(JSON.parse(deniedJson.stdout)).toMatchObject({ workflowId, name: 'approve', updateId: 'bob-1', status: 'DENIED', denial: { code: 'NO_MATCHING_ALLOW', principal: 'bob', action: 'update', target: 'approve' } });
+    // One the workflow's own validator rejects: exit 1 and its message.
     const rejected = await cli(['workflow', 'update', '-w', workflowId, '--name', 'approve', '-i', '""', ...connection()], keyEnv);
     expect(rejected.code).toBe(1);
     expect(rejected.stderr).toBe(`temporal-governance: update approve of workflow ${workflowId} failed: an approver is required\n`);

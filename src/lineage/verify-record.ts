@@ -260,16 +260,19 @@ export function checkBinding(signed: SignedArtifact | SignedDenial, kind: 'artif
 /** Docs/artifact.md 10.2 steps 11-12: what the issuer guarantees between a decision and its parent grant. */
 export function relationProblems(x: SignedArtifact['payload'] | SignedDenial['payload'], p: ArtifactPayload): string[] {
   const problems: string[] = [];
+  // A signal or update acts in the run's tree on its sender's authority (docs/identity.md): its
+  // principal, credential and roles are the sender's, not the run's.
+  const message = x.action === 'signal' || x.action === 'update';
   if ('credential' in x) {
     // Authority only narrows down a chain (docs/identity.md): same credential, roles a subset, and the
     // signed ancestry is the parent's plus the parent.
-    if (x.credential !== p.credential) problems.push(`credential ${short(x.credential)} differs from the parent's ${short(p.credential)}`);
+    if (!message && x.credential !== p.credential) problems.push(`credential ${short(x.credential)} differs from the parent's ${short(p.credential)}`);
     const widened = x.roles.filter((role) => !p.roles.includes(role));
-    if (widened.length > 0) problems.push(`roles ${short(widened)} are not held by the parent grant ${p.id}`);
+    if (!message && widened.length > 0) problems.push(`roles ${short(widened)} are not held by the parent grant ${p.id}`);
     if (!same(x.ancestors, [...p.ancestors, p.id])) problems.push(`signed ancestors ${short(x.ancestors)} are not the parent's plus the parent`);
     if (!same(x.ancestorKids, [...p.ancestorKids, p.kid])) problems.push(`signed ancestorKids ${short(x.ancestorKids)} are not the parent's plus the parent's kid`);
   }
-  if (x.principal !== p.principal) problems.push(`principal ${short(x.principal)} differs from the parent's ${short(p.principal)}`);
+  if (!message && x.principal !== p.principal) problems.push(`principal ${short(x.principal)} differs from the parent's ${short(p.principal)}`);
   if (x.namespace !== p.namespace) problems.push(`namespace ${short(x.namespace)} differs from the parent's ${short(p.namespace)}`);
   if (x.action === 'workflow') {
     const viaChild = p.action === 'child-workflow' && p.childWorkflowId === x.workflowId;

@@ -165,7 +165,8 @@ describe('impostors holding a lineage workflow id', () => {
       const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
       await waitForRecords(db, rootId, decisions.length, 60_000, env.client);
 
-      expect((await recordsOf(rootId)).map((r) => r._id)).toEqual(decisions.map((d) => d.id));
+      // All of them; the one the impostor swallowed is chained when it is re-delivered, maybe after the next.
+      expect((await recordsOf(rootId)).map((r) => r._id).sort()).toEqual(decisions.map((d) => d.id).sort());
       const impostorRun = await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).describe();
       expect(impostorRun.status.name).toBe('TERMINATED');
       const current = await arms.raw.workflow.getHandle(lineageId).describe();
