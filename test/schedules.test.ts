@@ -4,6 +4,7 @@
 // replayed header and an action changed without a new proof are denied before any protected body runs.
 import { Client, type ScheduleHandle, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter, SearchAttributeType, defineSearchAttributeKey, type Payload } from '@temporalio/common';
+import { Worker } from '@temporalio/worker';
 import { MongoClient } from 'mongodb';
 import { HEADER_SCHEDULE_PROOF } from '../src/common/constants';
 import { updateGovernedSchedule } from '../src/client';
@@ -13,7 +14,7 @@ import { SignedScheduleProofSchema } from '../src/identity/schedule-proof';
 import { lineageCollection } from '../src/lineage/store';
 import { GovernancePlugin } from '../src/plugin';
 import { runsOf } from './fixtures/activities';
-import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, type Env } from './helpers/harness';
+import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, workflowsPath, type Env } from './helpers/harness';
 import { historyEvents, issuedDecisions, waitForRecords } from './helpers/lineage';
 
 /** Revocations reach the governance worker within its staleness bound (5 s by default). */
@@ -94,18 +95,19 @@ test('a schedule created through a client with the plugin runs its governed work
   const owner = await scheduler();
   const marker = uniqueName('scheduled-allow');
   const handle = await createSchedule(owner.client, 100, marker);
-  const run = await env.run(async () => {
+  const { run, grant } = await env.run(async () => {
     await handle.trigger();
     const r = await scheduledRun(handle, 0);
     expect(await r.result()).toBe('charged 100 EUR');
-    return r;
+    const g = await runGrantOf(r);
+    // Lineage is persisted by the governance worker: wait while it runs.
+    if (g) await waitForRecords(db(), g.rootId, 2, 60_000, env.client);
+    return { run: r, grant: g };
   });
   expect(runsOf(marker)).toBe(1);
 
   // The run grant is a root whose principal and credential are the schedule's key's, in lineage.
-  const grant = await runGrantOf(run);
   expect(grant).toMatchObject({ decision: 'allow', parentId: null });
-  await waitForRecords(db(), grant!.rootId, 2, 60_000, env.client);
   const root = await lineageCollection(db()).findOne({ _id: grant!.rootId });
   expect(root).toMatchObject({ principal: owner.principal, parentId: null, action: 'workflow', target: 'payOnce', decision: 'allow' });
   expect(root?.artifact?.payload).toMatchObject({ principal: owner.principal, credential: owner.keyId });
@@ -264,4 +266,32 @@ test('trigger and backfill: each scheduled time admits exactly one run, claimed 
   expect(claims.find((c) => c.workflowId === runs[1]!.workflowId)?.scheduledAt).toBe(hour.at.toISOString().replace(/\.000Z$/, '.000000000Z'));
   // One binding of the proof to this schedule's incarnation.
   expect(await db().collection(SCHEDULE_COLLECTIONS.scheduleProofs).countDocuments({ scheduleId: handle.scheduleId })).toBe(1);
+});
+
+test('scheduled runs, allowed and denied, replay deterministically', async () => {
+  const owner = await scheduler();
+  const allowedMarker = uniqueName('scheduled-replay-allowed');
+  const governed = await createSchedule(owner.client, 100, allowedMarker);
+  const plain = await createSchedule(plainClient, 100, uniqueName('scheduled-replay-denied'));
+  const histories = await env.run(async () => {
+    await governed.trigger();
+    await plain.trigger();
+    const allowed = await scheduledRun(governed, 0);
+    await allowed.result();
+    const denied = await scheduledRun(plain, 0);
+    await expectGovernanceDenied(denied);
+    return [
+      { workflowId: allowed.workflowId, history: await allowed.fetchHistory() },
+      { workflowId: denied.workflowId, history: await denied.fetchHistory() },
+    ];
+  });
+  expect(runsOf(allowedMarker)).toBe(1);
+  expect(JSON.stringify(histories[1]!.history)).toContain('UNAUTHENTICATED');
+  for (const { workflowId, history } of histories) {
+    await Worker.runReplayHistory(
+      { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
+      history,
+      workflowId,
+    );
+  }
 });
