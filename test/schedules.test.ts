@@ -295,3 +295,8 @@ test('scheduled runs, allowed and denied, replay deterministically', async () =>
     );
   }
 });
+
+test('the governance worker refuses a confirmation window that is not a positive integer', async () => {
+  await expect(env.governanceWorker({ scheduleConfirmationMs: 0 })).rejects.toThrow(/scheduleConfirmationMs must be a positive integer/);
+  await expect(env.governanceWorker({ scheduleConfirmationMs: 1.5 })).rejects.toThrow(/scheduleConfirmationMs must be a positive integer/);
+});

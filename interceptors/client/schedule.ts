@@ -42,7 +42,7 @@ function proofHeader(key: ParsedApiKey, namespace: string, scheduleId: string, a
 export function scheduleProofInterceptor(apiKey: string, namespace: string): ScheduleClientInterceptor {
   const key = parseApiKey(apiKey); // throws ApiKeyError (without the key) on a malformed key
   return {
-    create: (input: CreateScheduleInput, next) =>
+    create: async (input: CreateScheduleInput, next) =>
       next({ ...input, headers: { ...input.headers, [HEADER_SCHEDULE_PROOF]: proofHeader(key, namespace, input.options.scheduleId, input.options.action) } }),
   };
 }

@@ -17,6 +17,11 @@ import { sha256Hex } from '../../src/common/digest';
 import type { AuthorizationRequest } from '../../src/common/schemas';
 import { SCHEDULE_PROOF_TYPE, signScheduleProof, verifyScheduleProof, type ScheduledRunStart, type SignedScheduleProof } from '../../src/identity/schedule-proof';
 import { parsePolicyText } from '../../src/policy/load';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { CreateScheduleInput, ScheduleHandle } from '@temporalio/client';
+import { HEADER_SCHEDULE_PROOF } from '../../src/common/constants';
+import { generateApiKey } from '../../src/identity/api-key';
+import { GovernedScheduleError, scheduleProofInterceptor, updateGovernedSchedule } from '../../interceptors/client/schedule';
 import { memoryIdentity } from '../helpers/identity';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
@@ -337,5 +342,39 @@ rules:
     const carols = requestFor('nightly-pay-2025-06-01T10:00:00Z', 'run-b');
     const refused = await authorize(carols, contextFor(carols, proofOf('carol')));
     expect(refused).toMatchObject({ decision: 'deny', denial: { payload: { code: 'NO_MATCHING_ALLOW', principal: 'carol' } } });
+  });
+});
+
+describe('client side', () => {
+  const created = generateApiKey();
+  const createInput = (action: Record<string, unknown>) =>
+    ({ headers: {}, options: { scheduleId: 'nightly', spec: {}, action } }) as unknown as CreateScheduleInput;
+
+  test('create attaches a schedule proof bound to the schedule id and its action, signed with the key', async () => {
+    const interceptor = scheduleProofInterceptor(created.apiKey, 'billing');
+    let sent: CreateScheduleInput | undefined;
+    await interceptor.create!(createInput({ type: 'startWorkflow', workflowId: 'nightly-pay', workflowType: 'payOnce', taskQueue: 'payments', args: ARGS }), async (input) => {
+      sent = input;
+      return { conflictToken: new Uint8Array() };
+    });
+    const proof = defaultPayloadConverter.fromPayload(sent!.headers[HEADER_SCHEDULE_PROOF]!) as SignedScheduleProof;
+    expect(proof.payload).toMatchObject({ typ: SCHEDULE_PROOF_TYPE, keyId: created.keyId, namespace: 'billing', scheduleId: 'nightly', workflowId: 'nightly-pay', workflowType: 'payOnce', taskQueue: 'payments', argsDigest: action.argsDigest });
+    // Verifiable with the stored public half, and nothing secret in the header.
+    const snapshot = { ...identity.snapshot(), apiKey: (id: string) => (id === created.keyId ? { id, principal: 'alice', key: { kid: id, publicKey: Buffer.from(created.publicKey, 'base64url'), notBefore: 0, notAfter: null }, roles: null, expiresAt: null } : undefined) };
+    expect(verifyScheduleProof(proof, runFacts({ namespace: 'billing' }), snapshot, clock, nodeEd25519, { skewMs: Number.MAX_SAFE_INTEGER })).toMatchObject({ principal: 'alice', scheduleId: 'nightly' });
+    expect(JSON.stringify(sent!.headers)).not.toContain(created.apiKey.split('.')[2]);
+  });
+
+  test('a malformed key fails when the interceptor is made, and an action that is not startWorkflow is refused', async () => {
+    expect(() => scheduleProofInterceptor('tgk.nope', 'default')).toThrow(/malformed API key/);
+    const interceptor = scheduleProofInterceptor(created.apiKey, 'default');
+    await expect(interceptor.create!(createInput({ type: 'somethingElse' }), async () => ({ conflictToken: new Uint8Array() }))).rejects.toThrow(GovernedScheduleError);
+  });
+
+  test('updateGovernedSchedule refuses, before any request, an SDK without the update it relies on', async () => {
+    const requests: string[] = [];
+    const handle = { scheduleId: 'nightly', client: { options: { namespace: 'default' } }, describe: async () => requests.push('describe') } as unknown as ScheduleHandle;
+    await expect(updateGovernedSchedule(handle, created.apiKey, (previous) => previous as never)).rejects.toThrow(GovernedScheduleError);
+    expect(requests).toEqual([]);
   });
 });
