@@ -23,6 +23,7 @@ import type { Policy } from '../src/policy/schema';
 import type { CallerFacts, DeliveredMessage, MessageLookup, RunStart } from './caller';
 import { callerMismatch, describeClaim, startMismatch, type ClaimMismatch } from './claims';
 import { DEFAULT_MESSAGE_PROOF_MAX_AGE_MS, proveSender } from './message';
+import { admitScheduledRun, type ScheduledRunOptions } from './schedule';
 
 export interface AuthorizerOptions {
   readonly policy: Policy;
@@ -57,6 +58,8 @@ export interface AuthorizerOptions {
    * is returned (the activity fails and is retried).
    */
   readonly handOff?: (signal: LineageSignal, rootId: string) => Promise<void>;
+  /** How runs a Temporal Schedule started are confirmed and claimed (activities/schedule.ts); without it they are denied. */
+  readonly scheduledRuns?: ScheduledRunOptions;
 }
 
 /** What the Temporal server says about the call being authorized (never taken from the request). */
@@ -72,6 +75,8 @@ export interface CallContext {
    * retries share it, another request does not. Defaults to the decision time.
    */
   readonly scheduling?: string;
+  /** Server time this attempt was scheduled (`Info.currentAttemptScheduledTimestampMs`); defaults to the wall clock. */
+  readonly attemptScheduledAt?: number;
 }
 
 export interface StartProofRegistry {
@@ -142,6 +147,8 @@ interface Call {
   readonly args: readonly unknown[];
   /** Another run's start (the first run of this chain), from the server. */
   readonly runStartOf: (caller: CallerFacts) => Promise<RunStart>;
+  /** Server time of this authorization attempt. */
+  readonly attemptAt: number;
 }
 
 /** A root's lineage: the proven key's principal and roles, nothing above it. */
@@ -169,6 +176,13 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     // Retries and cron runs re-deliver the first run's proof; a continue-as-new must carry its grant.
     if (start.continuedFromRunId !== null && start.initiator !== 'retry' && start.initiator !== 'cron') {
       return { code: DenyCodes.invalidGrant, reason: `a continued run must carry the continue-as-new grant of run ${start.continuedFromRunId}` };
+    }
+    if (start.scheduleProof !== undefined) {
+      const scheduled = await admitScheduledRun(
+        { caller, start, snapshot, at, attemptAt: call.attemptAt },
+        { ed25519, skewMs: CLOCK_SKEW_MS, scheduledRuns: options.scheduledRuns },
+      );
+      return 'code' in scheduled ? scheduled : rootLineage(scheduled);
     }
     const firstRun = start.firstExecutionRunId === caller.runId;
     const wf = { ...caller, firstExecutionRunId: start.firstExecutionRunId };
@@ -359,7 +373,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (viewDigest !== request.argsDigest) {
       return deny({ code: DenyCodes.malformedRequest, reason: 'the argument digest does not match the arguments' });
     }
-    const call: Call = { request, caller, start, args: start && 'view' in start.args ? start.args.view : request.args, runStartOf: context.runStart };
+    const call: Call = { request, caller, start, args: start && 'view' in start.args ? start.args.view : request.args, runStartOf: context.runStart, attemptAt: context.attemptScheduledAt ?? wallClock() };
     if (request.delegateRoles !== null && request.action !== 'child-workflow') {
       return deny({ code: DenyCodes.malformedRequest, reason: 'only a child workflow start can delegate roles' });
     }

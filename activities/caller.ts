@@ -4,7 +4,7 @@
 // start headers) from the first event of its history. Runs on governance workers.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type LoadedDataConverter, type Payload, type SerializationContext } from '@temporalio/common';
-import { HEADER_MESSAGE_PROOF, HEADER_PARENT_GRANT, HEADER_START_PROOF } from '../src/common/constants';
+import { HEADER_MESSAGE_PROOF, HEADER_PARENT_GRANT, HEADER_SCHEDULE_PROOF, HEADER_START_PROOF } from '../src/common/constants';
 import { sameDocument } from './claims';
 import { argumentsView, ArgumentDigestError, decodedArgumentsDigest } from '../src/common/digest';
 
@@ -32,6 +32,13 @@ export interface RunStart {
   /** Decoded start headers the run grant rests on (undefined when absent). */
   readonly proof: unknown;
   readonly parentGrant: unknown;
+  /** The schedule proof header (runs a Schedule started; undefined when absent). */
+  readonly scheduleProof?: unknown;
+  /**
+   * The `TemporalScheduledById` search attribute of the start (null when absent). The scheduler sets
+   * it, but so can any client on its own start: a claim, checked against the schedule's record.
+   */
+  readonly scheduledById?: string | null;
 }
 
 export class CallerError extends Error {
@@ -77,6 +84,17 @@ async function decodedArgs(converter: LoadedDataConverter, payloads: Payload[], 
   }
 }
 
+/** Set by the server's scheduler on every run it starts (and settable by any client on its own start). */
+export const SCHEDULED_BY_ID = 'TemporalScheduledById';
+
+/** A keyword search attribute's value: a string, or a list holding one (how SDKs write them). */
+function keywordOf(payload: Payload | undefined): string | null {
+  const value = decodeHeader(payload);
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.length === 1 && typeof value[0] === 'string') return value[0];
+  return null;
+}
+
 // temporal.api.enums.v1.ContinueAsNewInitiator
 const INITIATORS: Record<number, RunStart['initiator']> = { 1: 'continue-as-new', 2: 'retry', 3: 'cron' };
 
@@ -117,6 +135,8 @@ export async function readRunStart(client: Client, caller: CallerFacts): Promise
     }),
     proof: decodeHeader(fields[HEADER_START_PROOF] as Payload | undefined),
     parentGrant: decodeHeader(fields[HEADER_PARENT_GRANT] as Payload | undefined),
+    scheduleProof: decodeHeader(fields[HEADER_SCHEDULE_PROOF] as Payload | undefined),
+    scheduledById: keywordOf(started.searchAttributes?.indexedFields?.[SCHEDULED_BY_ID] as Payload | undefined),
   };
 }
 

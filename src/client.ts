@@ -6,5 +6,7 @@ export { GovernancePlugin, GovernancePluginError, type GovernancePluginOptions, 
 export { startProofInterceptor } from '../interceptors/client';
 export { ApiKeyError, parseApiKey, signStartProof, type ParsedApiKey } from './identity/api-key';
 export type { SignedStartProof, StartProofPayload } from './identity/schema';
+export { scheduleProofInterceptor, updateGovernedSchedule, GovernedScheduleError } from '../interceptors/client/schedule';
+export { signScheduleProof, SCHEDULE_PROOF_TYPE, type ScheduleProofPayload, type SignedScheduleProof } from './identity/schedule-proof';
 // Deny codes, denial details and delegation, to read a governed workflow's outcome.
 export * from './workflow';

@@ -6,6 +6,8 @@ export { closeGovernanceWorker, GovernanceStartupError, runUntilSignal, type Sta
 export { createAuthorizer, decisionIdFor, type AuthorizerOptions } from '../activities/authorize';
 export { enforcementInterceptor, type EnforcementOptions } from '../interceptors/activity';
 export { startProofInterceptor } from '../interceptors/client';
+export { scheduleProofInterceptor, updateGovernedSchedule, GovernedScheduleError } from '../interceptors/client/schedule';
+export { signScheduleProof, verifyScheduleProof, SCHEDULE_PROOF_TYPE, ScheduleProofPayloadSchema, SignedScheduleProofSchema, type ScheduleProofPayload, type SignedScheduleProof } from './identity/schedule-proof';
 export { generateSigningKey, loadSigningKey, loadTrustBundle, KeyError } from './crypto/keys';
 export { nodeEd25519 } from './crypto/node';
 export { nobleEd25519 } from './crypto/noble';

@@ -5,6 +5,7 @@
 import type { ClientOptions, ClientPlugin } from '@temporalio/client';
 import type { BundleOptions, BundlerPlugin, ReplayWorkerOptions, Worker, WorkerOptions, WorkerPlugin } from '@temporalio/worker';
 import { startProofInterceptor } from '../interceptors/client';
+import { scheduleProofInterceptor } from '../interceptors/client/schedule';
 import { parseApiKey } from './identity/api-key';
 import type { TrustBundle } from './artifact/trust-bundle';
 import type { IdentitySource } from './identity/cache';
@@ -92,9 +93,15 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     if (!this.#options.apiKey) return options;
     const existing = options.interceptors?.workflow ?? [];
     if (!Array.isArray(existing)) throw new GovernancePluginError('workflow client interceptors must be an array to add governance');
+    const namespace = options.namespace ?? 'default';
     return {
       ...options,
-      interceptors: { ...options.interceptors, workflow: [...existing, startProofInterceptor(this.#options.apiKey, options.namespace ?? 'default')] },
+      interceptors: {
+        ...options.interceptors,
+        workflow: [...existing, startProofInterceptor(this.#options.apiKey, namespace)],
+        // Schedules this client creates carry a schedule proof (docs/identity.md, Schedules).
+        schedule: [...(options.interceptors?.schedule ?? []), scheduleProofInterceptor(this.#options.apiKey, namespace)],
+      },
     };
   }
 

@@ -11,6 +11,11 @@ export const HEADER_ARTIFACT = 'temporal-governance-artifact';
 export const HEADER_MESSAGE_PROOF = 'temporal-governance-message-proof';
 /** Carries the child-workflow or continue-as-new artifact into the run it authorized. */
 export const HEADER_PARENT_GRANT = 'temporal-governance-parent-grant';
+/**
+ * The schedule proof a client with the plugin attaches to a Schedule's action (signed with its API
+ * key, bound to the schedule id and its action); the server copies it into every run it starts.
+ */
+export const HEADER_SCHEDULE_PROOF = 'temporal-governance-schedule-proof';
 
 /**
  * Memo key a workflow sets on a child workflow to narrow its roles: `{ roles: [...] }`. A child may
@@ -75,4 +80,8 @@ export const DenyCodes = {
   artifactBadSignature: 'ARTIFACT_BAD_SIGNATURE',
   artifactBindingMismatch: 'ARTIFACT_BINDING_MISMATCH',
   artifactExpired: 'ARTIFACT_EXPIRED',
+  /** A run carrying a schedule proof that the schedule's own record (DescribeSchedule) does not list as started by it. */
+  scheduleRunUnconfirmed: 'SCHEDULE_RUN_UNCONFIRMED',
+  /** Another run was already admitted for this schedule's scheduled time. */
+  scheduledTimeReplayed: 'SCHEDULED_TIME_REPLAYED',
 } as const;

@@ -43,7 +43,54 @@ export interface ProofCheckOptions {
 
 /** A proof problem; names the principal once the key is known, so operators see whose start failed. */
 export type ProofProblem = IdentityProblem & { readonly principal?: string };
-const problem = (code: string, reason: string, principal?: string): ProofProblem => (principal ? { code, reason, principal } : { code, reason });
+export const problem = (code: string, reason: string, principal?: string): ProofProblem => (principal ? { code, reason, principal } : { code, reason });
+
+/** A live API key whose signature over a proof payload verified (steps shared by every proof kind). */
+export interface SigningApiKey {
+  readonly id: string;
+  readonly principal: string;
+  /** The key's own role restriction (null: all of its principal's roles). */
+  readonly roles: readonly string[] | null;
+}
+
+/**
+ * The key checks every API-key proof goes through, in this order: the key is known, not revoked,
+ * not expired (at the decision time, nor at the proof's `issuedAt`), and `signature` is a valid
+ * Ed25519 signature by it over the JCS form of `payload`. `what` names the proof in reasons.
+ */
+export function verifyApiKeySignature(
+  payload: { readonly keyId: string; readonly issuedAt: number },
+  signature: string,
+  snapshot: IdentitySnapshot,
+  at: number,
+  ed: Ed25519,
+  what: string,
+): ProofProblem | SigningApiKey {
+  const key = snapshot.apiKey(payload.keyId);
+  if (!key) return problem(DenyCodes.unknownApiKey, `API key ${payload.keyId} is not known to governance`);
+  if (snapshot.revocation('api-key', key.id)) return problem(DenyCodes.apiKeyRevoked, `API key ${key.id} is revoked`, key.principal);
+  if (key.expiresAt !== null && (at >= key.expiresAt || payload.issuedAt >= key.expiresAt)) {
+    return problem(DenyCodes.apiKeyExpired, `API key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`, key.principal);
+  }
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64Url(signature);
+  } catch {
+    return problem(DenyCodes.invalidProof, `malformed ${what} signature`, key.principal);
+  }
+  const message = utf8ToBytes(canonicalize(payload));
+  if (sig.length !== 64 || !ed.verify(sig, message, key.key)) return problem(DenyCodes.invalidProof, `the ${what} does not verify with API key ${key.id}`, key.principal);
+  return { id: key.id, principal: key.principal, roles: key.roles };
+}
+
+/** The identity a verified key proves: its principal must exist and not be revoked; roles only narrow. */
+export function provenIdentity(key: SigningApiKey, snapshot: IdentitySnapshot, payload: unknown): ProofProblem | ProvenIdentity {
+  const principalRoles = snapshot.rolesOf(key.principal);
+  if (principalRoles === undefined) return problem(DenyCodes.unknownPrincipal, `principal ${key.principal} of API key ${key.id} is not known to governance`, key.principal);
+  if (snapshot.revocation('principal', key.principal)) return problem(DenyCodes.principalRevoked, `principal ${key.principal} is revoked`, key.principal);
+  const roles = intersectRoles(key.roles ?? principalRoles, principalRoles);
+  return { keyId: key.id, principal: key.principal, roles, proofId: `sha256:${sha256Hex(canonicalize(payload))}` };
+}
 
 /**
  * Why a run without a start proof is denied, and what to use instead: runs started by the plain
@@ -67,9 +114,9 @@ export function verifyStartProof(
     return problem(DenyCodes.invalidProof, `malformed start proof: ${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'}`);
   }
   const { payload, signature } = parsed.data;
-  const signed = verifyKeySignature(payload, signature, snapshot, at, ed, 'start proof');
-  if ('code' in signed) return signed;
-  const key = signed;
+  const key = verifyApiKeySignature(payload, signature, snapshot, at, ed, 'start proof');
+  if ('code' in key) return key;
+
   for (const field of ['namespace', 'workflowId', 'workflowType', 'taskQueue', 'argsDigest'] as const) {
     if (payload[field] !== start[field]) {
       return problem(DenyCodes.invalidProof, `the start proof is bound to ${field} ${JSON.stringify(payload[field])}, not ${JSON.stringify(start[field])}: a proof starts one workflow only`, key.principal);
@@ -86,36 +133,6 @@ export function verifyStartProof(
     }
   }
   return provenIdentity(key, snapshot, payload);
-}
-
-type KnownKey = NonNullable<ReturnType<IdentitySnapshot['apiKey']>>;
-
-/** The key that signed a proof, if it is known, live and its signature verifies. */
-function verifyKeySignature(payload: StartProofPayload | MessageProofPayload, signature: string, snapshot: IdentitySnapshot, at: number, ed: Ed25519, what: string): ProofProblem | KnownKey {
-  const key = snapshot.apiKey(payload.keyId);
-  if (!key) return problem(DenyCodes.unknownApiKey, `API key ${payload.keyId} is not known to governance`);
-  if (snapshot.revocation('api-key', key.id)) return problem(DenyCodes.apiKeyRevoked, `API key ${key.id} is revoked`, key.principal);
-  if (key.expiresAt !== null && (at >= key.expiresAt || payload.issuedAt >= key.expiresAt)) {
-    return problem(DenyCodes.apiKeyExpired, `API key ${key.id} expired at ${new Date(key.expiresAt).toISOString()}`, key.principal);
-  }
-  let sig: Uint8Array;
-  try {
-    sig = fromBase64Url(signature);
-  } catch {
-    return problem(DenyCodes.invalidProof, `malformed ${what} signature`, key.principal);
-  }
-  const message = utf8ToBytes(canonicalize(payload));
-  if (sig.length !== 64 || !ed.verify(sig, message, key.key)) return problem(DenyCodes.invalidProof, `the ${what} does not verify with API key ${key.id}`, key.principal);
-  return key;
-}
-
-/** The principal behind a verified key, with the key's roles that principal still holds. */
-function provenIdentity(key: KnownKey, snapshot: IdentitySnapshot, payload: StartProofPayload | MessageProofPayload): ProofProblem | ProvenIdentity {
-  const principalRoles = snapshot.rolesOf(key.principal);
-  if (principalRoles === undefined) return problem(DenyCodes.unknownPrincipal, `principal ${key.principal} of API key ${key.id} is not known to governance`, key.principal);
-  if (snapshot.revocation('principal', key.principal)) return problem(DenyCodes.principalRevoked, `principal ${key.principal} is revoked`, key.principal);
-  const roles = intersectRoles(key.roles ?? principalRoles, principalRoles);
-  return { keyId: key.id, principal: key.principal, roles, proofId: `sha256:${sha256Hex(canonicalize(payload))}` };
 }
 
 /** A signal or update as the server recorded it (the WorkflowExecutionSignaled / UpdateAccepted event). */
@@ -154,7 +171,7 @@ export function verifyMessageProof(
     return problem(DenyCodes.invalidProof, `malformed ${what}: ${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'}`);
   }
   const { payload, signature } = parsed.data;
-  const signed = verifyKeySignature(payload, signature, snapshot, at, ed, what);
+  const signed = verifyApiKeySignature(payload, signature, snapshot, at, ed, what);
   if ('code' in signed) return signed;
   const bound: Array<[string, unknown, unknown]> = [
     ['kind', payload.kind, message.kind],

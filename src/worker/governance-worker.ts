@@ -3,6 +3,8 @@
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
 import { callerFromInfo, readDeliveredMessage, readRunStart, runStartCache } from '../../activities/caller';
+import { readScheduleRecord } from '../../activities/schedule';
+import { bindScheduleProof, claimScheduledTime, findScheduledRun } from '../identity/schedule-store';
 import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
@@ -53,6 +55,12 @@ export interface GovernanceWorkerOptions {
   readonly identityRefreshMs?: number;
   /** How much older than the workflow start a start proof may be (default 5 minutes). */
   readonly proofMaxAgeMs?: number;
+  /**
+   * How long after a scheduled run's start (server time) its schedule may take to list it in its
+   * recent actions before the run is denied SCHEDULE_RUN_UNCONFIRMED (default 10000 ms; keep it
+   * below the workflows' authorizationTimeoutMs so the denial is signed). See docs/identity.md.
+   */
+  readonly scheduleConfirmationMs?: number;
   /** How long a decision may wait in the lineage outbox before it is handed to its lineage workflow again (default 30000 ms). */
   readonly lineageSweepMs?: number;
   /**
@@ -114,6 +122,9 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   if (options.logDecisionArguments !== undefined && typeof options.logDecisionArguments !== 'boolean') {
     throw new GovernanceWorkerConfigError(`logDecisionArguments must be true or false, got ${typeof options.logDecisionArguments}`);
   }
+  if (options.scheduleConfirmationMs !== undefined && !(Number.isInteger(options.scheduleConfirmationMs) && options.scheduleConfirmationMs > 0)) {
+    throw new GovernanceWorkerConfigError(`scheduleConfirmationMs must be a positive integer (ms), got ${String(options.scheduleConfirmationMs)}`);
+  }
   if (options.activityInterceptors !== undefined && !(Array.isArray(options.activityInterceptors) && options.activityInterceptors.every((f) => typeof f === 'function'))) {
     throw new GovernanceWorkerConfigError('activityInterceptors must be an array of activity interceptor factories');
   }
@@ -145,6 +156,15 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       runGrant: async (run, grantId) => claimRunGrant(await identity.db(), run, grantId),
       claimGrant: async (claim) => claimStartProof(await identity.db(), claim, undefined, 'grant_claims'),
       claimMessage: async (claim) => claimMessageProof(await identity.db(), claim),
+    },
+    scheduledRuns: {
+      readSchedule: (namespace, scheduleId) => readScheduleRecord(Context.current().client, namespace, scheduleId),
+      claims: {
+        bindProof: async (claim) => bindScheduleProof(await identity.db(), claim),
+        claimScheduledTime: async (claim) => claimScheduledTime(await identity.db(), claim),
+        findScheduledRun: async (run) => findScheduledRun(await identity.db(), run),
+      },
+      confirmWithinMs: options.scheduleConfirmationMs,
     },
     ed25519: nodeEd25519,
     // The same on every worker holding the key: a retried authorization taken by another worker
@@ -196,7 +216,13 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
         const { info, log } = Context.current();
         return observedAuthorize(
           input,
-          { caller: callerFromInfo(info), runStart, message: (caller, lookup) => readDeliveredMessage(Context.current().client, caller, lookup), scheduling: `${info.activityId}@${info.scheduledTimestampMs}` },
+          {
+            caller: callerFromInfo(info),
+            runStart,
+            message: (caller, lookup) => readDeliveredMessage(Context.current().client, caller, lookup),
+            scheduling: `${info.activityId}@${info.scheduledTimestampMs}`,
+            attemptScheduledAt: info.currentAttemptScheduledTimestampMs,
+          },
           { log, scheduledAtMs: info.currentAttemptScheduledTimestampMs },
         );
       },
