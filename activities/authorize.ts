@@ -399,6 +399,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
         snapshot,
         at,
         ed25519,
+        trustBundle: options.trustBundle(),
         maxAgeMs: options.messageProofMaxAgeMs ?? DEFAULT_MESSAGE_PROOF_MAX_AGE_MS,
         readMessage: context.message,
         claim: (claim) => options.startProofs.claimMessage(claim),

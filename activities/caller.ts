@@ -4,7 +4,7 @@
 // start headers) from the first event of its history. Runs on governance workers.
 import type { Client } from '@temporalio/client';
 import { defaultPayloadConverter, type LoadedDataConverter, type Payload, type SerializationContext } from '@temporalio/common';
-import { HEADER_MESSAGE_PROOF, HEADER_PARENT_GRANT, HEADER_SCHEDULE_PROOF, HEADER_START_PROOF } from '../src/common/constants';
+import { HEADER_MESSAGE_PROOF, HEADER_PARENT_GRANT, HEADER_SCHEDULE_PROOF, HEADER_SENDER_GRANT, HEADER_START_PROOF } from '../src/common/constants';
 import { sameDocument } from './claims';
 import { argumentsView, ArgumentDigestError, decodedArgumentsDigest } from '../src/common/digest';
 
@@ -192,8 +192,13 @@ export interface DeliveredMessage {
   /** Event time of the WorkflowExecutionSignaled / WorkflowExecutionUpdateAccepted event. */
   readonly deliveredAt: number;
   readonly args: RunStart['args'];
-  /** The message proof header it carried (undefined when absent). */
+  /**
+   * What proves the sender: the message proof header a client attached, or for a signal a workflow
+   * sent, the sender-grant header (undefined when absent).
+   */
   readonly proof: unknown;
+  /** Signals a workflow sent: the sending run, as the server recorded it; null for a client's signal or an update. */
+  readonly sender: { readonly workflowId: string; readonly runId: string } | null;
 }
 
 /**
@@ -230,7 +235,9 @@ export async function readDeliveredMessage(client: Client, caller: CallerFacts, 
       const context: SerializationContext = { type: 'workflow', namespace: caller.namespace, workflowId: caller.workflowId };
       if (lookup.kind === 'signal' && event.workflowExecutionSignaledEventAttributes) {
         const signaled = event.workflowExecutionSignaledEventAttributes;
-        const proof = decodeHeader(signaled.header?.fields?.[HEADER_MESSAGE_PROOF] as Payload | undefined);
+        const external = signaled.externalWorkflowExecution;
+        const sender = external?.workflowId ? { workflowId: external.workflowId, runId: external.runId ?? '' } : null;
+        const proof = decodeHeader(signaled.header?.fields?.[sender ? HEADER_SENDER_GRANT : HEADER_MESSAGE_PROOF] as Payload | undefined);
         if (proof === undefined || !sameDocument(proof, lookup.proof)) continue;
         const delivered: DeliveredMessage = {
           kind: 'signal',
@@ -239,6 +246,7 @@ export async function readDeliveredMessage(client: Client, caller: CallerFacts, 
           deliveredAt: msOf(event.eventTime),
           args: await decodedArgs(client.options.loadedDataConverter, (signaled.input?.payloads ?? []) as Payload[], context),
           proof,
+          sender,
         };
         if (delivered.name === lookup.name && 'digest' in delivered.args && delivered.args.digest === lookup.argsDigest) return delivered;
         newestWithProof ??= delivered;
@@ -254,6 +262,7 @@ export async function readDeliveredMessage(client: Client, caller: CallerFacts, 
           deliveredAt: msOf(event.eventTime),
           args: await decodedArgs(client.options.loadedDataConverter, (request.input?.args?.payloads ?? []) as Payload[], context),
           proof: decodeHeader(request.input?.header?.fields?.[HEADER_MESSAGE_PROOF] as Payload | undefined),
+          sender: null,
         };
       }
     }

@@ -4,11 +4,12 @@
 // may do). Everything compared here comes from the server: the message's name, update id,
 // arguments, proof header and delivery time are read from the run's history, and the request's
 // claims of them must match.
-import { CLOCK_SKEW_MS, type Ed25519 } from '../src/artifact/artifact';
+import { CLOCK_SKEW_MS, verifySignedArtifact, type Ed25519 } from '../src/artifact/artifact';
+import type { TrustBundle } from '../src/artifact/trust-bundle';
 import { DenyCodes } from '../src/common/constants';
 import type { AuthorizationRequest } from '../src/common/schemas';
 import { verifyMessageProof, type ProvenIdentity } from '../src/identity/proof';
-import type { IdentitySnapshot } from '../src/identity/snapshot';
+import { intersectRoles, revocationProblem, type IdentitySnapshot } from '../src/identity/snapshot';
 import type { CallerFacts, DeliveredMessage, MessageLookup } from './caller';
 import { describeClaim, sameDocument } from './claims';
 
@@ -23,6 +24,8 @@ export interface MessageFacts {
   readonly snapshot: IdentitySnapshot;
   readonly at: number;
   readonly ed25519: Ed25519;
+  /** Verifies the run grant a sending workflow attaches to its signals. */
+  readonly trustBundle: TrustBundle;
   readonly maxAgeMs: number;
   readonly readMessage: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage | null>;
   readonly claim: (claim: { _id: string; workflowId: string; runId: string; messageId: string }) => Promise<'claimed' | 'same' | 'replayed'>;
@@ -61,6 +64,7 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
   if (!sameDocument(request.proof, delivered.proof)) return mismatch('proof', request.proof, delivered.proof);
   if ('error' in delivered.args) return { code: DenyCodes.malformedRequest, reason: `the ${kind}'s input has no argument digest: ${delivered.args.error}` };
   if (delivered.args.digest !== request.argsDigest) return mismatch('argsDigest', request.argsDigest, delivered.args.digest);
+  if (delivered.sender) return senderRun(facts, delivered.sender, delivered.proof);
   const proven = verifyMessageProof(
     delivered.proof,
     {
@@ -84,4 +88,25 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
   const claimed = await facts.claim({ _id: proven.proofId, workflowId: caller.workflowId, runId: caller.runId, messageId: request.messageId });
   if (claimed === 'replayed') return { code: DenyCodes.proofReplayed, reason: `this ${kind} proof was already used; a proof admits one message only`, principal: proven.principal };
   return proven;
+}
+
+/**
+ * A signal one workflow sent another: the server records the sending run on the signaled event,
+ * and the sender attached its run grant. The signal acts on that grant's authority (its principal,
+ * credential and roles, less any the principal has lost) if the grant is valid, unrevoked and
+ * bound to the very run the server names. No single-use claim: the server alone writes the sender,
+ * so the grant cannot be carried by anyone else's signal.
+ */
+function senderRun(facts: MessageFacts, sender: { workflowId: string; runId: string }, grant: unknown): Denied | ProvenIdentity {
+  const verified = verifySignedArtifact(grant, facts.trustBundle, facts.at, facts.ed25519);
+  if (!verified.ok) return { code: DenyCodes.invalidProof, reason: `the signal from workflow ${sender.workflowId} carries no valid run grant: ${verified.reason}` };
+  const p = verified.value.payload;
+  if (p.action !== 'workflow' || p.namespace !== facts.caller.namespace || p.workflowId !== sender.workflowId || p.runId !== sender.runId) {
+    return { code: DenyCodes.invalidProof, reason: `the grant on the signal is ${p.action} ${p.id} of ${p.workflowId}/${p.runId}, not the run grant of its sender ${sender.workflowId}/${sender.runId} (as the server recorded it)`, principal: p.principal };
+  }
+  const revoked = revocationProblem(p, facts.snapshot);
+  if (revoked) return { ...revoked, principal: p.principal };
+  const current = facts.snapshot.rolesOf(p.principal);
+  if (current === undefined) return { code: DenyCodes.unknownPrincipal, reason: `principal ${p.principal} is not known to governance`, principal: p.principal };
+  return { keyId: p.credential, principal: p.principal, roles: intersectRoles(p.roles, current), proofId: p.id };
 }

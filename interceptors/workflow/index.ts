@@ -35,6 +35,7 @@ import {
   type WorkflowOutboundCallsInterceptor,
   type Next,
   type SignalInput,
+  type SignalWorkflowInput,
   type UpdateInput,
 } from '@temporalio/workflow';
 import {
@@ -44,6 +45,7 @@ import {
   HEADER_ARTIFACT,
   HEADER_MESSAGE_PROOF,
   HEADER_PARENT_GRANT,
+  HEADER_SENDER_GRANT,
   HEADER_START_PROOF,
   IDENTITY_STALE_FAILURE,
   DELEGATE_MEMO,
@@ -359,7 +361,14 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
   async handleSignal(input: SignalInput, next: Next<WorkflowInboundCallsInterceptor, 'handleSignal'>): Promise<void> {
     this.signals += 1;
     const decision = await this.inTurn(
-      this.run.authorizeMessage({ kind: 'signal', name: input.signalName, messageId: `signal-${this.signals}`, args: input.args, proof: readHeader(input.headers, HEADER_MESSAGE_PROOF) ?? null }),
+      this.run.authorizeMessage({
+        kind: 'signal',
+        name: input.signalName,
+        messageId: `signal-${this.signals}`,
+        args: input.args,
+        // A client's message proof, or the run grant of a workflow that sent it (governance reads which from the server's record).
+        proof: readHeader(input.headers, HEADER_MESSAGE_PROOF) ?? readHeader(input.headers, HEADER_SENDER_GRANT) ?? null,
+      }),
     );
     if ('denied' in decision) return this.run.refuseMessage(decision.denied);
     return next(input);
@@ -505,6 +514,12 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
       delegateRoles: parsedDelegation?.data?.roles ?? null,
     });
     return next({ ...input, headers: withHeader(input.headers, HEADER_PARENT_GRANT, artifact) });
+  }
+
+  /** A signal to another workflow carries this run's grant: its receiver admits it on this run's authority. */
+  async signalWorkflow(input: SignalWorkflowInput, next: Next<WorkflowOutboundCallsInterceptor, 'signalWorkflow'>): Promise<void> {
+    const grant = await this.run.grantReady;
+    return next({ ...input, headers: withHeader(input.headers, HEADER_SENDER_GRANT, grant) });
   }
 
   /**

@@ -9,6 +9,8 @@ export const HEADER_START_PROOF = 'temporal-governance-start-proof';
 export const HEADER_ARTIFACT = 'temporal-governance-artifact';
 /** The sender's proof on a signal or update (signed with its API key, bound to that message). */
 export const HEADER_MESSAGE_PROOF = 'temporal-governance-message-proof';
+/** On a signal one workflow sends another: the sending run's grant (its authority, checked against the server-set sender). */
+export const HEADER_SENDER_GRANT = 'temporal-governance-sender-grant';
 /** Carries the child-workflow or continue-as-new artifact into the run it authorized. */
 export const HEADER_PARENT_GRANT = 'temporal-governance-parent-grant';
 /**
