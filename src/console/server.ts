@@ -24,7 +24,10 @@ export class ConsoleInputError extends Error {
 /** The files under assets/ the console serves: a fixed list, so nothing else in that folder is ever reachable. */
 export const ASSETS = new Map<string, string>([['console.css', 'text/css; charset=utf-8']]);
 
-const wantsJson = (request: FastifyRequest) => request.url.startsWith('/api/') || request.url === '/readyz' || request.url === '/healthz';
+const wantsJson = (request: FastifyRequest) => {
+  const path = request.url.split('?')[0]!;
+  return path.startsWith('/api/') || path === '/readyz' || path === '/healthz';
+};
 
 function sameToken(given: string, expected: string): boolean {
   const a = Buffer.from(given);
