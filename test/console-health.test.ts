@@ -4,6 +4,8 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { MongoClient } from 'mongodb';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { parseConsoleOptions } from '../src/console/options';
 import { startConsole, type RunningConsole } from '../src/console/server';
@@ -13,6 +15,8 @@ import { freePort } from '../src/stack/stack';
 import { governanceHealthUrl } from '../src/worker/governance-worker';
 import { closeGovernanceWorker, GovernanceStartupError } from '../src/worker/lifecycle';
 import { payOnce } from './fixtures/workflows';
+import { launchChromium } from './helpers/browser';
+import { installOtelSdk } from './helpers/otel';
 import { startTestConsole, type TestConsole } from './helpers/console';
 import { address, expectGovernanceDenied, governedEnv, seedIdentity, uniqueName, type Env } from './helpers/harness';
 
@@ -216,6 +220,26 @@ describe('governance worker health port', () => {
     await expect(fetch(`${url}/healthz`)).rejects.toThrow();
   });
 
+  test("with the application's MeterProvider registered: refused without health.metricReader; with it, /metrics serializes that reader", async () => {
+    const sdk = installOtelSdk();
+    try {
+      const refused = await env.governanceWorker({ health: { port: 0 } }).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(GovernanceStartupError);
+      expect((refused as Error).message).toMatch(/a MeterProvider is already registered .* pass it as health\.metricReader/);
+      const worker = await env.governanceWorker({ health: { port: 0, metricReader: sdk.reader } });
+      try {
+        const families = parseMetrics(await (await fetch(`${governanceHealthUrl(worker)}/metrics`)).text());
+        expect(sample(families, 'governance_worker_policy', { governance_policy_id: 'test-policy' })).toBe(1);
+        // The application's resource, as its own exporters see it.
+        expect(families.has('target_info')).toBe(true);
+      } finally {
+        await closeGovernanceWorker(worker);
+      }
+    } finally {
+      await sdk.shutdown();
+    }
+  });
+
   test('a health port already in use stops the worker from starting, with the port named', async () => {
     const busy = await startTestConsole({ database: env.lineageDatabase });
     try {
@@ -233,4 +257,88 @@ describe('governance worker health port', () => {
     await expect(env.governanceWorker({ health: { port: 70_000 } })).rejects.toThrow(/health: port: /);
     await expect(env.governanceWorker({ health: { port: 1, extra: true } as never })).rejects.toThrow(/health: .*unrecognized/i);
   });
+});
+
+describe('health dashboard in chromium', () => {
+  const screenshots = join(__dirname, '..', 'docs', 'screenshots');
+  let browser: Browser;
+  let own: Env;
+  let dashboard: TestConsole;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    // A task queue of its own: no poller of the tests above is listed on it.
+    own = await governedEnv();
+    dashboard = await startTestConsole({ database: own.lineageDatabase, bundlePath: own.keys.bundlePath, governanceTaskQueue: own.governanceTaskQueue, webUiUrl: 'http://127.0.0.1:8233' });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await dashboard?.stop();
+    await own?.close();
+  });
+
+  const statusOf = (page: Page, check: string) => page.locator(`.health-summary li[data-check="${check}"]`).getAttribute('data-status');
+
+  test('ok with a governance worker running; after it stops, its pollers are flagged', async () => {
+    const governance = await own.governanceWorker();
+    const app = await own.appWorker();
+    const runs = [governance.run(), app.run()];
+    const pay = (amount: number) => own.client.workflow.start(payOnce, { taskQueue: own.taskQueue, workflowId: uniqueName('dashboard-pay'), args: [amount, uniqueName('marker')] });
+    let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      governance.shutdown();
+      app.shutdown();
+      await Promise.all(runs);
+    };
+    try {
+      await (await pay(120)).result();
+      await (await pay(480)).result();
+      await expectGovernanceDenied(await pay(5000));
+      // Until lineage holds all of it (the overall status is ok only once nothing waits).
+      await until('lineage caught up', async () => {
+        const { body } = await json(`${dashboard.url}/api/health`);
+        const checks = body.checks as { lineage: { details: { outbox: { pending: number }; stored: { count: number } } } };
+        return body.status === 'ok' && checks.lineage.details.outbox.pending === 0 && checks.lineage.details.stored.count >= 6 ? true : undefined;
+      });
+
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${dashboard.url}/health`);
+      expect(await page.locator('[data-overall]').getAttribute('data-overall')).toBe('ok');
+      for (const check of ['pollers', 'policy', 'identity', 'lineage', 'keys', 'decisions', 'mongodb', 'temporal']) expect(await statusOf(page, check)).toBe('ok');
+      await expect(page.locator('#check-policy').innerText()).resolves.toContain('test-policy');
+      await expect(page.locator('#check-decisions').innerText()).resolves.toContain('AMOUNT_OVER_LIMIT');
+      await expect(page.locator('#check-keys').innerText()).resolves.toContain('test-key-1');
+      await page.screenshot({ path: join(screenshots, 'console-health.png'), fullPage: true });
+
+      const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+      await phone.goto(`${dashboard.url}/health`);
+      // Readable on a phone: nothing wider than the screen but the scrollable tables.
+      const overflow = await phone.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      expect(overflow).toBe(0);
+      await phone.screenshot({ path: join(screenshots, 'console-health-phone.png'), fullPage: true });
+      await phone.close();
+
+      await stop();
+      // Temporal keeps listing a stopped poller for 5 minutes; the check flags it once its last
+      // poll is older than the threshold (90 s by default).
+      await until('the stopped worker to be flagged on both task queue types', async () => {
+        const { body } = await json(`${dashboard.url}/api/health`);
+        const types = (body.checks as { pollers: { details: { types: Array<{ recentPollers: number }> } } }).pollers.details.types;
+        return types.every((t) => t.recentPollers === 0) ? true : undefined;
+      }, 200_000);
+      await page.goto(`${dashboard.url}/health`);
+      expect(await statusOf(page, 'pollers')).toBe('fail');
+      expect(await page.locator('[data-overall]').getAttribute('data-overall')).toBe('fail');
+      const pollers = await page.locator('#check-pollers').innerText();
+      expect(pollers).toMatch(/no governance worker polled the workflow and activity task queue/);
+      expect(pollers).toMatch(/not polling/i);
+      expect(await statusOf(page, 'policy')).toBe('warn');
+      await page.screenshot({ path: join(screenshots, 'console-health-flagged.png'), fullPage: true });
+      await page.close();
+    } finally {
+      await stop();
+    }
+  }, 300_000);
 });

@@ -31,3 +31,8 @@ export function policyOfIdentity(identity: string): ClaimedPolicy | null {
   }
   return { id, version: match[2]! };
 }
+
+/** The identity without its policy announcement (what the SDK would have used), for display next to the policy. */
+export function identityWithoutPolicy(identity: string): string {
+  return identity.replace(SUFFIX, '');
+}

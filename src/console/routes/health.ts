@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { formatDuration, type HealthStatus } from '../../health/check';
 import { identityProbe } from '../../health/identity';
 import { consoleMetrics, PROMETHEUS_CONTENT_TYPE } from '../../health/prometheus';
+import { identityWithoutPolicy } from '../../health/worker-identity';
 import { CHECK_TITLES, READINESS_DEADLINE_MS, runHealthChecks, runReadinessChecks, type CheckName, type HealthReport, type HealthSources } from '../../health/report';
 import type { ConsoleContext } from '../context';
 import { sendPage } from '../render';
@@ -49,6 +50,7 @@ function dashboardView(report: HealthReport, ctx: ConsoleContext) {
       })),
       workers: c.pollers.details.workers.map((w) => ({
         identity: w.identity,
+        shown: identityWithoutPolicy(w.identity),
         policy: w.policy ? `${w.policy.id} ${shortVersion(w.policy.version)}` : 'none announced',
         workflowAge: age(w.workflowAgeMs),
         activityAge: age(w.activityAgeMs),
@@ -56,7 +58,7 @@ function dashboardView(report: HealthReport, ctx: ConsoleContext) {
       })),
     },
     policy: c.policy.details && {
-      workers: c.policy.details.workers.map((w) => ({ identity: w.identity, id: w.policy?.id ?? 'none announced', version: w.policy?.version ?? '' })),
+      workers: c.policy.details.workers.map((w) => ({ identity: w.identity, shown: identityWithoutPolicy(w.identity), id: w.policy?.id ?? 'none announced', version: w.policy?.version ?? '' })),
       decided: c.policy.details.decided.map((p) => ({ id: p.id, version: p.version, decisions: p.decisions, last: time(p.lastIssuedAt) })),
     },
     identity: c.identity.details && {
