@@ -225,7 +225,7 @@ describe('governance worker health port', () => {
     try {
       const refused = await env.governanceWorker({ health: { port: 0 } }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(GovernanceStartupError);
-      expect((refused as Error).message).toMatch(/a MeterProvider is already registered .* pass it as health\.metricReader/);
+      expect((refused as Error).message).toMatch(/MeterProvider is already registered .* pass it as health\.metricReader/);
       const worker = await env.governanceWorker({ health: { port: 0, metricReader: sdk.reader } });
       try {
         const families = parseMetrics(await (await fetch(`${governanceHealthUrl(worker)}/metrics`)).text());
