@@ -1,7 +1,8 @@
 // Node entry point: wiring for Clients and Workers, the governance worker, keys and policy tools.
 // Workflow code imports nothing from here; see `temporal-governance/workflow`.
 export { GovernancePlugin, GovernancePluginError, WORKFLOW_INTERCEPTORS_MODULE, type GovernancePluginOptions, type IdentityOptions } from './plugin';
-export { createGovernanceWorker, type GovernanceWorkerOptions } from './worker/governance-worker';
+export { createGovernanceWorker, governanceHealthUrl, type GovernanceWorkerOptions } from './worker/governance-worker';
+export type { WorkerHealthOptions } from './health/worker-server';
 export { closeGovernanceWorker, GovernanceStartupError, runUntilSignal, type StartupCheck } from './worker/lifecycle';
 export { createAuthorizer, decisionIdFor, type AuthorizerOptions } from '../activities/authorize';
 export { enforcementInterceptor, type EnforcementOptions } from '../interceptors/activity';

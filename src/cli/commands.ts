@@ -123,7 +123,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'policy check', args: 'FILE', summary: 'Validate a policy file and print its version.' },
   {
     name: 'worker governance',
-    args: '--policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--log-level L] [--database DB] [connection options]',
+    args: '--policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--log-level L] [--health-port N] [--health-host HOST] [--database DB] [connection options]',
     summary: 'Run a governance worker (the authorization activity) until SIGINT/SIGTERM.',
     options: [
       ['--policy FILE', 'the policy (YAML or JSON)'],
@@ -132,6 +132,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['--task-queue Q', 'governance task queue (default temporal-governance)'],
       ['--ttl-ms N', 'artifact lifetime in milliseconds (default 300000)'],
       ['--log-level L', 'trace|debug|info|warn|error (default info: one line per decision)'],
+      ['--health-port N', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (default: no health port)'],
+      ['--health-host HOST', 'address the health port binds (default 127.0.0.1)'],
       DATABASE,
     ],
     temporal: 'client',

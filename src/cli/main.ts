@@ -184,7 +184,7 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
     case 'worker': {
       const { CLIENT_OPTIONS, connectNative, DATA_CONVERTER_ENV, loadDataConverterModule } = await import('./temporal');
       const { DefaultLogger, NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
-      const { createGovernanceWorker } = await import('../worker/governance-worker');
+      const { createGovernanceWorker, governanceHealthUrl } = await import('../worker/governance-worker');
       const { GovernancePlugin } = await import('../plugin');
       if (sub === 'governance' || sub === 'demo-app') {
         // Before the worker exists: INFO carries one line per governance decision (docs/observability.md).
@@ -199,9 +199,14 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
           'ttl-ms': { type: 'string' },
           database: { type: 'string' },
           'log-level': { type: 'string' },
+          'health-port': { type: 'string' },
+          'health-host': { type: 'string' },
           ...CLIENT_OPTIONS,
         });
         required(values, 'policy', 'key', 'bundle');
+        const healthPort = values['health-port'] === undefined ? undefined : Number(values['health-port']);
+        if (healthPort !== undefined && !(Number.isInteger(healthPort) && healthPort >= 1 && healthPort <= 65_535)) throw new UsageError('--health-port must be an integer from 1 to 65535');
+        if (values['health-host'] !== undefined && healthPort === undefined) throw new UsageError('--health-host needs --health-port');
         const mongoUri = process.env.MONGODB_URI;
         if (!mongoUri) throw new UsageError('MONGODB_URI must point at the MongoDB that stores identity and lineage');
         const ttl = values['ttl-ms'] === undefined ? undefined : Number(values['ttl-ms']);
@@ -222,8 +227,11 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
             mongoUri,
             database: values.database,
             dataConverter,
+            health: healthPort === undefined ? undefined : { port: healthPort, host: values['health-host'] },
           });
-          // Resolves once drained; the worker's MongoDB clients and timers are released by then.
+          const healthUrl = governanceHealthUrl(worker);
+          if (healthUrl !== undefined) out(`health port ${healthUrl} (/healthz /readyz /metrics)`);
+          // Resolves once drained; the worker's MongoDB clients and timers (and the health port) are released by then.
           await runUntilSignal(worker, out);
         } finally {
           await connection.close();

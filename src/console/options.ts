@@ -1,6 +1,9 @@
 // The console's settings: one zod schema, parsed at the boundary (CLI flags or a caller's object).
 import { z } from 'zod';
 import { DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
+import { DEFAULT_KEY_WARN_DAYS } from '../health/keys';
+import { DEFAULT_POLLER_STALE_AFTER_MS } from '../health/pollers';
+import { DEFAULT_MAX_STALENESS_MS } from '../identity/cache';
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -20,6 +23,12 @@ export const ConsoleOptionsSchema = z
     governanceTaskQueue: z.string().min(1).default(DEFAULT_GOVERNANCE_TASK_QUEUE),
     /** Base URL of the Temporal Web UI, for links to runs (e.g. http://127.0.0.1:8233). */
     webUiUrl: z.string().url().optional(),
+    /** Health: a governance task queue poller counts as polling when it polled within this (docs/console.md#health-dashboard). */
+    pollerStaleAfterMs: z.number().int().min(1_000).default(DEFAULT_POLLER_STALE_AFTER_MS),
+    /** Health: identity state older than this is stale (the deciders' maxStalenessMs). */
+    identityMaxStalenessMs: z.number().int().min(100).default(DEFAULT_MAX_STALENESS_MS),
+    /** Health: warn this many days before a signing key's notAfter. */
+    keyWarnDays: z.number().int().min(0).default(DEFAULT_KEY_WARN_DAYS),
   })
   .strict()
   .superRefine((o, ctx) => {

@@ -32,7 +32,10 @@ export const ASSETS = new Map<string, string>([
   ['proof-viewer.js', 'text/javascript; charset=utf-8'],
 ]);
 
-const wantsJson = (request: FastifyRequest) => request.url.startsWith('/api/') || request.url === '/readyz' || request.url === '/healthz';
+const wantsJson = (request: FastifyRequest) => {
+  const path = request.url.split('?')[0]!;
+  return path.startsWith('/api/') || path === '/readyz' || path === '/healthz';
+};
 
 function sameToken(given: string, expected: string): boolean {
   const a = Buffer.from(given);

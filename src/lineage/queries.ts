@@ -1,9 +1,10 @@
 // Auditor reads of the lineage collection. Every document is parsed with LineageRecordSchema on the
 // way out: a document that does not parse is reported by its _id, never cast to a record. Uses only
 // what FerretDB v1 also serves: find with equality, $in, $gte, sort, limit and countDocuments.
-import { outcomeCollection } from './store';
-import { OutcomeRecordSchema, type OutcomeRecord } from './schema';
+import { outboxCollection, outcomeCollection } from './store';
+import { DEAD_LETTER_COLLECTION, OutcomeRecordSchema, type OutcomeRecord } from './schema';
 import type { Collection, Db, Document, Filter, Sort } from 'mongodb';
+import { z } from 'zod';
 import { LINEAGE_COLLECTION, LineageRecordSchema, type LineageRecord } from './schema';
 
 /** A stored document that is not a valid lineage record. */
@@ -163,4 +164,110 @@ export async function chainNeighbours(db: Db, rootId: string, seq: number): Prom
     raw(db).findOne({ rootId, seq: seq + 1 }, { projection: { _id: 1 } }),
   ]);
   return { previous: previous ? parseLineageDocument(previous) : null, nextId: next ? String(next._id) : null };
+}
+
+/** What the health dashboard reads of one recent decision: a projection, parsed like any document. */
+const RecentDecisionSchema = LineageRecordSchema.pick({ _id: true, decision: true, denyCode: true, issuedAt: true, recordedAt: true, policy: true }).extend({
+  artifact: z.object({ payload: z.object({ kid: z.string() }) }).nullable().optional(),
+  denial: z.object({ payload: z.object({ kid: z.string() }) }).nullable().optional(),
+});
+
+export interface RecentDecision {
+  readonly id: string;
+  readonly decision: 'allow' | 'deny';
+  readonly denyCode: string | null;
+  readonly issuedAt: Date;
+  readonly recordedAt: Date;
+  readonly policy: { readonly id: string; readonly version: string };
+  /** Signing key of the artifact or denial. */
+  readonly kid: string | null;
+}
+
+export interface RecentDecisions {
+  /** Newest first, at most `limit`. */
+  readonly decisions: readonly RecentDecision[];
+  /** More than `limit` decisions were issued since `since`: only the newest `limit` are here. */
+  readonly truncated: boolean;
+  /** Documents in the window that did not parse (run "lineage verify" on their roots). */
+  readonly malformed: number;
+}
+
+/**
+ * Decisions issued at or after `since`, newest first, at most `limit` (index: decision_time), read
+ * as a small projection: the health dashboard's rates, lag and policies come from one bounded read.
+ */
+export async function recentDecisions(db: Db, query: { since: Date; limit: number }): Promise<RecentDecisions> {
+  const docs = await raw(db)
+    .find(
+      { decision: { $in: ['allow', 'deny'] }, issuedAt: { $gte: query.since } },
+      { projection: { decision: 1, denyCode: 1, issuedAt: 1, recordedAt: 1, policy: 1, 'artifact.payload.kid': 1, 'denial.payload.kid': 1 } },
+    )
+    .sort({ issuedAt: -1 })
+    .limit(query.limit + 1)
+    .toArray();
+  const decisions: RecentDecision[] = [];
+  let malformed = 0;
+  for (const doc of docs.slice(0, query.limit)) {
+    const parsed = RecentDecisionSchema.safeParse(doc);
+    if (!parsed.success) {
+      malformed += 1;
+      continue;
+    }
+    const d = parsed.data;
+    decisions.push({ id: d._id, decision: d.decision, denyCode: d.denyCode, issuedAt: d.issuedAt, recordedAt: d.recordedAt, policy: d.policy, kid: d.artifact?.payload.kid ?? d.denial?.payload.kid ?? null });
+  }
+  return { decisions, truncated: docs.length > query.limit, malformed };
+}
+
+/** Decisions (allow and deny) issued at or after `since` (index: decision_time). */
+export async function countDecisionsSince(db: Db, since: Date): Promise<{ allow: number; deny: number }> {
+  const [allow, deny] = await Promise.all((['allow', 'deny'] as const).map((decision) => raw(db).countDocuments({ decision, issuedAt: { $gte: since } })));
+  return { allow: allow!, deny: deny! };
+}
+
+const OutboxSampleSchema = z.object({
+  _id: z.string(),
+  rootId: z.string(),
+  at: z.date(),
+  attempts: z.number().int().nonnegative().optional(),
+  signal: z.object({ signed: z.object({ payload: z.object({ issuedAt: z.number() }) }) }).optional(),
+});
+
+export interface OutboxSample {
+  readonly id: string;
+  readonly rootId: string;
+  /** When it is next due for re-delivery. */
+  readonly dueAt: Date;
+  readonly attempts: number;
+  /** The decision's issue time (ms), from its signed payload; null if the entry does not carry one. */
+  readonly issuedAt: number | null;
+}
+
+export interface OutboxBacklog {
+  /** Decisions written to `lineage_outbox` and not chained yet. */
+  readonly pending: number;
+  /** Decisions in `lineage_dead_letters`: no lineage workflow can take them (docs/lineage.md). */
+  readonly deadLetters: number;
+  /** The `sample` entries due soonest (index: outbox_time), for per-root backlog and the oldest decision. */
+  readonly sampled: readonly OutboxSample[];
+}
+
+/** The lineage hand-off backlog: counts, and a bounded sample of what waits, read as a projection. */
+export async function outboxBacklog(db: Db, sample: number): Promise<OutboxBacklog> {
+  const [pending, deadLetters, docs] = await Promise.all([
+    outboxCollection(db).countDocuments({}),
+    db.collection(DEAD_LETTER_COLLECTION).countDocuments({}),
+    outboxCollection(db)
+      .find({}, { projection: { rootId: 1, at: 1, attempts: 1, 'signal.signed.payload.issuedAt': 1 } })
+      .sort({ at: 1 })
+      .limit(sample)
+      .toArray(),
+  ]);
+  const sampled: OutboxSample[] = [];
+  for (const doc of docs) {
+    const parsed = OutboxSampleSchema.safeParse(doc);
+    if (!parsed.success) continue; // the sweeper reports and handles entries of its own format
+    sampled.push({ id: parsed.data._id, rootId: parsed.data.rootId, dueAt: parsed.data.at, attempts: parsed.data.attempts ?? 0, issuedAt: parsed.data.signal?.signed.payload.issuedAt ?? null });
+  }
+  return { pending, deadLetters, sampled };
 }

@@ -28,7 +28,10 @@ import { observeAuthorizations } from '../observability/authorization';
 import type { DataConverter } from '@temporalio/common';
 import { guardedDataConverter } from './data-converter';
 import type { Duration } from '@temporalio/common';
-import { checkMongoReachable, checkSearchAttributes, holdResources, once, releaseAfterRun } from './lifecycle';
+import { checkMongoReachable, checkSearchAttributes, GovernanceStartupError, holdResources, once, releaseAfterRun } from './lifecycle';
+import { hostname } from 'node:os';
+import { governanceWorkerIdentity } from '../health/worker-identity';
+import type { WorkerHealthOptions, WorkerHealthServer } from '../health/worker-server';
 
 
 export interface GovernanceWorkerOptions {
@@ -91,6 +94,19 @@ export interface GovernanceWorkerOptions {
   readonly shutdownGraceTime?: Duration;
   /** Passed to the Worker: after this long a shutdown gives up draining and `run()` rejects (default: no limit). */
   readonly shutdownForceTime?: Duration;
+  /**
+   * Opt-in health port serving /healthz, /readyz and /metrics (docs/operations.md#health-port),
+   * e.g. `{ port: 9464 }`; binds 127.0.0.1 unless `host` says otherwise. Off by default. It closes
+   * when the worker's run ends (or closeGovernanceWorker).
+   */
+  readonly health?: WorkerHealthOptions;
+}
+
+const healthServers = new WeakMap<Worker, WorkerHealthServer>();
+
+/** The URL of a governance worker's health port (e.g. http://127.0.0.1:9464), undefined without one. */
+export function governanceHealthUrl(worker: Worker): string | undefined {
+  return healthServers.get(worker)?.url;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_TIME = '10s';
@@ -131,6 +147,14 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // Every Worker and Client below uses it: a payload it cannot read fails typed and named (codec
   // mismatch). Checked before anything connects: a bad converter leaves no client behind.
   const dataConverter = guardedDataConverter(options.dataConverter);
+  // Loaded only when asked for: the health port brings Fastify and the OpenTelemetry SDK.
+  const healthModule = options.health === undefined ? undefined : await import('../health/worker-server');
+  let healthOptions;
+  try {
+    healthOptions = healthModule?.parseWorkerHealthOptions(options.health);
+  } catch (err) {
+    throw new GovernanceWorkerConfigError((err as Error).message);
+  }
   const identity = options.identitySource ?? mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
@@ -138,8 +162,12 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   let sweeper: { stop(): Promise<void> } | undefined;
+  let healthServer: WorkerHealthServer | undefined;
+  let createdWorker: Worker | undefined;
   // Everything the worker opens, released when its run ends (or by closeGovernanceWorker).
   const release = once(async () => {
+    // First: its /readyz reads the identity source closed below.
+    await healthServer?.close();
     await sweeper?.stop();
     await Promise.all([identity.close(), lineageDb.close()]);
   });
@@ -203,10 +231,25 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     // namespace without the search attributes would leave denials where operators cannot see them.
     await checkMongoReachable(identity.db, options.mongoUri, options.database);
     await checkSearchAttributes(options.connection, options.namespace ?? 'default');
+    if (healthModule && healthOptions) {
+      // Before the native worker exists, so a port in use stops nothing that must be drained.
+      try {
+        healthServer = await healthModule.startWorkerHealthServer(healthOptions, {
+          taskQueue,
+          policy: { id: policy.id, version: policy.version },
+          readiness: healthModule.workerReadiness({ db: identity.db, identity: () => identity.current(), maxStalenessMs, state: () => createdWorker?.getState() ?? 'STARTING' }),
+        });
+      } catch (err) {
+        throw new GovernanceStartupError('health-port', (err as Error).message);
+      }
+    }
     const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue,
+    // The SDK's default identity plus the policy, so DescribeTaskQueue (and the console's health
+    // page) shows which policy each governance worker decides under.
+    identity: governanceWorkerIdentity(`${process.pid}@${hostname()}`, policy),
     dataConverter,
     // The lineage workflow is bundled without the governance workflow interceptors: it records
     // governance, it is not governed by it (it would need an authorization to record one).
@@ -272,6 +315,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     ],
     });
     holdResources(worker, release);
+    if (healthServer) healthServers.set(worker, healthServer);
+    createdWorker = worker;
     return worker;
   } catch (err) {
     await release();
