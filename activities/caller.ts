@@ -237,7 +237,9 @@ export async function readDeliveredMessage(client: Client, caller: CallerFacts, 
         const signaled = event.workflowExecutionSignaledEventAttributes;
         const external = signaled.externalWorkflowExecution;
         const sender = external?.workflowId ? { workflowId: external.workflowId, runId: external.runId ?? '' } : null;
-        const proof = decodeHeader(signaled.header?.fields?.[sender ? HEADER_SENDER_GRANT : HEADER_MESSAGE_PROOF] as Payload | undefined);
+        // As the workflow side reads it: a client's message proof first, else a sending run's grant.
+        const fields = signaled.header?.fields ?? {};
+        const proof = decodeHeader((fields[HEADER_MESSAGE_PROOF] ?? fields[HEADER_SENDER_GRANT]) as Payload | undefined);
         if (proof === undefined || !sameDocument(proof, lookup.proof)) continue;
         const delivered: DeliveredMessage = {
           kind: 'signal',

@@ -1,0 +1,80 @@
+// Attack suite: signals and updates. The attacker can signal any workflow, read every history
+// (so copy every proof and grant), run workflows of their own that signal, and run code on the
+// legitimate worker that asks governance directly. None of it may reach a handler.
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { HEADER_MESSAGE_PROOF, HEADER_SENDER_GRANT } from '../../src/common/constants';
+import { runsOf } from '../fixtures/activities';
+import { finishSignal, instructAnother, instructSignal, steered } from '../fixtures/workflows';
+import { governedEnv, uniqueName, type Env } from '../helpers/harness';
+import { arsenal, authorizationsOf, eventually, issuedArtifact, type Arsenal } from './helpers';
+
+let env: Env;
+let arms: Arsenal;
+beforeAll(async () => {
+  env = await governedEnv();
+  arms = await arsenal(env);
+});
+afterAll(async () => env?.close());
+
+async function signalDecisions(workflowId: string, count: number) {
+  return eventually(`${count} signal decision(s) of ${workflowId}`, async () => {
+    const d = (await authorizationsOf(env.client, workflowId)).filter((a) => a.request.action === 'signal');
+    return d.length >= count ? d.map((a) => (a.result.decision === 'allow' ? { decision: 'allow', principal: a.result.artifact.payload.principal } : { decision: 'deny', code: a.result.denial.payload.code })) : undefined;
+  });
+}
+
+test('a governed workflow steers another: its signal is admitted on the sending run\'s authority', async () => {
+  const marker = uniqueName('w2w');
+  await env.run(async () => {
+    const target = await env.client.workflow.start(steered, { taskQueue: env.taskQueue, workflowId: uniqueName('w2w-target'), args: [marker] });
+    await env.client.workflow.execute(instructAnother, { taskQueue: env.taskQueue, workflowId: uniqueName('w2w-sender'), args: [target.workflowId, 'from-a-workflow'] });
+    expect(await signalDecisions(target.workflowId, 1)).toEqual([{ decision: 'allow', principal: 'alice' }]);
+    await target.signal(finishSignal);
+    expect(await target.result()).toEqual(['from-a-workflow']);
+  }, await arms.workers());
+  expect(runsOf(`${marker}:from-a-workflow`)).toBe(1);
+});
+
+test("the attacker's own workflow signals with a copied run grant (or a copied client proof): refused, the handler never runs", async () => {
+  const marker = uniqueName('rogue-signal');
+  await env.run(async () => {
+    const target = await env.client.workflow.start(steered, { taskQueue: env.taskQueue, workflowId: uniqueName('rogue-target'), args: [marker] });
+    await target.signal(instructSignal, { step: 'genuine', amount: 5 });
+    await eventually('the genuine signal to run', async () => (runsOf(`${marker}:genuine`) === 1 ? true : undefined));
+    const grant = await issuedArtifact(env.client, target.workflowId, 'workflow');
+    const history = await target.fetchHistory();
+    const clientProof = history.events!.map((e) => e.workflowExecutionSignaledEventAttributes?.header?.fields?.[HEADER_MESSAGE_PROOF]).find((p) => p)!;
+
+    // The victim's own run grant, then alice's client proof, each on a signal from the attacker's run.
+    for (const headers of [{ [HEADER_SENDER_GRANT]: grant }, { [HEADER_MESSAGE_PROOF]: defaultPayloadConverter.fromPayload(clientProof as Payload) }]) {
+      await arms.raw.workflow.execute('rogueSignal', { taskQueue: arms.rogueQueue, workflowId: uniqueName('rogue-sender'), args: [target.workflowId, 'instruct', { step: 'stolen', amount: 900 }, headers] });
+    }
+    const decisions = await signalDecisions(target.workflowId, 3);
+    expect(decisions[0]).toEqual({ decision: 'allow', principal: 'alice' });
+    // A grant names its own run, not the attacker's (the server records who sent the signal); a
+    // client proof on a workflow's signal is no run grant at all.
+    expect(decisions.slice(1).map((d) => d.code)).toEqual(['INVALID_PROOF', 'INVALID_PROOF']);
+    await target.signal(finishSignal);
+    expect(await target.result()).toEqual(['genuine']);
+  }, await arms.workers({ rogue: true }));
+  expect(runsOf(`${marker}:stolen`)).toBe(0);
+});
+
+test('attacker code on the legitimate worker asks governance to admit signals it never received, with a real proof and its real grant: CLAIM_MISMATCH, then PROOF_REPLAYED', async () => {
+  await env.run(async () => {
+    const handle = await env.client.workflow.start('claimSignalsByHand', { taskQueue: env.taskQueue, workflowId: uniqueName('claim-by-hand'), args: [env.governanceTaskQueue] });
+    const args = [{ step: 'genuine', amount: 1 }];
+    await handle.signal('instruct', ...args);
+    const proof = await eventually('the genuine signal to be recorded', async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const p = events.map((e) => e.workflowExecutionSignaledEventAttributes?.header?.fields?.[HEADER_MESSAGE_PROOF]).find((x) => x);
+      return p ? defaultPayloadConverter.fromPayload(p as Payload) : undefined;
+    });
+    const grant = await eventually('the run grant', async () => issuedArtifact(env.client, handle.workflowId, 'workflow').catch(() => undefined));
+    await handle.signal('evidence', { grant, proof, args });
+    expect(await handle.result()).toEqual([
+      { decision: 'deny', code: 'CLAIM_MISMATCH' },
+      { decision: 'deny', code: 'PROOF_REPLAYED' },
+    ]);
+  }, await arms.workers());
+});
