@@ -117,3 +117,34 @@ test('a lineage workflow that dropped junk, oversized and forged signals replays
   expect(stats).toEqual({ malformed: 1, oversized: 1, rejected: 1 });
   await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, lineageId);
 });
+
+test('signals and updates (allowed, refused, unproven, rejected by the validator, sent by a workflow, with start) replay deterministically', async () => {
+  const { createApiKey } = await import('../src/identity/store');
+  const { connectLineage } = await import('../src/lineage/store');
+  const { approveUnvalidatedUpdate, approveUpdate, finishSignal, instructAnother, instructSignal, steered } = await import('./fixtures/workflows');
+  const mongo = await connectLineage(process.env.MONGODB_URI!, env.lineageDatabase);
+  const bobKey = (await createApiKey(mongo.db, { principal: 'bob' })).apiKey;
+  await mongo.client.close();
+  const bob = new Client({ connection: env.client.connection, plugins: [new GovernancePlugin({ apiKey: bobKey })] });
+  const anonymous = new Client({ connection: env.client.connection });
+  const workflowId = uniqueName('replay-messages');
+  const senderId = uniqueName('replay-sender');
+  const histories = await env.run(async () => {
+    const handle = await env.client.workflow.signalWithStart(steered, { taskQueue: env.taskQueue, workflowId, args: ['replay'], signal: instructSignal, signalArgs: [{ step: 'with-start', amount: 1 }] });
+    await bob.workflow.getHandle(workflowId).signal(instructSignal, { step: 'bob', amount: 1 });
+    await anonymous.workflow.getHandle(workflowId).signal(instructSignal, { step: 'anonymous', amount: 1 });
+    await handle.executeUpdate(approveUpdate, { args: [{ amount: 2 }] });
+    await bob.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [{ amount: 3 }] }).catch(() => undefined);
+    await anonymous.workflow.getHandle(workflowId).executeUpdate(approveUpdate, { args: [{ amount: 4 }] }).catch(() => undefined);
+    await anonymous.workflow.getHandle(workflowId).executeUpdate(approveUnvalidatedUpdate, { args: [{ amount: 5 }] }).catch(() => undefined);
+    await env.client.workflow.execute(instructAnother, { taskQueue: env.taskQueue, workflowId: senderId, args: [workflowId, 'from-a-workflow'] });
+    await handle.signal(finishSignal);
+    expect(await handle.result()).toEqual(['with-start', 'approve:2', 'from-a-workflow']);
+    return [await handle.fetchHistory(), await env.client.workflow.getHandle(senderId).fetchHistory()] as const;
+  });
+  const text = JSON.stringify(histories[0]);
+  for (const code of ['NO_MATCHING_ALLOW', 'UNAUTHENTICATED']) expect(text).toContain(code);
+  const replay = { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] };
+  await Worker.runReplayHistory(replay, histories[0], workflowId);
+  await Worker.runReplayHistory(replay, histories[1], senderId);
+});
