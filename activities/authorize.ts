@@ -98,7 +98,7 @@ export interface StartProofRegistry {
 
 export const DEFAULT_PROOF_MAX_AGE_MS = 5 * 60_000;
 
-type Denied = { readonly code: string; readonly reason: string; readonly ruleIds?: string[]; readonly principal?: string };
+type Denied = { readonly code: string; readonly reason: string; readonly ruleIds?: string[]; readonly principal?: string; readonly failWorkflow?: true };
 
 /**
  * Same call, same decision id: the id is derived from the call's identity, so a retried
@@ -348,6 +348,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
             rootId,
             code: d.code,
             reason,
+            ...(d.failWorkflow ? { failWorkflow: true as const } : {}),
           },
           signingKey,
           ed25519,

@@ -224,3 +224,39 @@ test('signal-with-start and update-with-start: the start and the message are eac
   expect(runsOf(`${marker}:first`)).toBe(1);
   expect(runsOf(`${marker}:uws:approve:4`)).toBe(1);
 });
+
+test('a deny rule with failWorkflow: the refused signal fails the run closed (strict), nothing after it runs', async () => {
+  const marker = uniqueName('fail-workflow');
+  await env.run(async () => {
+    const handle = await startSteered(marker);
+    await handle.signal(instructSignal, { step: 'sabotage', amount: 5 });
+    const { expectGovernanceDenied } = await import('./helpers/harness');
+    const failure = await expectGovernanceDenied(handle);
+    expect(failure.details?.[0]).toMatchObject({ code: 'SABOTAGE', action: 'signal', target: 'instruct', principal: 'alice', failWorkflow: true });
+    expect((await handle.describe()).searchAttributes.GovernanceDecision).toEqual(['denied']);
+  });
+  expect(runsOf(`${marker}:sabotage`)).toBe(0);
+});
+
+test('a run whose chain was revoked cannot be steered: its signals are refused with the revocation', async () => {
+  const marker = uniqueName('revoked-chain');
+  const { revoke } = await import('../src/identity/store');
+  await env.run(async () => {
+    const handle = await startSteered(marker);
+    const grant = await eventually('the run grant', async () => {
+      const a = (await authorizationsOf(env.client, handle.workflowId)).find((x) => x.request.action === 'workflow');
+      return a?.result.decision === 'allow' ? a.result.artifact : undefined;
+    });
+    const { client, db } = await connectLineage(process.env.MONGODB_URI!, env.lineageDatabase);
+    try {
+      await revoke(db, 'authorization', grant.payload.id, 'test: the run is revoked');
+    } finally {
+      await client.close();
+    }
+    await new Promise((r) => setTimeout(r, 2_500)); // two identity refresh periods
+    await handle.signal(instructSignal, { step: 'after-revocation', amount: 5 });
+    expect((await decisionsAfter(handle, 1)).map((d) => d.code)).toEqual(['AUTHORIZATION_REVOKED']);
+    await handle.terminate('test: done');
+  });
+  expect(runsOf(`${marker}:after-revocation`)).toBe(0);
+});

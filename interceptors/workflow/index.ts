@@ -370,7 +370,10 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
         proof: readHeader(input.headers, HEADER_MESSAGE_PROOF) ?? readHeader(input.headers, HEADER_SENDER_GRANT) ?? null,
       }),
     );
-    if ('denied' in decision) return this.run.refuseMessage(decision.denied);
+    if ('denied' in decision) {
+      if (decision.denied.failWorkflow) return this.run.failClosed(decision.denied);
+      return this.run.refuseMessage(decision.denied);
+    }
     return next(input);
   }
 
@@ -391,6 +394,7 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
       this.run.authorizeMessage({ kind: 'update', name: input.name, messageId: input.updateId, args: input.args, proof: readHeader(input.headers, HEADER_MESSAGE_PROOF) ?? null }),
     );
     if ('denied' in decision) {
+      if (decision.denied.failWorkflow) this.run.failClosed(decision.denied);
       this.run.refuseMessage(decision.denied);
       throw governanceDeniedFailure(decision.denied);
     }

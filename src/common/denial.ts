@@ -14,6 +14,7 @@ export function denialDetailsFromPayload(denial: DenialPayload): DenialDetails {
     principal: denial.principal,
     action: denial.action,
     target: denial.target,
+    ...(denial.failWorkflow ? { failWorkflow: true as const } : {}),
   };
 }
 

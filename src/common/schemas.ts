@@ -89,6 +89,8 @@ export const DenialPayloadSchema = z
     rootId: z.string().min(1).nullable(),
     code: DenyCodeSchema,
     reason: z.string(),
+    /** Signals and updates only, present only when true: the policy says this refusal fails the run too. */
+    failWorkflow: z.literal(true).optional(),
   })
   .strict();
 export type DenialPayload = z.infer<typeof DenialPayloadSchema>;
@@ -168,6 +170,8 @@ export const DenialDetailsSchema = z
     principal: z.string().nullable(),
     action: ActionSchema.nullable(),
     target: z.string().nullable(),
+    /** A refused signal or update that fails the run as well (policy `failWorkflow`). */
+    failWorkflow: z.literal(true).optional(),
   })
   .strict();
 export type DenialDetails = z.infer<typeof DenialDetailsSchema>;

@@ -17,7 +17,7 @@ export interface EvaluationInput {
 
 export type PolicyDecision =
   | { readonly decision: 'allow'; readonly ruleIds: string[]; readonly reason: string }
-  | { readonly decision: 'deny'; readonly code: string; readonly ruleIds: string[]; readonly reason: string };
+  | { readonly decision: 'deny'; readonly code: string; readonly ruleIds: string[]; readonly reason: string; readonly failWorkflow?: true };
 
 const MISSING = Symbol('missing');
 
@@ -123,6 +123,8 @@ export function evaluatePolicy(policy: Policy, input: EvaluationInput): PolicyDe
       code: first.code ?? DenyCodes.policyDeny,
       ruleIds: denies.map((r) => r.id),
       reason: `${first.reason ?? `denied by rule ${first.id}`}${explainArgs(first, input.args)}`,
+      // Only a message's denial can spare the run, so only there does the rule's choice mean anything.
+      ...((input.action === 'signal' || input.action === 'update') && denies.some((r) => r.failWorkflow) ? { failWorkflow: true as const } : {}),
     };
   }
   const allows = matching.filter((r) => r.effect === 'allow');

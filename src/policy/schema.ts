@@ -66,11 +66,22 @@ export const RuleSchema = z
     reason: z.string().min(1).optional(),
     /** Omitted = matches every call. */
     when: ConditionsSchema.default({}),
+    /**
+     * Deny rules only, for signals and updates: a message this rule refuses also fails the run
+     * (strict fail-closed), instead of being dropped (signal) or failed alone (update).
+     */
+    failWorkflow: z.boolean().optional(),
   })
   .strict()
   .superRefine((rule, ctx) => {
     if (rule.code && rule.effect !== 'deny') {
       ctx.addIssue({ code: 'custom', path: ['code'], message: 'only deny rules carry a deny code' });
+    }
+    if (rule.failWorkflow !== undefined && rule.effect !== 'deny') {
+      ctx.addIssue({ code: 'custom', path: ['failWorkflow'], message: 'only deny rules can fail the workflow' });
+    }
+    if (rule.failWorkflow && rule.when.actions && !rule.when.actions.some((a) => a === 'signal' || a === 'update')) {
+      ctx.addIssue({ code: 'custom', path: ['failWorkflow'], message: 'failWorkflow applies to signal and update denials (every other denial fails the workflow already)' });
     }
   });
 export type Rule = z.infer<typeof RuleSchema>;
