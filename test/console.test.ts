@@ -41,8 +41,25 @@ describe('console frame', () => {
   test('with a token, a request without it or with a wrong one is refused; the right one passes', async () => {
     expect((await fetch(`${guarded.url}/`)).status).toBe(401);
     expect((await fetch(`${guarded.url}/`, { headers: { authorization: `Bearer ${token}x` } })).status).toBe(401);
-    expect((await fetch(`${guarded.url}/assets/console.css`)).status).toBe(401);
+    expect((await fetch(`${guarded.url}/api/proof/x`)).status).toBe(401);
     expect((await fetch(`${guarded.url}/`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+  });
+
+  test('a browser signs in once with the token and gets a session cookie that is not the token', async () => {
+    const page = await fetch(`${guarded.url}/lineage`);
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('action="/login"');
+    const wrong = await fetch(`${guarded.url}/login`, { method: 'POST', body: new URLSearchParams({ token: `${token}x` }), redirect: 'manual' });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get('set-cookie')).toBeNull();
+    const right = await fetch(`${guarded.url}/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+    expect(right.status).toBe(303);
+    const cookie = right.headers.get('set-cookie')!;
+    expect(cookie).toMatch(/^tg_console_session=[A-Za-z0-9_-]+; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect(cookie).not.toContain(token);
+    const session = cookie.split(';')[0]!;
+    expect((await fetch(`${guarded.url}/`, { headers: { cookie: session } })).status).toBe(200);
+    expect((await fetch(`${guarded.url}/`, { headers: { cookie: `${session.slice(0, -2)}xx` } })).status).toBe(401);
   });
 
   test('a non-loopback bind without a token is refused before listening', () => {

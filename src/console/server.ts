@@ -1,9 +1,9 @@
 // The console's HTTP app: Fastify, read-only, one route plugin per area (routes/*.ts). Every error a
 // request can cause ends as a clear page or JSON error, never a stack trace.
-import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isAuthorized, PUBLIC_PATHS, sessionCookieHeader, tokenMatches } from './auth';
 import { BROWSER_BUNDLES, browserBundle } from './browser-build';
 import type { ConsoleContext } from './context';
 import { sendPage } from './render';
@@ -37,12 +37,6 @@ const wantsJson = (request: FastifyRequest) => {
   return path.startsWith('/api/') || path === '/readyz' || path === '/healthz';
 };
 
-function sameToken(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 function sendError(request: FastifyRequest, reply: FastifyReply, status: number, heading: string, message: string): FastifyReply {
   if (wantsJson(request)) return reply.code(status).send({ error: heading, message });
   return sendPage(reply, 'error', { title: heading, heading, message }, status);
@@ -56,13 +50,21 @@ export async function createConsoleApp(ctx: ConsoleContext): Promise<FastifyInst
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     const token = ctx.options.token;
-    if (token === undefined) return;
-    const header = request.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
-    if (!sameToken(given, token)) {
-      reply.header('www-authenticate', 'Bearer');
-      return sendError(request, reply, 401, 'Unauthorized', 'this console requires a bearer token (Authorization: Bearer <token>)');
-    }
+    if (token === undefined || PUBLIC_PATHS.has(request.url.split('?')[0]!) || isAuthorized(request, token)) return;
+    reply.header('www-authenticate', 'Bearer');
+    if (wantsJson(request)) return sendError(request, reply, 401, 'Unauthorized', 'this console requires a bearer token (Authorization: Bearer <token>)');
+    return sendPage(reply, 'login', { title: 'Sign in', failed: false }, 401);
+  });
+
+  // Browsers sign in once with the token (a form post); API clients send it as a bearer token.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))));
+  app.get('/login', async (_request, reply) => sendPage(reply, 'login', { title: 'Sign in', failed: false, open: ctx.options.token === undefined }));
+  app.post('/login', async (request, reply) => {
+    const token = ctx.options.token;
+    if (token === undefined) return reply.redirect('/', 303);
+    const given = (request.body as { token?: unknown } | undefined)?.token;
+    if (typeof given !== 'string' || !tokenMatches(given, token)) return sendPage(reply, 'login', { title: 'Sign in', failed: true }, 401);
+    return reply.header('set-cookie', sessionCookieHeader(token)).redirect('/', 303);
   });
 
   app.setErrorHandler((error, request, reply) => {
