@@ -194,6 +194,19 @@ export async function persistLargeRoot(db: Db, keys: Keys, activities: number, b
 }
 
 /**
+ * A denied root run grant of `principal` (unknown to the fixture's identity, so any text, markup
+ * included, for escaping tests), on its own workflow, persisted as a root of its own at `at`.
+ */
+export async function persistDeniedRoot(db: Db, keys: Keys, principal: string, workflowId: string, values: unknown[], at: number): Promise<SignedDenial> {
+  const authorize = authorizerFor(keys, () => at);
+  const run: WorkflowIdentity = { ...ROOT_RUN, workflowId, runId: `run-${workflowId}`, firstExecutionRunId: `run-${workflowId}` };
+  const result = await authorize(request(run, { principal, values }, at));
+  if (result.decision !== 'deny') throw new Error('fixture expected a denied root grant');
+  await persistLineageBatch(db, result.denial.payload.id, [{ kind: 'denial', signed: result.denial }], verifierFor(keys));
+  return result.denial;
+}
+
+/**
  * Builds and persists the fixture. Decisions are issued one second apart from `base`; the denied
  * root two days before. Persisted in several batches, including a duplicate re-send.
  */

@@ -22,7 +22,11 @@ export class ConsoleInputError extends Error {
 }
 
 /** The files under assets/ the console serves: a fixed list, so nothing else in that folder is ever reachable. */
-export const ASSETS = new Map<string, string>([['console.css', 'text/css; charset=utf-8']]);
+export const ASSETS = new Map<string, string>([
+  ['console.css', 'text/css; charset=utf-8'],
+  ['explorer.css', 'text/css; charset=utf-8'],
+  ['explorer.js', 'text/javascript; charset=utf-8'],
+]);
 
 const wantsJson = (request: FastifyRequest) => request.url.startsWith('/api/') || request.url === '/readyz' || request.url === '/healthz';
 
