@@ -166,9 +166,12 @@ describe('root tree', () => {
     const page = await get(`/lineage/roots/${fx.root.payload.id}`);
     expect(page.status).toBe(200);
     expect(page.html).toContain('<script src="/assets/explorer.js" defer></script>');
-    expect(page.html).toContain('<span id="root-records">10</span>');
-    expect(page.html).toContain('<span id="root-denials">1</span>');
-    const nodes = [...page.html.matchAll(/<li class="node (allow|deny)" data-id="([^"]+)"/g)].map((m) => m[2]);
+    expect(page.html).toContain(`data-counts="/lineage/roots/${fx.root.payload.id}/counts"`);
+    const counts = await get(`/lineage/roots/${fx.root.payload.id}/counts`);
+    expect(counts.html).toContain('<span id="root-records">10</span>');
+    expect(counts.html).toContain('<span id="root-denials">1</span>');
+    expect((await get('/lineage/roots/art_00000000000000000000000000000000/counts')).status).toBe(404);
+    const nodes = [...page.html.matchAll(/<li class="node node-(allow|deny)" data-id="([^"]+)"/g)].map((m) => m[2]);
     expect(nodes).toEqual([fx.root, fx.charge1, fx.childGrant, fx.charge2, fx.continueGrant].map((s) => s.payload.id));
     expect(page.html).toContain(`data-children="/lineage/records/${fx.childGrant.payload.id}/children"`);
     // Activities are leaves: no children button.
@@ -194,8 +197,8 @@ describe('root tree', () => {
   test('a large root renders one page of children and pages the rest by seq', async () => {
     const [root, ...children] = largeRoot;
     const page = await get(`/lineage/roots/${root}`, largeUi);
-    expect(page.html).toContain('<span id="root-records">206</span>');
-    const first = [...page.html.matchAll(/<li class="node (?:allow|deny)" data-id="([^"]+)"/g)].map((m) => m[1]);
+    expect((await get(`/lineage/roots/${root}/counts`, largeUi)).html).toContain('<span id="root-records">206</span>');
+    const first = [...page.html.matchAll(/<li class="node node-(?:allow|deny)" data-id="([^"]+)"/g)].map((m) => m[1]);
     expect(first).toEqual([root, ...children.slice(0, 100)]);
     expect(page.html).toContain(`data-more="/lineage/records/${root}/children?after=100"`);
     const second = await get(`/lineage/records/${root}/children?after=100`, largeUi);

@@ -3,6 +3,7 @@
 // server rendered (and escaped) from the same templates:
 //   GET /lineage/records/<id>/children[?after=<seq>]  a page of a node's children, then a "more" button
 //   GET /lineage/records/<id>/arguments               a decision's arguments, checked against its digest
+//   GET /lineage/roots/<id>/counts                    how many records and denials the root holds
 // So a root of any size costs one page of nodes at a time, never all of them.
 'use strict';
 (function () {
@@ -89,6 +90,18 @@
         failed(cell, err);
       });
   }
+
+  // The root page's counts read the whole root: fetched after the tree is in the page.
+  document.querySelectorAll('[data-counts]').forEach(function (el) {
+    load(el.dataset.counts)
+      .then(function (html) {
+        el.replaceChildren(fragment(html));
+      })
+      .catch(function (err) {
+        el.textContent = '';
+        failed(el, err);
+      });
+  });
 
   document.addEventListener('click', function (event) {
     var target = event.target instanceof Element ? event.target.closest('button') : null;

@@ -337,12 +337,9 @@ export async function explorerRoutes(app: FastifyInstance, ctx: ConsoleContext):
   app.get('/lineage/roots/:id', async (request, reply) => {
     const { id } = parseInput(IdParamsSchema, request.params, 'bad root id');
     const record = await recordOr404(ctx, id);
-    const [records, denials, children, outcomes] = await Promise.all([
-      countRecords(ctx.db, record.rootId),
-      countRootDenials(ctx.db, record.rootId),
-      childrenPageData(ctx, record, undefined),
-      outcomesOfMany(ctx.db, [record._id]),
-    ]);
+    // The counts read the whole root: the page asks for them separately (/counts), so the tree
+    // never waits for them.
+    const [children, outcomes] = await Promise.all([childrenPageData(ctx, record, undefined), outcomesOfMany(ctx.db, [record._id])]);
     return sendPage(reply, 'root', {
       title: `Root ${record._id}`,
       node: nodeView(record, outcomes.get(record._id)),
@@ -350,8 +347,7 @@ export async function explorerRoutes(app: FastifyInstance, ctx: ConsoleContext):
       rootHref: rootHref(record.rootId),
       rootId: record.rootId,
       workflowHref: `/lineage?workflowId=${encodeURIComponent(record.workflowId)}`,
-      records,
-      denials,
+      countsUrl: `${rootHref(record.rootId)}/counts`,
       children,
       webUi: webUiHref(ctx.options.webUiUrl, record),
     });
@@ -360,11 +356,13 @@ export async function explorerRoutes(app: FastifyInstance, ctx: ConsoleContext):
   app.get('/lineage/records/:id', async (request, reply) => {
     const { id } = parseInput(IdParamsSchema, request.params, 'bad record id');
     const record = await recordOr404(ctx, id);
+    // Only grants have children: a leaf costs no children reads.
+    const grant = nodeView(record).childrenUrl !== null;
     const [lineage, outcomes, children, childCount, args] = await Promise.all([
       ancestry(ctx.db, id),
       outcomesOfMany(ctx.db, [id]),
-      childrenOf(ctx.db, id, { limit: RECORD_CHILDREN }),
-      countChildren(ctx.db, id),
+      grant ? childrenOf(ctx.db, id, { limit: RECORD_CHILDREN }) : { items: [], nextAfterSeq: null },
+      grant ? countChildren(ctx.db, id) : 0,
       argumentsWithin(ctx, record),
     ]);
     const signed = record.artifact ?? record.denial!;
@@ -398,6 +396,13 @@ export async function explorerRoutes(app: FastifyInstance, ctx: ConsoleContext):
     const { after } = parseInput(ChildrenQuerySchema, request.query, 'bad children page');
     const record = await recordOr404(ctx, id);
     return sendFragment(reply, 'tree-children', await childrenPageData(ctx, record, after));
+  });
+
+  app.get('/lineage/roots/:id/counts', async (request, reply) => {
+    const { id } = parseInput(IdParamsSchema, request.params, 'bad root id');
+    const [records, denials] = await Promise.all([countRecords(ctx.db, id), countRootDenials(ctx.db, id)]);
+    if (records === 0) throw new ConsoleInputError(`no lineage records of root ${id} in database ${ctx.options.database}`, 404);
+    return sendFragment(reply, 'root-counts', { records, denials });
   });
 
   app.get('/lineage/records/:id/arguments', async (request, reply) => {
