@@ -32,10 +32,11 @@ test('the search query: empty fields are absent, bad ones refused with what to d
 
 test('page links keep every filter and add the cursor', () => {
   const q = parseInput(SearchQuerySchema, { principal: 'a&b', target: 'charge', roots: '1', to: '2025-06-02', limit: '10' }, 'bad search');
-  const href = searchHref(q, 'CURSOR');
+  const cursor = encodeSearchCursor({ issuedAt: new Date(1_748_768_406_000), id: 'art_1' });
+  const href = searchHref(q, cursor);
   const params = new URL(href, 'http://x').searchParams;
-  expect(Object.fromEntries(params)).toEqual({ principal: 'a&b', target: 'charge', roots: '1', to: '2025-06-02T00:00:00.000Z', limit: '10', cursor: 'CURSOR' });
-  expect(parseInput(SearchQuerySchema, Object.fromEntries(params), 'bad search')).toMatchObject({ principal: 'a&b', limit: 10 });
+  expect(Object.fromEntries(params)).toEqual({ principal: 'a&b', target: 'charge', roots: '1', to: '2025-06-02T00:00:00.000Z', limit: '10', cursor });
+  expect(parseInput(SearchQuerySchema, Object.fromEntries(params), 'bad search')).toMatchObject({ principal: 'a&b', limit: 10, cursor: { id: 'art_1' } });
   expect(searchHref(parseInput(SearchQuerySchema, {}, 'bad search'))).toBe('/lineage');
 });
 
