@@ -123,7 +123,7 @@ async function main(): Promise<void> {
       let treeNodes = 0;
       for (let i = 0; i < runs; i++) {
         const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-        await page.goto(`${running.url}/lineage/roots/${root}`, { waitUntil: 'load' });
+        await page.goto(`${running.url}/lineage/roots/${root}`, { waitUntil: 'load', timeout: 180_000 });
         // Page code as strings: the project's lib has no DOM types.
         const timing = await page.evaluate<{ load: number; dcl: number }>(
           "(() => { const nav = performance.getEntriesByType('navigation')[0]; return { load: nav.loadEventEnd - nav.startTime, dcl: nav.domContentLoadedEventEnd - nav.startTime }; })()",
@@ -133,7 +133,8 @@ async function main(): Promise<void> {
         const before = await page.locator('li.node').count();
         const started = await page.evaluate<number>('performance.now()');
         await page.click('li.more button[data-more]');
-        await page.locator('li.node').nth(before + 99).waitFor(); // the 100th new node is in the page
+        // The 100th new node is in the page (FerretDB's scans make this slow: allow minutes, not 30 s).
+        await page.locator('li.node').nth(before + 99).waitFor({ state: 'attached', timeout: 180_000 });
         more.push((await page.evaluate<number>('performance.now()')) - started);
         domNodes = await page.evaluate<number>("document.getElementsByTagName('*').length");
         treeNodes = await page.locator('li.node').count();
