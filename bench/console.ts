@@ -6,7 +6,8 @@
 //      reader of that root loads, R times each;
 //   2. in Chromium: the root page's load (navigation timing) and one "load more children" click
 //      until its 100 nodes are in the page, R times each.
-// Prints two tables. Nothing is asserted: these are measurements.
+// Prints two tables. Nothing is asserted: these are measurements. BENCH_CONSOLE_DEBUG=1 also logs
+// how long each of the root page's reads takes on its own.
 import { Client, Connection } from '@temporalio/client';
 import type { Browser } from 'playwright-core';
 import { ensureLineageIndexes, connectLineage } from '../src/lineage/store';
