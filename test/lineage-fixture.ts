@@ -16,7 +16,7 @@ import { nodeEd25519 } from '../src/crypto/node';
 import { honestContext } from './helpers/call-context';
 import { memoryIdentity, type MemoryIdentity } from './helpers/identity';
 import type { LineageSignal } from '../src/lineage/schema';
-import { ensureLineageIndexes, persistLineageBatch, type PersistResult } from '../src/lineage/store';
+import { ensureLineageIndexes, persistLineageBatch, type ChainState, type PersistResult } from '../src/lineage/store';
 import { parsePolicy } from '../src/policy/schema';
 
 export const DAY = 86_400_000;
@@ -178,7 +178,7 @@ function request(workflow: WorkflowIdentity, spec: Partial<AuthorizationRequest>
  * A large root in `db`: one run grant and `activities` activity authorizations under it, persisted
  * in batches of 200 as the lineage workflow does. Returns the ids in seq order.
  */
-export async function persistLargeRoot(db: Db, keys: Keys, activities: number, base: number): Promise<string[]> {
+export async function persistLargeRoot(db: Db, keys: Keys, activities: number, base: number, options: { carryHead?: boolean } = {}): Promise<string[]> {
   let clock = base;
   const authorize = authorizerFor(keys, () => clock);
   const run: WorkflowIdentity = { ...ROOT_RUN, workflowId: `bulk-${base}`, runId: 'run-bulk-1', firstExecutionRunId: 'run-bulk-1' };
@@ -190,8 +190,27 @@ export async function persistLargeRoot(db: Db, keys: Keys, activities: number, b
     const r = await authorize(request(run, { action: 'activity', target: 'charge', activityId: String(i), parent: grant.artifact, values: [{ amount: i % 1500 }] }));
     signals.push(r.decision === 'allow' ? { kind: 'artifact', signed: r.artifact } : { kind: 'denial', signed: r.denial });
   }
-  for (let i = 0; i < signals.length; i += 200) await persistLineageBatch(db, grant.artifact.payload.id, signals.slice(i, i + 200), verifierFor(keys));
+  // carryHead: pass each batch's chain head to the next, as the lineage workflow does (no head read
+  // per batch, which FerretDB's SQLite backend answers with a scan of everything stored so far).
+  let head: PersistResult['head'] = null;
+  for (let i = 0; i < signals.length; i += 200) {
+    const chain: ChainState | undefined = options.carryHead && head ? { head } : undefined;
+    head = (await persistLineageBatch(db, grant.artifact.payload.id, signals.slice(i, i + 200), verifierFor(keys), undefined, chain)).head;
+  }
   return signals.map((s) => (s.kind === 'outcome' ? s.id : s.signed.payload.id));
+}
+
+/**
+ * A denied root run grant of `principal` (unknown to the fixture's identity, so any text, markup
+ * included, for escaping tests), on its own workflow, persisted as a root of its own at `at`.
+ */
+export async function persistDeniedRoot(db: Db, keys: Keys, principal: string, workflowId: string, values: unknown[], at: number): Promise<SignedDenial> {
+  const authorize = authorizerFor(keys, () => at);
+  const run: WorkflowIdentity = { ...ROOT_RUN, workflowId, runId: `run-${workflowId}`, firstExecutionRunId: `run-${workflowId}` };
+  const result = await authorize(request(run, { principal, values }, at));
+  if (result.decision !== 'deny') throw new Error('fixture expected a denied root grant');
+  await persistLineageBatch(db, result.denial.payload.id, [{ kind: 'denial', signed: result.denial }], verifierFor(keys));
+  return result.denial;
 }
 
 /**

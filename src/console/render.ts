@@ -16,3 +16,8 @@ export function sendPage(reply: FastifyReply, view: string, data: PageData, stat
   const html = eta.render('layout', { ...data, body });
   return reply.code(status).type('text/html; charset=utf-8').send(html);
 }
+
+/** Renders `view` alone (no layout) and sends it as an HTML fragment, for the pages' scripts to insert. */
+export function sendFragment(reply: FastifyReply, view: string, data: Record<string, unknown>, status = 200): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(eta.render(view, data));
+}

@@ -28,6 +28,8 @@ export class ConsoleInputError extends Error {
  */
 export const ASSETS = new Map<string, string>([
   ['console.css', 'text/css; charset=utf-8'],
+  ['explorer.css', 'text/css; charset=utf-8'],
+  ['explorer.js', 'text/javascript; charset=utf-8'],
   ['proof.css', 'text/css; charset=utf-8'],
   ['proof-viewer.js', 'text/javascript; charset=utf-8'],
 ]);

@@ -1,6 +1,7 @@
 // Auditor reads of the lineage collection. Every document is parsed with LineageRecordSchema on the
 // way out: a document that does not parse is reported by its _id, never cast to a record. Uses only
-// what FerretDB v1 also serves: find with equality, $in, $gte, sort, limit and countDocuments.
+// what FerretDB v1 also serves: find with equality, $in, $gte, $lt, $gt, $or, $and, sort, limit and countDocuments.
+import { fromBase64Url, toBase64Url } from '../common/base64url';
 import { outboxCollection, outcomeCollection } from './store';
 import { DEAD_LETTER_COLLECTION, OutcomeRecordSchema, type OutcomeRecord } from './schema';
 import type { Collection, Db, Document, Filter, Sort } from 'mongodb';
@@ -270,4 +271,137 @@ export async function outboxBacklog(db: Db, sample: number): Promise<OutboxBackl
     sampled.push({ id: parsed.data._id, rootId: parsed.data.rootId, dueAt: parsed.data.at, attempts: parsed.data.attempts ?? 0, issuedAt: parsed.data.signal?.signed.payload.issuedAt ?? null });
   }
   return { pending, deadLetters, sampled };
+}
+
+/** Outcomes of many records at once, oldest first per record (index: record_time): one read for a page of records. */
+export async function outcomesOfMany(db: Db, recordIds: readonly string[]): Promise<Map<string, OutcomeRecord[]>> {
+  const byRecord = new Map<string, OutcomeRecord[]>(recordIds.map((id) => [id, []]));
+  if (recordIds.length === 0) return byRecord;
+  const docs = await outcomeCollection(db).find({ recordId: { $in: [...recordIds] } }).sort({ recordId: 1, at: 1 }).limit(MAX_OUTCOMES_PER_READ).toArray();
+  for (const d of docs) {
+    const parsed = OutcomeRecordSchema.safeParse(d);
+    if (!parsed.success) throw new Error(`outcome document ${String(d._id)} does not match the schema: ${parsed.error.issues[0]?.message}`);
+    byRecord.get(parsed.data.recordId)?.push(parsed.data);
+  }
+  return byRecord;
+}
+/** Bound of one outcomes read: a retried activity reports each attempt, but not this many for one page. */
+const MAX_OUTCOMES_PER_READ = 5_000;
+
+/** Where a search page starts: after the record with this (issuedAt, _id), in search order. */
+export interface SearchCursor {
+  readonly issuedAt: Date;
+  readonly id: string;
+}
+
+const SearchCursorSchema = z.tuple([z.number().int().nonnegative(), z.string().min(1).max(1_000)]);
+
+/** A cursor as an opaque URL-safe token (base64url of `[issuedAtMs, id]`). */
+export function encodeSearchCursor(cursor: SearchCursor): string {
+  return toBase64Url(new TextEncoder().encode(JSON.stringify([cursor.issuedAt.getTime(), cursor.id])));
+}
+
+/** The cursor a token names, or null when it is not one encodeSearchCursor made. */
+export function decodeSearchCursor(token: string): SearchCursor | null {
+  try {
+    const parsed = SearchCursorSchema.safeParse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(fromBase64Url(token))));
+    return parsed.success ? { issuedAt: new Date(parsed.data[0]), id: parsed.data[1] } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Every filter is optional; given ones are ANDed. Each leading filter has its own index (docs/lineage.md section 3). */
+export interface LineageSearch {
+  readonly principal?: string;
+  readonly workflowId?: string;
+  readonly runId?: string;
+  readonly action?: LineageRecord['action'];
+  readonly target?: string;
+  readonly decision?: LineageRecord['decision'];
+  readonly denyCode?: string;
+  /** Only roots: records with depth 0 (root run grants, and denials that start a root of their own). */
+  readonly rootsOnly?: boolean;
+  /** issuedAt >= from */
+  readonly from?: Date;
+  /** issuedAt < to */
+  readonly to?: Date;
+  /** At most this many records (1..MAX_SEARCH_LIMIT). */
+  readonly limit: number;
+  /** Continue after this record (keyset pagination). */
+  readonly after?: SearchCursor;
+}
+
+export const MAX_SEARCH_LIMIT = 500;
+
+export interface SearchPage {
+  /** Newest first (issuedAt desc, then _id asc); a document that does not parse is reported, not thrown. */
+  readonly items: ParsedDocument[];
+  /** The cursor of the next page, or null when this is the last one. */
+  readonly next: SearchCursor | null;
+}
+
+/**
+ * Records matching a search, newest first, one page at a time. Keyset pagination on (issuedAt desc,
+ * _id asc): a page is "everything strictly after the cursor", read through the index of the leading
+ * filter (search_principal, search_workflow, search_run, search_target, search_action,
+ * search_decision, search_deny_code, search_depth, else search_time), never skip(). Reads limit + 1
+ * documents to know whether there is a next page.
+ */
+export async function searchLineage(db: Db, search: LineageSearch): Promise<SearchPage> {
+  if (!Number.isInteger(search.limit) || search.limit < 1 || search.limit > MAX_SEARCH_LIMIT) throw new RangeError(`limit must be an integer from 1 to ${MAX_SEARCH_LIMIT}`);
+  const and: Filter<RawLineageDocument>[] = [];
+  const equal: Record<string, unknown> = {};
+  if (search.principal !== undefined) equal.principal = search.principal;
+  if (search.workflowId !== undefined) equal.workflowId = search.workflowId;
+  if (search.runId !== undefined) equal.runId = search.runId;
+  if (search.target !== undefined) equal.target = search.target;
+  if (search.action !== undefined) equal.action = search.action;
+  if (search.decision !== undefined) equal.decision = search.decision;
+  if (search.denyCode !== undefined) equal.denyCode = search.denyCode;
+  if (search.rootsOnly) equal.depth = 0;
+  if (Object.keys(equal).length > 0) and.push(equal as Filter<RawLineageDocument>);
+  const range: Record<string, Date> = {};
+  if (search.from !== undefined) range.$gte = search.from;
+  if (search.to !== undefined) range.$lt = search.to;
+  if (Object.keys(range).length > 0) and.push({ issuedAt: range });
+  if (search.after) {
+    and.push({ $or: [{ issuedAt: { $lt: search.after.issuedAt } }, { issuedAt: search.after.issuedAt, _id: { $gt: search.after.id } }] });
+  }
+  const filter: Filter<RawLineageDocument> = and.length === 0 ? {} : and.length === 1 ? and[0]! : { $and: and };
+  const docs = await raw(db).find(filter).sort({ issuedAt: -1, _id: 1 }).limit(search.limit + 1).toArray();
+  const page = docs.slice(0, search.limit);
+  const last = page[page.length - 1];
+  // A last document whose issuedAt is no date cannot anchor a cursor (it is reported as invalid anyway).
+  const next = docs.length > search.limit && last && last.issuedAt instanceof Date ? { issuedAt: last.issuedAt, id: String(last._id) } : null;
+  return { items: page.map(parseLineageDocument), next };
+}
+
+export const MAX_CHILDREN_LIMIT = 500;
+
+export interface ChildrenPage {
+  /** In seq order. */
+  readonly items: ParsedDocument[];
+  /** The seq to continue after, or null when there are no more children. */
+  readonly nextAfterSeq: number | null;
+}
+
+/** The direct children of a record, in seq order, one page at a time (index: parent_seq; keyset on seq). */
+export async function childrenOf(db: Db, parentId: string, page: { afterSeq?: number; limit: number }): Promise<ChildrenPage> {
+  if (!Number.isInteger(page.limit) || page.limit < 1 || page.limit > MAX_CHILDREN_LIMIT) throw new RangeError(`limit must be an integer from 1 to ${MAX_CHILDREN_LIMIT}`);
+  const filter: Filter<RawLineageDocument> = page.afterSeq === undefined ? { parentId } : { parentId, seq: { $gt: page.afterSeq } };
+  const docs = await raw(db).find(filter).sort({ seq: 1 }).limit(page.limit + 1).toArray();
+  const items = docs.slice(0, page.limit);
+  const lastSeq = items[items.length - 1]?.seq;
+  return { items: items.map(parseLineageDocument), nextAfterSeq: docs.length > page.limit && typeof lastSeq === 'number' ? lastSeq : null };
+}
+
+/** How many direct children a record has (index: parent_seq). */
+export async function countChildren(db: Db, parentId: string): Promise<number> {
+  return raw(db).countDocuments({ parentId });
+}
+
+/** How many denials a root holds (index: root_seq, then the decision of each of its documents). */
+export async function countRootDenials(db: Db, rootId: string): Promise<number> {
+  return raw(db).countDocuments({ rootId, decision: 'deny' });
 }

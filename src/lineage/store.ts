@@ -30,7 +30,7 @@ export function outcomeCollection(db: Db): Collection<OutcomeRecord> {
   return db.collection<OutcomeRecord>(OUTCOME_COLLECTION);
 }
 
-/** Each auditor question is one indexed read: by id (_id), ancestry (_id $in ancestors), descendants, a root in order, denials by time, by principal, by workflow. */
+/** Each auditor question is one indexed read: by id (_id), ancestry (_id $in ancestors), descendants, a root in order, denials by time, by principal, by workflow; the explorer's searches and a node's children. */
 export async function ensureLineageIndexes(db: Db): Promise<void> {
   const c = lineageCollection(db);
   await c.createIndex({ rootId: 1, seq: 1 }, { unique: true, name: 'root_seq' });
@@ -38,6 +38,19 @@ export async function ensureLineageIndexes(db: Db): Promise<void> {
   await c.createIndex({ decision: 1, issuedAt: -1 }, { name: 'decision_time' });
   await c.createIndex({ principal: 1, issuedAt: -1 }, { name: 'principal_time' });
   await c.createIndex({ workflowId: 1, issuedAt: 1 }, { name: 'workflow' });
+  // The explorer's search (searchLineage): one index per filter, each ending in the keyset sort
+  // (issuedAt desc, _id asc), so a page is an index range read on MongoDB, never a skip or an
+  // in-memory sort. Its tree reads a node's children in seq order (childrenOf).
+  await c.createIndex({ issuedAt: -1, _id: 1 }, { name: 'search_time' });
+  await c.createIndex({ principal: 1, issuedAt: -1, _id: 1 }, { name: 'search_principal' });
+  await c.createIndex({ workflowId: 1, issuedAt: -1, _id: 1 }, { name: 'search_workflow' });
+  await c.createIndex({ runId: 1, issuedAt: -1, _id: 1 }, { name: 'search_run' });
+  await c.createIndex({ target: 1, issuedAt: -1, _id: 1 }, { name: 'search_target' });
+  await c.createIndex({ action: 1, issuedAt: -1, _id: 1 }, { name: 'search_action' });
+  await c.createIndex({ decision: 1, issuedAt: -1, _id: 1 }, { name: 'search_decision' });
+  await c.createIndex({ denyCode: 1, issuedAt: -1, _id: 1 }, { name: 'search_deny_code' });
+  await c.createIndex({ depth: 1, issuedAt: -1, _id: 1 }, { name: 'search_depth' });
+  await c.createIndex({ parentId: 1, seq: 1 }, { name: 'parent_seq' });
   await outcomeCollection(db).createIndex({ recordId: 1, at: 1 }, { name: 'record_time' });
   await outboxCollection(db).createIndex({ at: 1 }, { name: 'outbox_time' });
   await db.collection('artifact_claims').createIndex({ at: 1 }, { name: 'claim_time' });
