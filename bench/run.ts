@@ -4,14 +4,18 @@
 //   3. policy parse and evaluation on a generated 100-rule policy
 //   4. identity (proof, claims) and server-fact reads (run grants) on the real servers
 //   5. observability per decision (spans, metrics, log line), without and with an OpenTelemetry SDK
-// Options: --activities N (measured calls per variant, default 200), --rounds R (alternating
-// rounds, default 4), --warmup W (warm-up calls per variant, default 20), --time-box-ms T (per
-// micro-benchmark loop, default 1000), --skip-latency (CPU sections only, no server).
+//   6. per-message latency, signals and updates, ungoverned vs governed (real dev server, real workers)
+// Options: --activities N (measured calls per variant, default 200), --messages M (measured signals,
+// and as many updates, per variant, default 100), --rounds R (alternating rounds, default 4),
+// --warmup W (warm-up calls/messages per variant, default 20), --time-box-ms T (per micro-benchmark
+// loop, default 1000), --skip-latency (CPU sections only, no server), --messages-only (the
+// per-message section alone).
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { startDevStack, stopOnSignals } from '../src/stack/stack';
 import { cryptoTable, runCrypto } from './crypto';
 import { identityCpuTable, identityStoreTable, runIdentityCpu, runIdentityStore } from './identity';
 import { dispatchQuantumNote, latencyTable, lineageTable, makeBenchKeys, runLatency } from './latency';
+import { messagesTable, runMessages } from './messages';
 import { observabilityTable, runObservability } from './observability';
 import { policyTable, runPolicy } from './policy';
 import { runServerFacts, serverFactsTable } from './server-facts';
@@ -19,6 +23,8 @@ import { machineInfo } from './util';
 
 interface Options {
   activities: number;
+  messages: number;
+  messagesOnly: boolean;
   rounds: number;
   warmup: number;
   timeBoxMs: number;
@@ -27,10 +33,10 @@ interface Options {
 
 class UsageError extends Error {}
 
-const USAGE = 'usage: npm run bench -- [--activities N] [--rounds R] [--warmup W] [--time-box-ms T] [--skip-latency]';
+const USAGE = 'usage: npm run bench -- [--activities N] [--messages M] [--rounds R] [--warmup W] [--time-box-ms T] [--skip-latency | --messages-only]';
 
 function parseArgs(argv: readonly string[]): Options {
-  const options: Options = { activities: 200, rounds: 4, warmup: 20, timeBoxMs: 1_000, skipLatency: false };
+  const options: Options = { activities: 200, messages: 100, messagesOnly: false, rounds: 4, warmup: 20, timeBoxMs: 1_000, skipLatency: false };
   const integer = (flag: string, value: string | undefined, min: number): number => {
     const n = Number(value);
     if (value === undefined || !Number.isInteger(n) || n < min) throw new UsageError(`${flag} needs an integer >= ${min}, got ${value ?? 'nothing'}`);
@@ -42,6 +48,12 @@ function parseArgs(argv: readonly string[]): Options {
     switch (flag) {
       case '--activities':
         options.activities = integer(flag, value(), 1);
+        break;
+      case '--messages':
+        options.messages = integer(flag, value(), 1);
+        break;
+      case '--messages-only':
+        options.messagesOnly = true;
         break;
       case '--rounds':
         options.rounds = integer(flag, value(), 1);
@@ -63,7 +75,8 @@ function parseArgs(argv: readonly string[]): Options {
         throw new UsageError(`unknown option ${flag}`);
     }
   }
-  if (options.rounds > options.activities) options.rounds = options.activities;
+  if (options.skipLatency && options.messagesOnly) throw new UsageError('--skip-latency and --messages-only exclude each other');
+  if (options.rounds > Math.min(options.activities, options.messages)) options.rounds = Math.min(options.activities, options.messages);
   return options;
 }
 
@@ -85,43 +98,41 @@ async function main(): Promise<void> {
       stopOnSignals(stack);
       try {
         print(stack.description.join('\n'));
-        log(`measuring latency: ${options.activities} calls per variant in ${options.rounds} rounds`);
-        const latency = await runLatency({
-          address: stack.temporalAddress,
-          namespace: stack.namespace,
-          mongoUri: stack.mongoUri!,
-          keys,
-          activities: options.activities,
-          rounds: options.rounds,
-          warmup: options.warmup,
-          log,
-        });
-        print(latencyTable(latency));
-        print(lineageTable(latency));
-        const note = dispatchQuantumNote(latency, stack.uiUrl !== null);
-        if (note) print(note);
-        log('measuring identity reads and proof claims on the MongoDB-wire server');
-        print(identityStoreTable(await runIdentityStore(stack.mongoUri!)));
-        log('measuring server-fact reads for run grants');
-        print(serverFactsTable(await runServerFacts(stack.temporalAddress, stack.namespace)));
+        const server = { address: stack.temporalAddress, namespace: stack.namespace, mongoUri: stack.mongoUri!, keys, rounds: options.rounds, warmup: options.warmup, log };
+        if (!options.messagesOnly) {
+          log(`measuring latency: ${options.activities} calls per variant in ${options.rounds} rounds`);
+          const latency = await runLatency({ ...server, activities: options.activities });
+          print(latencyTable(latency));
+          print(lineageTable(latency));
+          const note = dispatchQuantumNote(latency, stack.uiUrl !== null);
+          if (note) print(note);
+          log('measuring identity reads and proof claims on the MongoDB-wire server');
+          print(identityStoreTable(await runIdentityStore(stack.mongoUri!)));
+          log('measuring server-fact reads for run grants');
+          print(serverFactsTable(await runServerFacts(stack.temporalAddress, stack.namespace)));
+        }
+        log(`measuring message latency: ${options.messages} signals and as many updates per variant in ${options.rounds} rounds`);
+        print(messagesTable(await runMessages({ ...server, messages: options.messages })));
       } finally {
         await stack.stop();
       }
     }
 
-    // CPU micro-benchmarks run after the server is stopped, so it cannot steal a core from them.
-    log(`measuring Ed25519 (${options.timeBoxMs} ms per loop)`);
-    print(cryptoTable(await runCrypto(keys, options.timeBoxMs)));
+    if (!options.messagesOnly) {
+      // CPU micro-benchmarks run after the server is stopped, so it cannot steal a core from them.
+      log(`measuring Ed25519 (${options.timeBoxMs} ms per loop)`);
+      print(cryptoTable(await runCrypto(keys, options.timeBoxMs)));
 
-    log(`measuring identity verification (${options.timeBoxMs} ms per loop)`);
-    print(identityCpuTable(await runIdentityCpu(keys, options.timeBoxMs)));
+      log(`measuring identity verification (${options.timeBoxMs} ms per loop)`);
+      print(identityCpuTable(await runIdentityCpu(keys, options.timeBoxMs)));
 
-    log(`measuring policy evaluation (${options.timeBoxMs} ms per loop)`);
-    print(policyTable(runPolicy(options.timeBoxMs)));
+      log(`measuring policy evaluation (${options.timeBoxMs} ms per loop)`);
+      print(policyTable(runPolicy(options.timeBoxMs)));
 
-    // Last: it registers (then removes) global OpenTelemetry providers.
-    log(`measuring observability (${options.timeBoxMs} ms per loop)`);
-    print(observabilityTable(await runObservability(options.timeBoxMs)));
+      // Last: it registers (then removes) global OpenTelemetry providers.
+      log(`measuring observability (${options.timeBoxMs} ms per loop)`);
+      print(observabilityTable(await runObservability(options.timeBoxMs)));
+    }
   } finally {
     keys.remove();
   }

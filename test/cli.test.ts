@@ -226,7 +226,7 @@ test('signing-keys generate writes a 0600 key that is never printed, and a trust
 test('policy check accepts the demo policy and prints its version', () => {
   const r = run('policy', 'check', join(__dirname, '..', 'examples', 'payments', 'policy.yaml'));
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(/policy payments is valid: 5 rule\(s\)/);
+  expect(r.stdout).toMatch(/policy payments is valid: 7 rule\(s\)/);
   expect(r.stdout).toMatch(/version sha256:[0-9a-f]{64}/);
 });
 
