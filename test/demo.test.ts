@@ -12,6 +12,7 @@ import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { MongoClient } from 'mongodb';
 import { lineageCollection } from '../src/lineage/store';
 import { GovernancePlugin } from '../src/plugin';
+import { launchChromium } from './helpers/browser';
 import { readUntil } from './helpers/cli-process';
 
 const bin = join(__dirname, '..', 'bin', 'temporal-governance.js');
@@ -55,6 +56,20 @@ describe('demo --keep-running', () => {
     const home = await fetch(`${consoleUrl![1]}/`);
     expect(home.status).toBe(200);
     expect(await home.text()).toContain(`<code>${database}</code>`);
+    // In Chromium: find the over-limit invoice's root, open its tree, see why its charge was denied.
+    const overLimit = /inv-1002-[a-z0-9]+/.exec(output)![0];
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${consoleUrl![1]}/lineage?workflowId=${overLimit}&roots=1`);
+      const rows = page.locator('table.results tbody tr');
+      await expect(rows.count()).resolves.toBe(1);
+      await rows.first().locator('a[href^="/lineage/roots/"]').first().click();
+      await page.waitForURL(/\/lineage\/roots\//);
+      await expect(page.locator('code.deny').first().innerText()).resolves.toBe('AMOUNT_OVER_LIMIT');
+    } finally {
+      await browser.close();
+    }
 
     // The printed command works as printed, while the demo keeps running.
     const cliEnv = { ...process.env, TEMPORAL_ADDRESS: temporal![1], TEMPORAL_NAMESPACE: 'default' };
