@@ -11,6 +11,7 @@ import type { TrustBundle } from './artifact/trust-bundle';
 import type { IdentitySource } from './identity/cache';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from './common/workflow-config';
 import { GovernancePluginError } from './plugin-error';
+import { toBase64Url } from './common/base64url';
 
 export { GovernancePluginError };
 
@@ -166,7 +167,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
 
   configureBundler(options: BundleOptions): BundleOptions {
     const modules = options.workflowInterceptorModules ?? [];
-    const config = this.workflowConfig;
+    const config: WorkflowGovernanceConfig = { ...this.workflowConfig, trustedKeys: this.trustedKeys() };
     const previousHook = options.webpackConfigHook;
     return {
       ...options,
@@ -235,6 +236,16 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
    */
   async close(): Promise<void> {
     await this.releaseIdentity();
+  }
+
+  /**
+   * The trust bundle's keys as the workflow bundle bakes them in (message decisions are verified in
+   * the sandbox). Read when the bundle is built: a key added later reaches workflows when the
+   * workers restart. Without a trustBundle (a client-only or replay-only plugin), none.
+   */
+  private trustedKeys(): WorkflowGovernanceConfig['trustedKeys'] {
+    if (this.#options.trustBundle === undefined) return [];
+    return [...this.trustBundleSource()().keys.values()].map((k) => ({ kid: k.kid, x: toBase64Url(k.publicKey), notBefore: k.notBefore, notAfter: k.notAfter }));
   }
 
   private trustBundleSource(): () => TrustBundle {

@@ -106,7 +106,8 @@ describe('demo --keep-running', () => {
       for (const workflowId of [held![1]!, scheduled![1]!]) {
         const history = await temporalClient.workflow.getHandle(workflowId).fetchHistory();
         await Worker.runReplayHistory(
-          { workflowsPath: require.resolve('../examples/payments/workflows'), plugins: [new GovernancePlugin({ workflow: { taskQueue: 'temporal-governance' } })] },
+          // The trust bundle too: the workflow verifies the admitted signal's decision against it.
+          { workflowsPath: require.resolve('../examples/payments/workflows'), plugins: [new GovernancePlugin({ trustBundle: bundlePath!, workflow: { taskQueue: 'temporal-governance' } })] },
           history,
           workflowId,
         );

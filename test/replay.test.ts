@@ -38,7 +38,7 @@ test.each(cases)('%s replays deterministically', async (_name, wf, args) => {
   expect(history.events?.length).toBeGreaterThan(5);
   // Same plugin configuration, fresh replay worker: throws DeterminismViolationError on any divergence.
   await Worker.runReplayHistory(
-    { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
+    { workflowsPath, plugins: [new GovernancePlugin({ trustBundle: env.keys.bundlePath, workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
     history,
     workflowId,
   );
@@ -54,7 +54,7 @@ test('a root grant denied for want of an API key proof replays deterministically
   });
   expect(JSON.stringify(history)).toContain('UNAUTHENTICATED');
   await Worker.runReplayHistory(
-    { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
+    { workflowsPath, plugins: [new GovernancePlugin({ trustBundle: env.keys.bundlePath, workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] },
     history,
     workflowId,
   );
@@ -144,7 +144,7 @@ test('signals and updates (allowed, refused, unproven, rejected by the validator
   });
   const text = JSON.stringify(histories[0]);
   for (const code of ['NO_MATCHING_ALLOW', 'UNAUTHENTICATED']) expect(text).toContain(code);
-  const replay = { workflowsPath, plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] };
+  const replay = { workflowsPath, plugins: [new GovernancePlugin({ trustBundle: env.keys.bundlePath, workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })] };
   await Worker.runReplayHistory(replay, histories[0], workflowId);
   await Worker.runReplayHistory(replay, histories[1], senderId);
 });

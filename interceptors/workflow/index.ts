@@ -65,6 +65,12 @@ import {
 } from '../../src/common/schemas';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from '../../src/common/workflow-config';
 import { SignedMessageProofSchema } from '../../src/identity/schema';
+import { payloadHash, verifySignedArtifact } from '../../src/artifact/artifact';
+import type { TrustBundle } from '../../src/artifact/trust-bundle';
+import { fromBase64Url } from '../../src/common/base64url';
+import { canonicalize } from '../../src/common/canonical';
+import { sha256Hex } from '../../src/common/digest';
+import { nobleEd25519 } from '../../src/crypto/noble';
 
 // GovernancePlugin looks for this string in prebuilt bundles (see marker.ts).
 export { WORKFLOW_INTERCEPTORS_MARKER } from './marker';
@@ -74,6 +80,11 @@ declare const __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__: Partial<WorkflowGovernanc
 const config = resolveWorkflowConfig(
   typeof __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__ === 'undefined' ? undefined : __TEMPORAL_GOVERNANCE_WORKFLOW_CONFIG__,
 );
+
+/** The keys a message decision must verify against (baked in by the plugin; see workflow-config.ts). */
+const trust: TrustBundle = {
+  keys: new Map(config.trustedKeys.map((k) => [k.kid, { kid: k.kid, publicKey: fromBase64Url(k.x), notBefore: k.notBefore, notAfter: k.notAfter }])),
+};
 
 const decisionKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.decision, SearchAttributeType.KEYWORD);
 const denyCodeKey = defineSearchAttributeKey(SEARCH_ATTRIBUTES.denyCode, SearchAttributeType.KEYWORD);
@@ -194,7 +205,7 @@ class RunGovernance {
       const details = DenialDetailsSchema.safeParse(this.denial.details?.[0]);
       return { denied: { ...base, code: details.success ? details.data.code : DenyCodes.policyDeny, reason: `the run was denied (${this.denial.message}); it admits nothing more` } };
     }
-    return this.decide({
+    const decision = await this.decide({
       action: message.kind,
       target: message.name,
       activityId: null,
@@ -205,6 +216,12 @@ class RunGovernance {
       proof: message.proof,
       parent: grant,
     });
+    if ('denied' in decision) return decision;
+    // Nothing checks this decision after the sandbox: anyone who can complete the authorization
+    // activity (a rogue poller of the governance queue, a client completing it by id) could answer
+    // "allow". Only an artifact governance signed for exactly this message admits it.
+    const problem = messageArtifactProblem(decision.artifact, grant, message);
+    return problem ? { denied: { ...base, code: DenyCodes.invalidResponse, reason: `the answer to this ${message.kind} is not a decision governance signed for it: ${problem}` } } : decision;
   }
 
   /** Records a refused message where operators look: search attributes, the worker log. */
@@ -400,6 +417,38 @@ class GovernanceInbound implements WorkflowInboundCallsInterceptor {
     }
     return next(input);
   }
+}
+
+/**
+ * Why an allow for a message does not admit it, or null: the artifact and the run grant verify
+ * against the baked-in keys, the grant is this run's, and the artifact is governance's decision on
+ * this very message (decision id, action, name, arguments, run) with that grant as parent.
+ */
+function messageArtifactProblem(artifact: SignedArtifact, grant: SignedArtifact, message: { kind: 'signal' | 'update'; name: string; messageId: string; args: readonly unknown[] }): string | null {
+  const info = workflowInfo();
+  const now = Date.now(); // workflow time: deterministic on replay
+  const grantCheck = verifySignedArtifact(grant, trust, now, nobleEd25519);
+  if (!grantCheck.ok) return `the run grant does not verify (${grantCheck.reason})`;
+  const g = grantCheck.value.payload;
+  if (g.action !== 'workflow' || g.namespace !== info.namespace || g.workflowId !== info.workflowId || g.runId !== info.runId) return 'the run grant is not this run\'s';
+  const verified = verifySignedArtifact(artifact, trust, now, nobleEd25519);
+  if (!verified.ok) return verified.reason;
+  const p = verified.value.payload;
+  const decisionId = `dec_${sha256Hex(canonicalize([info.namespace, info.workflowId, info.runId, `${message.kind}:${message.messageId}`])).slice(0, 32)}`;
+  const expected: Array<[string, unknown, unknown]> = [
+    ['action', p.action, message.kind],
+    ['target', p.target, message.name],
+    ['namespace', p.namespace, info.namespace],
+    ['workflowId', p.workflowId, info.workflowId],
+    ['runId', p.runId, info.runId],
+    ['decisionId', p.decisionId, decisionId],
+    ['argsDigest', p.argsDigest, argumentsDigest(message.args)],
+    ['parent', p.parent?.id, g.id],
+    ['parent hash', p.parent?.hash, payloadHash(g)],
+    ['rootId', p.rootId, g.rootId],
+  ];
+  for (const [field, actual, wanted] of expected) if (actual !== wanted) return `its ${field} is not this message's`;
+  return null;
 }
 
 /** The checks on an update's proof that need no governance (governance repeats them on the server's record). */

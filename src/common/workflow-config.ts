@@ -11,6 +11,15 @@ export const WorkflowGovernanceConfigSchema = z
     authorizationTimeoutMs: z.number().int().positive().default(30_000),
     /** Fail the workflow on any denial, even one the workflow code catches. */
     strict: z.boolean().default(true),
+    /**
+     * The trust bundle's public keys, baked in from the plugin's `trustBundle` when the bundle is
+     * built. A signal's or update's decision has no enforcement point after it (the handler runs in
+     * the sandbox), so the workflow verifies it itself against these keys; without them, no message
+     * is admitted.
+     */
+    trustedKeys: z
+      .array(z.object({ kid: z.string().min(1), x: z.string().regex(/^[A-Za-z0-9_-]{43}$/), notBefore: z.number().int(), notAfter: z.number().int().nullable() }).strict())
+      .default([]),
   })
   .strict();
 export type WorkflowGovernanceConfig = z.infer<typeof WorkflowGovernanceConfigSchema>;

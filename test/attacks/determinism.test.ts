@@ -35,7 +35,7 @@ test.each(cases)('%s replays deterministically', async (_name, type, args, denie
   const workflowBundle = await bundleWorkflowCode({
     workflowsPath: governedWorkflowsPath,
     workflowInterceptorModules: [WORKFLOW_INTERCEPTORS_MODULE, tamperPath],
-    plugins: [new GovernancePlugin({ workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })],
+    plugins: [new GovernancePlugin({ trustBundle: env.keys.bundlePath, workflow: { taskQueue: env.governanceTaskQueue, authorizationTimeoutMs: 20_000 } })],
     logger: new DefaultLogger('WARN'),
   });
   await Worker.runReplayHistory({ workflowBundle }, history, workflowId);

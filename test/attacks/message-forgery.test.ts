@@ -78,3 +78,42 @@ test('attacker code on the legitimate worker asks governance to admit signals it
     ]);
   }, await arms.workers());
 });
+
+test('an allow forged by whoever completes the authorization activity (here a client, by id) admits no message: the workflow verifies the decision itself', async () => {
+  const marker = uniqueName('forged-allow');
+  const { AUTHORIZE_ACTIVITY } = await import('../../src/common/constants');
+  // With governance: the run gets its grant and one genuine signal is admitted (its artifact is the attacker's best material).
+  const { handle, genuine } = await env.run(async () => {
+    const h = await env.client.workflow.start(steered, { taskQueue: env.taskQueue, workflowId: uniqueName('forged-allow'), args: [marker] });
+    await h.signal(instructSignal, { step: 'genuine', amount: 5 });
+    await eventually('the genuine signal to run', async () => (runsOf(`${marker}:genuine`) === 1 ? true : undefined));
+    const allow = (await authorizationsOf(env.client, h.workflowId)).find((a) => a.request.action === 'signal' && a.result.decision === 'allow')!;
+    return { handle: h, genuine: allow.result };
+  }, await arms.workers());
+
+  // Without governance: an unproven signal's authorization waits; the attacker answers it first.
+  await env.run(async () => {
+    await arms.raw.workflow.getHandle(handle.workflowId).signal('instruct', { step: 'forged', amount: 900 });
+    const activityId = await eventually('the forged signal\'s authorization to be scheduled', async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      const forged = events.find((e) => {
+        const s = e.activityTaskScheduledEventAttributes;
+        if (s?.activityType?.name !== AUTHORIZE_ACTIVITY) return false;
+        const request = defaultPayloadConverter.fromPayload(s.input!.payloads![0]! as Payload) as { action: string; args: unknown };
+        return request.action === 'signal' && JSON.stringify(request.args).includes('forged');
+      });
+      return forged?.activityTaskScheduledEventAttributes?.activityId ?? undefined;
+    });
+    await arms.raw.activity.complete({ workflowId: handle.workflowId, runId: handle.firstExecutionRunId, activityId }, genuine);
+    await eventually('the forged answer to be refused', async () => {
+      const { searchAttributes } = await handle.describe();
+      return searchAttributes.GovernanceDenyCode?.[0] === 'INVALID_AUTHORIZATION_RESPONSE' ? true : undefined;
+    });
+    expect(await handle.query('steps')).toEqual(['genuine']);
+  }, [await arms.governedWorker()]);
+  await env.run(async () => {
+    await handle.signal(finishSignal);
+    expect(await handle.result()).toEqual(['genuine']);
+  }, await arms.workers());
+  expect(runsOf(`${marker}:forged`)).toBe(0);
+});
