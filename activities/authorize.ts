@@ -69,7 +69,7 @@ export interface CallContext {
   /** The calling run's start from its history; read only for run grants. */
   readonly runStart: (caller: CallerFacts) => Promise<RunStart>;
   /** A signal or update in the calling run's history (signal and update authorizations only). */
-  readonly message?: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage | null>;
+  readonly message?: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage[]>;
   /**
    * Which authorization activity this is (server-set activity id and first-scheduled time): its
    * retries share it, another request does not. Defaults to the decision time.

@@ -186,6 +186,8 @@ export function runStartCache(
 /** A signal or update as the server recorded it in the calling run's history. */
 export interface DeliveredMessage {
   readonly kind: 'signal' | 'update';
+  /** The history event that delivered it (one event admits one message). */
+  readonly eventId: string;
   readonly name: string;
   /** Updates: the update id from the accepted event; signals: null. */
   readonly updateId: string | null;
@@ -216,13 +218,17 @@ export const MESSAGE_LOOKBACK_EVENTS = 2_000;
 
 /**
  * Finds the message in the calling run's history, newest first: it was delivered before the
- * workflow task that asked for its authorization, so it is near the end. Null when the last
- * MESSAGE_LOOKBACK_EVENTS events hold no such message.
+ * workflow task that asked for its authorization, so it is near the end. A signal carries no id,
+ * and a copied proof can arrive on several events: every event with the proof and the claimed name
+ * and digest is returned, newest first, and the caller admits at most one message per event. When
+ * none has the claimed name and digest, the newest event with the proof (to name the difference).
+ * Empty when the last MESSAGE_LOOKBACK_EVENTS events hold no such message.
  */
-export async function readDeliveredMessage(client: Client, caller: CallerFacts, lookup: MessageLookup): Promise<DeliveredMessage | null> {
+export async function readDeliveredMessage(client: Client, caller: CallerFacts, lookup: MessageLookup): Promise<DeliveredMessage[]> {
   let nextPageToken: Uint8Array | undefined;
   let seen = 0;
   let newestWithProof: DeliveredMessage | null = null;
+  const matches: DeliveredMessage[] = [];
   do {
     const response = await client.workflowService.getWorkflowExecutionHistoryReverse({
       namespace: caller.namespace,
@@ -243,6 +249,7 @@ export async function readDeliveredMessage(client: Client, caller: CallerFacts, 
         if (proof === undefined || !sameDocument(proof, lookup.proof)) continue;
         const delivered: DeliveredMessage = {
           kind: 'signal',
+          eventId: String(event.eventId ?? ''),
           name: signaled.signalName ?? '',
           updateId: null,
           deliveredAt: msOf(event.eventTime),
@@ -250,26 +257,28 @@ export async function readDeliveredMessage(client: Client, caller: CallerFacts, 
           proof,
           sender,
         };
-        if (delivered.name === lookup.name && 'digest' in delivered.args && delivered.args.digest === lookup.argsDigest) return delivered;
-        newestWithProof ??= delivered;
+        if (delivered.name === lookup.name && 'digest' in delivered.args && delivered.args.digest === lookup.argsDigest) matches.push(delivered);
+        else newestWithProof ??= delivered;
         continue;
       }
       if (lookup.kind === 'update' && event.workflowExecutionUpdateAcceptedEventAttributes) {
         const request = event.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest;
         if (request?.meta?.updateId !== lookup.updateId) continue;
-        return {
+        return [{
           kind: 'update',
+          eventId: String(event.eventId ?? ''),
           name: request.input?.name ?? '',
           updateId: lookup.updateId,
           deliveredAt: msOf(event.eventTime),
           args: await decodedArgs(client.options.loadedDataConverter, (request.input?.args?.payloads ?? []) as Payload[], context),
           proof: decodeHeader(request.input?.header?.fields?.[HEADER_MESSAGE_PROOF] as Payload | undefined),
           sender: null,
-        };
+        }];
       }
     }
     nextPageToken = response.nextPageToken?.length ? response.nextPageToken : undefined;
   } while (nextPageToken && seen < MESSAGE_LOOKBACK_EVENTS);
+  if (matches.length > 0) return matches;
   // The proof was delivered, but not with what the request claims: the caller reports the difference.
-  return newestWithProof;
+  return newestWithProof ? [newestWithProof] : [];
 }

@@ -12,6 +12,8 @@ import { verifyMessageProof, type ProvenIdentity } from '../src/identity/proof';
 import { intersectRoles, revocationProblem, type IdentitySnapshot } from '../src/identity/snapshot';
 import type { CallerFacts, DeliveredMessage, MessageLookup } from './caller';
 import { describeClaim, sameDocument } from './claims';
+import { canonicalize } from '../src/common/canonical';
+import { sha256Hex } from '../src/common/digest';
 
 /** How much older than its delivery a message proof may be (default 5 minutes). */
 export const DEFAULT_MESSAGE_PROOF_MAX_AGE_MS = 5 * 60_000;
@@ -27,7 +29,7 @@ export interface MessageFacts {
   /** Verifies the run grant a sending workflow attaches to its signals. */
   readonly trustBundle: TrustBundle;
   readonly maxAgeMs: number;
-  readonly readMessage: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage | null>;
+  readonly readMessage: (caller: CallerFacts, lookup: MessageLookup) => Promise<DeliveredMessage[]>;
   readonly claim: (claim: { _id: string; workflowId: string; runId: string; messageId: string }) => Promise<'claimed' | 'same' | 'replayed'>;
 }
 
@@ -50,10 +52,11 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
       reason: `the ${kind} ${JSON.stringify(request.target)} was sent without an API key proof (send it through a client with GovernancePlugin, or \`temporal-governance workflow ${kind}\`)`,
     };
   }
-  const delivered = await facts.readMessage(
+  const candidates = await facts.readMessage(
     caller,
     kind === 'update' ? { kind, updateId: request.messageId } : { kind, proof: request.proof, name: request.target, argsDigest: request.argsDigest },
   );
+  const delivered = candidates[0];
   if (!delivered) {
     return {
       code: DenyCodes.claimMismatch,
@@ -64,11 +67,41 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
   if (!sameDocument(request.proof, delivered.proof)) return mismatch('proof', request.proof, delivered.proof);
   if ('error' in delivered.args) return { code: DenyCodes.malformedRequest, reason: `the ${kind}'s input has no argument digest: ${delivered.args.error}` };
   if (delivered.args.digest !== request.argsDigest) return mismatch('argsDigest', request.argsDigest, delivered.args.digest);
-  if (delivered.sender) return senderRun(facts, delivered.sender, delivered.proof);
-  const proven = verifyMessageProof(
+
+  // Every candidate carries this proof, name and digest; each event admits one message, and a client
+  // proof one message at all. A copy cannot borrow a genuine event twice, nor a genuine proof again.
+  let refusal: Denied | undefined;
+  for (const event of candidates) {
+    const sender = event.sender ? senderRun(facts, event.sender, event.proof) : clientSender(facts, event);
+    if ('code' in sender) {
+      refusal ??= sender;
+      continue;
+    }
+    const claimant = { workflowId: caller.workflowId, runId: caller.runId, messageId: request.messageId };
+    const eventKey = `sha256:${sha256Hex(canonicalize(['message-event', caller.namespace, caller.workflowId, caller.runId, event.eventId]))}`;
+    if ((await facts.claim({ _id: eventKey, ...claimant })) === 'replayed') {
+      refusal ??= { code: DenyCodes.proofReplayed, reason: `this ${kind} was already admitted; one delivery admits one message`, principal: sender.principal };
+      continue;
+    }
+    // A proof copied from history and sent again (to this run or the next one), or claimed by
+    // workflow code for another message, is refused; a retry of this authorization is not.
+    if (!event.sender && (await facts.claim({ _id: sender.proofId, ...claimant })) === 'replayed') {
+      refusal ??= { code: DenyCodes.proofReplayed, reason: `this ${kind} proof was already used; a proof admits one message only`, principal: sender.principal };
+      continue;
+    }
+    return sender;
+  }
+  return refusal!;
+}
+
+/** A client's message proof, verified against the message the server recorded. */
+function clientSender(facts: MessageFacts, delivered: DeliveredMessage): Denied | ProvenIdentity {
+  const { caller } = facts;
+  if ('error' in delivered.args) return { code: DenyCodes.malformedRequest, reason: `the input has no argument digest: ${delivered.args.error}` };
+  return verifyMessageProof(
     delivered.proof,
     {
-      kind,
+      kind: delivered.kind,
       namespace: caller.namespace,
       workflowId: caller.workflowId,
       runId: caller.runId,
@@ -82,12 +115,6 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
     facts.ed25519,
     { maxAgeMs: facts.maxAgeMs, skewMs: CLOCK_SKEW_MS },
   );
-  if ('code' in proven) return proven;
-  // A proof copied from history and sent again (to this run or the next one), or claimed by
-  // workflow code for another message, is refused; a retry of this authorization is not.
-  const claimed = await facts.claim({ _id: proven.proofId, workflowId: caller.workflowId, runId: caller.runId, messageId: request.messageId });
-  if (claimed === 'replayed') return { code: DenyCodes.proofReplayed, reason: `this ${kind} proof was already used; a proof admits one message only`, principal: proven.principal };
-  return proven;
 }
 
 /**

@@ -117,3 +117,36 @@ test('an allow forged by whoever completes the authorization activity (here a cl
   }, await arms.workers());
   expect(runsOf(`${marker}:forged`)).toBe(0);
 });
+
+test("copies of a workflow's signal sent with its copied grant cannot borrow its delivery: one genuine signal runs its handler once", async () => {
+  const marker = uniqueName('borrowed');
+  const { HEADER_SENDER_GRANT: SENDER } = await import('../../src/common/constants');
+  // Governance answers signal authorizations late, so each reads a history holding every copy.
+  const slowSignals: import('@temporalio/worker').ActivityInterceptorsFactory = () => ({
+    inbound: {
+      async execute(input, next) {
+        if ((input.args[0] as { action?: unknown } | undefined)?.action === 'signal') await new Promise((r) => setTimeout(r, 3_000));
+        return next(input);
+      },
+    },
+  });
+  await env.run(async () => {
+    const target = await env.client.workflow.start(steered, { taskQueue: env.taskQueue, workflowId: uniqueName('borrowed-target'), args: [marker] });
+    const senderId = uniqueName('borrowed-sender');
+    // The sender's run grant, copied from history once the sender has it.
+    const sender = await env.client.workflow.start('waitThenInstruct', { taskQueue: env.taskQueue, workflowId: senderId, args: [target.workflowId, 'w2w'] });
+    const grant = await eventually('the sender\'s run grant', async () => issuedArtifact(env.client, senderId, 'workflow').catch(() => undefined));
+    const copier = new (await import('@temporalio/client')).Client({
+      connection: env.client.connection,
+      interceptors: { workflow: [{ signal: (input, next) => next({ ...input, headers: { ...input.headers, [SENDER]: defaultPayloadConverter.toPayload(grant) } }) }] },
+    });
+    for (let i = 0; i < 2; i++) await copier.workflow.getHandle(target.workflowId).signal('instruct', { step: 'w2w', amount: 3 });
+    await sender.signal('go');
+    await sender.result();
+    const decisions = await signalDecisions(target.workflowId, 3);
+    expect(decisions.filter((d) => d.decision === 'allow')).toHaveLength(1);
+    await target.signal(finishSignal);
+    expect(await target.result()).toEqual(['w2w']);
+  }, [await arms.governedWorker(), await env.governanceWorker({ activityInterceptors: [slowSignals] })]);
+  expect(runsOf(`${marker}:w2w`)).toBe(1);
+});
