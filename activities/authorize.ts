@@ -361,6 +361,11 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (start && 'error' in start.args) return deny({ code: DenyCodes.malformedRequest, reason: `the run's start input has no argument digest: ${start.args.error}` });
     const wrongStart = start ? startMismatch(request, start) : null;
     if (wrongStart) return deny(mismatchDenial(wrongStart));
+    if (start?.originalRunId && start.originalRunId !== caller.runId) {
+      // A reset copies the run's started event (proofs, grants, first run id): admitting it would
+      // repeat, on the same authority, everything its chain was already granted.
+      return deny({ code: DenyCodes.invalidGrant, reason: `run ${caller.runId} was made by resetting run ${start.originalRunId}; a reset run is not admitted (it would repeat what that run was granted): start a new workflow instead` });
+    }
     if (request.action === 'workflow' && request.target !== caller.workflowType) {
       return deny(mismatchDenial({ field: 'target', claimed: request.target, actual: caller.workflowType }));
     }

@@ -27,6 +27,11 @@ export interface RunStart {
   readonly firstExecutionRunId: string;
   /** Time of the started event (server time, ms). */
   readonly startedAt: number;
+  /**
+   * The run this started event was first written for: the run itself, except for a run made by
+   * resetting another, whose started event is a copy of the reset run's.
+   */
+  readonly originalRunId?: string | null;
   /** Tagged view and digest of the start input, or why it has none (a value no digest can cover). */
   readonly args: { readonly view: unknown[]; readonly digest: string } | { readonly error: string };
   /** Decoded start headers the run grant rests on (undefined when absent). */
@@ -128,6 +133,7 @@ export async function readRunStart(client: Client, caller: CallerFacts): Promise
     initiator: started.continuedExecutionRunId ? (INITIATORS[Number(started.initiator ?? 0)] ?? null) : null,
     firstExecutionRunId: started.firstExecutionRunId || caller.runId,
     startedAt: msOf(event.eventTime),
+    originalRunId: started.originalExecutionRunId || null,
     args: await decodedArgs(client.options.loadedDataConverter, (started.input?.payloads ?? []) as Payload[], {
       type: 'workflow',
       namespace: caller.namespace,

@@ -173,3 +173,24 @@ test('a run that asks for its run grant again after it was revoked gets nothing 
     expect(await handle.result()).toEqual({ decision: 'deny', code: 'GRANT_REPLAYED' });
   }, await arms.workers());
 });
+
+test('resetting a finished governed run to its first workflow task does not run its charge again: a reset run is not admitted', async () => {
+  const marker = uniqueName('reset');
+  await env.run(async () => {
+    const handle = await env.client.workflow.start('payOnce', { taskQueue: env.taskQueue, workflowId: uniqueName('reset'), args: [10, marker] });
+    await handle.result();
+    const firstTask = (await handle.fetchHistory()).events!.find((e) => e.workflowTaskCompletedEventAttributes)!;
+    // Anyone with namespace access can reset a run: its started event (proof included) is copied into the new run.
+    const { runId } = await env.client.workflowService.resetWorkflowExecution({
+      namespace: env.client.options.namespace,
+      workflowExecution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
+      workflowTaskFinishEventId: firstTask.eventId,
+      requestId: uniqueName('reset-request'),
+      reason: 'attacker: run it again',
+    });
+    const failure = await expectGovernanceDenied(env.client.workflow.getHandle(handle.workflowId, runId!));
+    expect(codeOf(failure)).toBe('INVALID_GRANT');
+    expect(failure.message).toContain('reset');
+  }, await arms.workers());
+  expect(runsOf(marker)).toBe(1);
+});
