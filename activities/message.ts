@@ -8,7 +8,9 @@ import { CLOCK_SKEW_MS, verifySignedArtifact, type Ed25519 } from '../src/artifa
 import type { TrustBundle } from '../src/artifact/trust-bundle';
 import { DenyCodes } from '../src/common/constants';
 import type { AuthorizationRequest } from '../src/common/schemas';
-import { verifyMessageProof, type ProvenIdentity } from '../src/identity/proof';
+import { verifyApiKeySignature, verifyMessageProof, type ProvenIdentity } from '../src/identity/proof';
+import { SignedMessageProofSchema } from '../src/identity/schema';
+import { ARTIFACT_TYPE } from '../src/common/schemas';
 import { intersectRoles, revocationProblem, type IdentitySnapshot } from '../src/identity/snapshot';
 import type { CallerFacts, DeliveredMessage, MessageLookup } from './caller';
 import { describeClaim, sameDocument } from './claims';
@@ -52,6 +54,10 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
       reason: `the ${kind} ${JSON.stringify(request.target)} was sent without an API key proof (send it through a client with GovernancePlugin, or \`temporal-governance workflow ${kind}\`)`,
     };
   }
+  // A junk or dead proof is refused before the history is read (a reverse scan costs the server):
+  // what is checked here is checked again, against the server's record, below.
+  const early = earlyProofProblem(facts, request.proof, kind);
+  if (early) return early;
   const candidates = await facts.readMessage(
     caller,
     kind === 'update' ? { kind, updateId: request.messageId } : { kind, proof: request.proof, name: request.target, argsDigest: request.argsDigest },
@@ -92,6 +98,22 @@ export async function proveSender(facts: MessageFacts): Promise<Denied | ProvenI
     return sender;
   }
   return refusal!;
+}
+
+/**
+ * What can be refused about the claimed proof alone: a client proof that does not parse, names an
+ * unknown, revoked or expired key, or does not verify; anything that is neither a client proof nor
+ * an artifact (a workflow's signal carries its run grant, checked against the server's sender).
+ */
+function earlyProofProblem(facts: MessageFacts, proof: unknown, kind: 'signal' | 'update'): Denied | null {
+  const parsed = SignedMessageProofSchema.safeParse(proof);
+  if (parsed.success) {
+    const key = verifyApiKeySignature(parsed.data.payload, parsed.data.signature, facts.snapshot, facts.at, facts.ed25519, `${kind} proof`);
+    return 'code' in key ? key : null;
+  }
+  const typ = (proof as { payload?: { typ?: unknown } } | null)?.payload?.typ;
+  if (kind === 'signal' && typ === ARTIFACT_TYPE) return null;
+  return { code: DenyCodes.invalidProof, reason: `malformed ${kind} proof` };
 }
 
 /** A client's message proof, verified against the message the server recorded. */

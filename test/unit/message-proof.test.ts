@@ -103,3 +103,35 @@ describe('failWorkflow', () => {
     expect(() => parsePolicy({ id: 'p', rules: [{ id: 'd', effect: 'deny', failWorkflow: true, when: { actions: ['activity'] } }] })).toThrow(/applies to signal and update denials/);
   });
 });
+
+describe('proveSender reads the history only for a proof worth checking', () => {
+  const { proveSender } = require('../../activities/message') as typeof import('../../activities/message');
+  const facts = (proof: unknown, readMessage: jest.Mock) => ({
+    request: { v: 2, action: 'signal', target: 'instruct', activityId: null, childWorkflowId: null, messageId: 'signal-1', taskQueue: 'q', args: [], argsDigest: digest, workflow: { namespace: 'default', workflowId: 'wf-1', runId: 'run-1', workflowType: 'wf', taskQueue: 'q', parent: null, continuedFromRunId: null, firstExecutionRunId: 'run-1', startedAt: T0 }, proof, delegateRoles: null, parent: null } as never,
+    caller: { namespace: 'default', workflowId: 'wf-1', runId: 'run-1', workflowType: 'wf' },
+    runTaskQueue: 'q',
+    snapshot: snapshot(),
+    at: T0,
+    ed25519: nodeEd25519,
+    trustBundle: { keys: new Map() },
+    maxAgeMs: 60_000,
+    readMessage,
+    claim: async () => 'claimed' as const,
+  });
+
+  test.each<[string, unknown, string]>([
+    ['junk', { junk: true }, 'INVALID_PROOF'],
+    ['an unknown key', signMessageProof(parseApiKey(generateApiKey().apiKey), message, T0 - 100), 'UNKNOWN_API_KEY'],
+    ['a broken signature', { ...sign(), signature: sign().signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) }, 'INVALID_PROOF'],
+  ])('%s: refused without a history read', async (_what, proof, code) => {
+    const readMessage = jest.fn();
+    expect(await proveSender(facts(proof, readMessage))).toMatchObject({ code });
+    expect(readMessage).not.toHaveBeenCalled();
+  });
+
+  test('a valid proof is checked against the server record (none here: CLAIM_MISMATCH)', async () => {
+    const readMessage = jest.fn(async () => []);
+    expect(await proveSender(facts(sign(), readMessage))).toMatchObject({ code: 'CLAIM_MISMATCH' });
+    expect(readMessage).toHaveBeenCalledTimes(1);
+  });
+});
