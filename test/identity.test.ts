@@ -14,7 +14,7 @@ import { GovernancePlugin } from '../src/plugin';
 import { join } from 'node:path';
 import { bodyRuns, runsOf } from './fixtures/activities';
 import { delegatingMalformed, delegatingRoot, goSignal, payAfterSignal, payAfterTimer, payOnce, payOnQueue, payOnSecondAttempt } from './fixtures/workflows';
-import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, activities, type Env } from './helpers/harness';
+import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, activities, workflowsPath, type Env } from './helpers/harness';
 
 // Everything the Temporal runtime logs in this process (workers, governance worker, lineage).
 const logs: string[] = [];
@@ -297,8 +297,8 @@ describe('signing keys', () => {
     const marker = uniqueName('rotation');
     const oldWorker = await env.governanceWorker();
     const oldRuns = oldWorker.run();
-    const app = await env.appWorker();
-    const appRuns = app.run();
+    let app = await env.appWorker();
+    let appRuns = app.run();
     try {
       const inFlight = await env.client.workflow.start(payAfterSignal, { taskQueue: env.taskQueue, workflowId: uniqueName('in-flight'), args: [10, marker] });
       await waitForRun(`${marker}:before`);
@@ -316,6 +316,14 @@ describe('signing keys', () => {
       await expect(env.governanceWorker()).rejects.toThrow(KeyError); // the retired key signs nothing more
       const newWorker = await env.governanceWorker({ signingKeyPath: newKeyPath });
       const newRuns = newWorker.run();
+      // The app worker restarts too, as the rotation runbook says: its workflow bundle bakes in the
+      // keys that signal decisions are verified against, and `go` is decided with the new key.
+      app.shutdown();
+      await appRuns;
+      const { bundleWorkflowCode } = await import('@temporalio/worker');
+      const restarted = await env.appWorker({ workflowBundle: await bundleWorkflowCode({ workflowsPath, plugins: [env.plugin] }) });
+      appRuns = restarted.run();
+      app = restarted;
       try {
         await inFlight.signal(goSignal);
         await inFlight.result(); // the run grant (old key, issued before retirement) still carries the run
@@ -339,7 +347,7 @@ describe('signing keys', () => {
         await newRuns;
       }
     } finally {
-      app.shutdown();
+      if (app.getState() === 'RUNNING') app.shutdown();
       await appRuns;
     }
   }

@@ -162,14 +162,18 @@ test('a run that asks for its run grant again after it was revoked gets nothing 
     await eventually('the first charge', async () => (runsOf(`${marker}:before`) === 1 ? true : undefined));
     const grant = (await authorizationsOf(env.client, handle.workflowId)).find((a) => a.request.action === 'workflow')!.result;
     if (grant.decision !== 'allow') throw new Error('the run was denied its grant');
-    // The operator revokes the run's root grant; the run's code asks for a fresh one.
+    // The attacker hands the run its own start proof (a signal, admitted while the grant is live);
+    // then the operator revokes the run's root grant, and the run's code asks for a fresh one.
+    await handle.signal('proof', defaultPayloadConverter.fromPayload(await startProofOf(handle)));
+    await eventually('the proof signal to be admitted', async () =>
+      (await authorizationsOf(env.client, handle.workflowId)).some((a) => a.request.action === 'signal' && a.result.decision === 'allow') ? true : undefined,
+    );
     const { client, db } = await connectLineage(mongoUri(), env.lineageDatabase);
     try {
       await revoke(db, 'authorization', grant.artifact.payload.id, 'test: revoked');
     } finally {
       await client.close();
     }
-    await handle.signal('proof', defaultPayloadConverter.fromPayload(await startProofOf(handle)));
     expect(await handle.result()).toEqual({ decision: 'deny', code: 'GRANT_REPLAYED' });
   }, await arms.workers());
 });
