@@ -23,6 +23,7 @@ import type { Policy } from '../src/policy/schema';
 import type { CallerFacts, DeliveredMessage, MessageLookup, RunStart } from './caller';
 import { callerMismatch, describeClaim, startMismatch, type ClaimMismatch } from './claims';
 import { DEFAULT_MESSAGE_PROOF_MAX_AGE_MS, proveSender } from './message';
+import { decisionIdOf } from '../src/common/decision-id';
 import { admitScheduledRun, type ScheduledRunOptions } from './schedule';
 
 export interface AuthorizerOptions {
@@ -105,16 +106,7 @@ type Denied = { readonly code: string; readonly reason: string; readonly ruleIds
  * authorization is recognizable as the same decision.
  */
 export function decisionIdFor(request: AuthorizationRequest, caller: Pick<CallerFacts, 'namespace' | 'workflowId' | 'runId'>): string {
-  const key =
-    request.action === 'activity' || request.action === 'local-activity'
-      ? `${request.action}:${request.activityId}`
-      : request.action === 'child-workflow'
-        ? `child-workflow:${request.childWorkflowId}`
-        : request.action === 'signal' || request.action === 'update'
-          ? `${request.action}:${request.messageId}`
-          : request.action;
-  const { namespace, workflowId, runId } = caller;
-  return `dec_${sha256Hex(canonicalize([namespace, workflowId, runId, key])).slice(0, 32)}`;
+  return decisionIdOf(request, caller);
 }
 
 /** Plain argument values, as the activity will see them, from the tagged view. */

@@ -64,12 +64,11 @@ import {
   type SignedArtifact,
 } from '../../src/common/schemas';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from '../../src/common/workflow-config';
-import { SignedMessageProofSchema } from '../../src/identity/schema';
+import { messageProofMismatch, SignedMessageProofSchema } from '../../src/identity/schema';
 import { payloadHash, verifySignedArtifact } from '../../src/artifact/artifact';
 import type { TrustBundle } from '../../src/artifact/trust-bundle';
 import { fromBase64Url } from '../../src/common/base64url';
-import { canonicalize } from '../../src/common/canonical';
-import { sha256Hex } from '../../src/common/digest';
+import { decisionIdOf } from '../../src/common/decision-id';
 import { nobleEd25519 } from '../../src/crypto/noble';
 
 // GovernancePlugin looks for this string in prebuilt bundles (see marker.ts).
@@ -434,7 +433,7 @@ function messageArtifactProblem(artifact: SignedArtifact, grant: SignedArtifact,
   const verified = verifySignedArtifact(artifact, trust, now, nobleEd25519);
   if (!verified.ok) return verified.reason;
   const p = verified.value.payload;
-  const decisionId = `dec_${sha256Hex(canonicalize([info.namespace, info.workflowId, info.runId, `${message.kind}:${message.messageId}`])).slice(0, 32)}`;
+  const decisionId = decisionIdOf({ action: message.kind, activityId: null, childWorkflowId: null, messageId: message.messageId }, info);
   const expected: Array<[string, unknown, unknown]> = [
     ['action', p.action, message.kind],
     ['target', p.target, message.name],
@@ -465,18 +464,8 @@ function messageProofProblem(input: UpdateInput): { code: string; reason: string
   } catch {
     return { code: DenyCodes.malformedRequest, reason: 'the update arguments have no digest' };
   }
-  const bound: Array<[string, unknown, unknown]> = [
-    ['kind', p.kind, 'update'],
-    ['namespace', p.namespace, info.namespace],
-    ['workflowId', p.workflowId, info.workflowId],
-    ['name', p.name, input.name],
-    ['updateId', p.updateId, input.updateId],
-    ['argsDigest', p.argsDigest, digest],
-  ];
-  for (const [field, claimed, actual] of bound) {
-    if (claimed !== actual) return { code: DenyCodes.invalidProof, reason: `the update proof is bound to another ${field}` };
-  }
-  if (p.runId !== null && p.runId !== info.runId) return { code: DenyCodes.invalidProof, reason: 'the update proof is bound to another run' };
+  const mismatch = messageProofMismatch(p, { kind: 'update', namespace: info.namespace, workflowId: info.workflowId, runId: info.runId, name: input.name, updateId: input.updateId, argsDigest: digest });
+  if (mismatch) return { code: DenyCodes.invalidProof, reason: `the update proof is bound to another ${mismatch.field}` };
   return null;
 }
 

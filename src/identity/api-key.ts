@@ -54,6 +54,19 @@ export function startProofSigningInput(payload: StartProofPayload): Uint8Array {
   return utf8ToBytes(canonicalize(payload));
 }
 
+/**
+ * Every proof a client makes (start, message, schedule) is signed the same way: Ed25519 with the
+ * API key's seed over the UTF-8 bytes of the payload's canonical JSON, base64url.
+ */
+export function signWithApiKey<P>(payload: P, key: ParsedApiKey): { payload: P; signature: string } {
+  return { payload, signature: toBase64Url(nodeEd25519.sign(utf8ToBytes(canonicalize(payload)), key.seed)) };
+}
+
+/** 128 random bits, so two proofs of identical content in the same millisecond differ. */
+export function proofNonce(): string {
+  return randomBytes(16).toString('hex');
+}
+
 /** Signs a proof bound to one start: namespace, workflow id, workflow type, argument digest and time. */
 export function signStartProof(
   key: ParsedApiKey,
@@ -69,9 +82,9 @@ export function signStartProof(
     taskQueue: start.taskQueue,
     argsDigest: start.argsDigest,
     issuedAt: now,
-    nonce: randomBytes(16).toString('hex'),
+    nonce: proofNonce(),
   };
-  return { payload, signature: toBase64Url(nodeEd25519.sign(startProofSigningInput(payload), key.seed)) };
+  return signWithApiKey(payload, key);
 }
 
 /** What a message proof binds; see MessageProofPayloadSchema. */
@@ -98,7 +111,7 @@ export function signMessageProof(key: ParsedApiKey, message: ProvenMessage, now:
     updateId: message.updateId,
     argsDigest: message.argsDigest,
     issuedAt: now,
-    nonce: randomBytes(16).toString('hex'),
+    nonce: proofNonce(),
   };
-  return { payload, signature: toBase64Url(nodeEd25519.sign(utf8ToBytes(canonicalize(payload)), key.seed)) };
+  return signWithApiKey(payload, key);
 }

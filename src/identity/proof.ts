@@ -7,7 +7,7 @@ import { canonicalize } from '../common/canonical';
 import { DenyCodes } from '../common/constants';
 import { sha256Hex } from '../common/digest';
 import { intersectRoles, type IdentityProblem, type IdentitySnapshot } from './snapshot';
-import { SignedMessageProofSchema, SignedStartProofSchema, type MessageProofPayload, type StartProofPayload } from './schema';
+import { messageProofMismatch, SignedMessageProofSchema, SignedStartProofSchema, type BoundMessage, type MessageProofPayload, type StartProofPayload } from './schema';
 
 /** The start as the server recorded it (from workflowInfo on the first workflow task). */
 export interface RecordedStart {
@@ -136,16 +136,7 @@ export function verifyStartProof(
 }
 
 /** A signal or update as the server recorded it (the WorkflowExecutionSignaled / UpdateAccepted event). */
-export interface RecordedMessage {
-  readonly kind: 'signal' | 'update';
-  readonly namespace: string;
-  readonly workflowId: string;
-  /** The run whose history holds the message. */
-  readonly runId: string;
-  readonly name: string;
-  /** Updates: the server's update id; signals: null. */
-  readonly updateId: string | null;
-  readonly argsDigest: string;
+export interface RecordedMessage extends BoundMessage {
   /** Event time of the delivery (server time, ms). */
   readonly deliveredAt: number;
 }
@@ -173,19 +164,9 @@ export function verifyMessageProof(
   const { payload, signature } = parsed.data;
   const signed = verifyApiKeySignature(payload, signature, snapshot, at, ed, what);
   if ('code' in signed) return signed;
-  const bound: Array<[string, unknown, unknown]> = [
-    ['kind', payload.kind, message.kind],
-    ['namespace', payload.namespace, message.namespace],
-    ['workflowId', payload.workflowId, message.workflowId],
-    ['name', payload.name, message.name],
-    ['updateId', payload.updateId, message.updateId],
-    ['argsDigest', payload.argsDigest, message.argsDigest],
-    ...(payload.runId === null ? [] : ([['runId', payload.runId, message.runId]] as Array<[string, unknown, unknown]>)),
-  ];
-  for (const [field, claimed, actual] of bound) {
-    if (claimed !== actual) {
-      return problem(DenyCodes.invalidProof, `the ${what} is bound to ${field} ${JSON.stringify(claimed)}, not ${JSON.stringify(actual)}: a proof admits one message only`, signed.principal);
-    }
+  const mismatch = messageProofMismatch(payload, message);
+  if (mismatch) {
+    return problem(DenyCodes.invalidProof, `the ${what} is bound to ${mismatch.field} ${JSON.stringify(mismatch.claimed)}, not ${JSON.stringify(mismatch.actual)}: a proof admits one message only`, signed.principal);
   }
   if (payload.issuedAt > message.deliveredAt + options.skewMs) return problem(DenyCodes.invalidProof, `the ${what} was issued after the server recorded the ${message.kind}`, signed.principal);
   if (message.deliveredAt - payload.issuedAt > options.maxAgeMs) {

@@ -4,15 +4,10 @@
 // run carries the proof; governance admits such a run as a root on that key's authority only after
 // the server confirms the schedule started it (activities/schedule.ts). Signing is node-only
 // (client side); verification is pure (the Ed25519 primitive and the snapshot are passed in).
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Ed25519 } from '../artifact/artifact';
-import { toBase64Url } from '../common/base64url';
-import { canonicalize } from '../common/canonical';
 import { DenyCodes } from '../common/constants';
-import { nodeEd25519 } from '../crypto/node';
-import { utf8ToBytes } from '@noble/hashes/utils.js';
-import type { ParsedApiKey } from './api-key';
+import { proofNonce, signWithApiKey, type ParsedApiKey } from './api-key';
 import { problem, provenIdentity, verifyApiKeySignature, type ProofProblem, type ProvenIdentity } from './proof';
 import { ApiKeyIdSchema } from './schema';
 import type { IdentitySnapshot } from './snapshot';
@@ -63,9 +58,9 @@ export function signScheduleProof(key: ParsedApiKey, action: ScheduleActionBindi
     taskQueue: action.taskQueue,
     argsDigest: action.argsDigest,
     issuedAt: now,
-    nonce: randomBytes(16).toString('hex'),
+    nonce: proofNonce(),
   };
-  return { payload, signature: toBase64Url(nodeEd25519.sign(utf8ToBytes(canonicalize(payload)), key.seed)) };
+  return signWithApiKey(payload, key);
 }
 
 /** A scheduled run as the server recorded it (its WorkflowExecutionStarted event and activity info). */

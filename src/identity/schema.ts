@@ -112,6 +112,36 @@ export type MessageProofPayload = z.infer<typeof MessageProofPayloadSchema>;
 export const SignedMessageProofSchema = z.object({ payload: MessageProofPayloadSchema, signature: z.string().regex(BASE64URL) }).strict();
 export type SignedMessageProof = z.infer<typeof SignedMessageProofSchema>;
 
+/** The message a proof must be bound to: kind, workflow, run, handler, update id and arguments. */
+export interface BoundMessage {
+  readonly kind: 'signal' | 'update';
+  readonly namespace: string;
+  readonly workflowId: string;
+  readonly runId: string;
+  readonly name: string;
+  readonly updateId: string | null;
+  readonly argsDigest: string;
+}
+
+/**
+ * The first member a message proof binds differently from `message`, or null. A proof that names
+ * no run admits any run of the workflow. One rule for governance (against the server's record) and
+ * for the workflow's update validator (against what it received). Sandbox-safe.
+ */
+export function messageProofMismatch(payload: MessageProofPayload, message: BoundMessage): { field: string; claimed: unknown; actual: unknown } | null {
+  const bound: Array<[string, unknown, unknown]> = [
+    ['kind', payload.kind, message.kind],
+    ['namespace', payload.namespace, message.namespace],
+    ['workflowId', payload.workflowId, message.workflowId],
+    ['name', payload.name, message.name],
+    ['updateId', payload.updateId, message.updateId],
+    ['argsDigest', payload.argsDigest, message.argsDigest],
+    ['runId', payload.runId ?? message.runId, message.runId],
+  ];
+  for (const [field, claimed, actual] of bound) if (claimed !== actual) return { field, claimed, actual };
+  return null;
+}
+
 /** The registry entry that makes a message proof single-use: the run and message that claimed it. */
 export const MessageProofClaimSchema = z
   .object({
