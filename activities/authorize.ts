@@ -78,6 +78,11 @@ export interface CallContext {
   readonly scheduling?: string;
   /** Server time this attempt was scheduled (`Info.currentAttemptScheduledTimestampMs`); defaults to the wall clock. */
   readonly attemptScheduledAt?: number;
+  /**
+   * Issue time of this decision: the authorization's first scheduled time, which its retries share
+   * (so a retry signs the same artifact). Defaults to the authorizer's `now`.
+   */
+  readonly issuedAt?: number;
 }
 
 export interface StartProofRegistry {
@@ -282,7 +287,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
       });
     }
     const request = parsed.data;
-    const at = now();
+    const at = context.issuedAt ?? now();
     // A key retired (or not yet valid) at issue time signs what every verifier refuses: let the
     // attempt fail and retry, on a worker with a current key, rather than hand out a dead artifact.
     const own = options.trustBundle().keys.get(signingKey.kid);

@@ -24,7 +24,8 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { generateSigningKey } from '../src/crypto/keys';
 import { GovernancePlugin } from '../src/plugin';
-import { createGovernanceWorker } from '../src/worker/governance-worker';
+import { createGovernanceWorker, governanceDirectUrl } from '../src/worker/governance-worker';
+import { WORKER_ROLE } from '../src/common/constants';
 import { connectLineage, lineageCollection } from '../src/lineage/store';
 import { createApiKey, createPrincipal } from '../src/identity/store';
 import * as activities from './activities';
@@ -74,6 +75,8 @@ export interface VariantResult {
 export interface LatencyResult {
   readonly ungoverned: VariantResult;
   readonly governed: VariantResult;
+  /** Governed, each call authorized by local activity asking the governance worker directly. */
+  readonly direct: VariantResult;
   readonly perRound: number;
   readonly rounds: number;
   readonly setupSeconds: number;
@@ -107,20 +110,23 @@ async function measureLineage(mongoUri: string, database: string, expectedAtLeas
   }
 }
 
-type Variant = 'ungoverned' | 'governed';
+type Variant = 'ungoverned' | 'governed' | 'direct';
 
 export async function runLatency(options: LatencyOptions): Promise<LatencyResult> {
   const lineageDatabase = `bench_${Date.now().toString(36)}`;
   const setupStart = Date.now();
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
-  const queues = { ungoverned: `bench-plain-${suffix}`, governed: `bench-governed-${suffix}`, governance: `bench-governance-${suffix}` };
+  const queues = { ungoverned: `bench-plain-${suffix}`, governed: `bench-governed-${suffix}`, direct: `bench-direct-${suffix}`, governance: `bench-governance-${suffix}` };
 
   // Identity as `principals create` / `api-keys create` make it; the key stays in this process.
   const identity = await connectLineage(options.mongoUri, lineageDatabase);
   let apiKey: string;
+  let workerKey: string;
   try {
     await createPrincipal(identity.db, { id: BENCH_PRINCIPAL, roles: BENCH_ROLES, description: 'benchmark client' });
     apiKey = (await createApiKey(identity.db, { principal: BENCH_PRINCIPAL })).apiKey;
+    await createPrincipal(identity.db, { id: 'bench-worker', roles: [WORKER_ROLE], description: 'benchmark application worker (direct authorization)' });
+    workerKey = (await createApiKey(identity.db, { principal: 'bench-worker' })).apiKey;
   } finally {
     await identity.client.close();
   }
@@ -140,7 +146,27 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   const clientConnection = await Connection.connect({ address: options.address });
   const workers: Worker[] = [];
   const runs: Promise<void>[] = [];
+  let directPlugin: GovernancePlugin | undefined;
   try {
+    const governance = await createGovernanceWorker({
+      connection,
+      namespace: options.namespace,
+      taskQueue: queues.governance,
+      policy: BENCH_POLICY_PATH,
+      signingKeyPath: options.keys.keyPath,
+      trustBundlePath: options.keys.bundlePath,
+      issuer: 'temporal-governance-bench',
+      mongoUri: options.mongoUri,
+      database: lineageDatabase,
+      directAuthorization: { port: 0 },
+    });
+    directPlugin = new GovernancePlugin({
+      identity: { mongoUri: options.mongoUri, database: lineageDatabase },
+      trustBundle: options.keys.bundlePath,
+      workflow: { taskQueue: queues.governance },
+      directAuthorization: { endpoints: [governanceDirectUrl(governance)!], apiKey: workerKey },
+    });
+    const directBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, plugins: [directPlugin], logger: bundlerLogger });
     workers.push(
       await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.ungoverned, workflowBundle: plainBundle, activities }),
       await Worker.create({
@@ -151,23 +177,15 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
         activities,
         plugins: [plugin],
       }),
-      await createGovernanceWorker({
-        connection,
-        namespace: options.namespace,
-        taskQueue: queues.governance,
-        policy: BENCH_POLICY_PATH,
-        signingKeyPath: options.keys.keyPath,
-        trustBundlePath: options.keys.bundlePath,
-        issuer: 'temporal-governance-bench',
-        mongoUri: options.mongoUri,
-        database: lineageDatabase,
-      }),
+      await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.direct, workflowBundle: directBundle, activities, plugins: [directPlugin] }),
+      governance,
     );
     for (const worker of workers) runs.push(worker.run());
 
     const clients: Record<Variant, Client> = {
       ungoverned: new Client({ connection: clientConnection, namespace: options.namespace }),
       governed: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
+      direct: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
     };
     let sequence = 0;
     const runOnce = async (variant: Variant, calls: number): Promise<{ gaps: number[]; wallPerActivity: number }> => {
@@ -196,14 +214,18 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     options.log(`warm-up: ${options.warmup} calls per variant...`);
     await runOnce('ungoverned', options.warmup + 1);
     await runOnce('governed', options.warmup + 1);
+    await runOnce('direct', options.warmup + 1);
 
     const perRound = Math.max(1, Math.ceil(options.activities / options.rounds));
     const result: Record<Variant, VariantResult> = {
       ungoverned: { gapsMs: [], wallPerActivityMs: [] },
       governed: { gapsMs: [], wallPerActivityMs: [] },
+      direct: { gapsMs: [], wallPerActivityMs: [] },
     };
+    const variants: Variant[] = ['ungoverned', 'governed', 'direct'];
     for (let round = 0; round < options.rounds; round++) {
-      const order: Variant[] = round % 2 === 0 ? ['ungoverned', 'governed'] : ['governed', 'ungoverned'];
+      // Each variant goes first, second and last in turn, so drift falls on all alike.
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
       for (const variant of order) {
         const { gaps, wallPerActivity } = await runOnce(variant, perRound + 1);
         result[variant].gapsMs.push(...gaps);
@@ -212,12 +234,13 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
       options.log(`round ${round + 1}/${options.rounds} done (${perRound} calls per variant)`);
     }
     // Every governed call = one authorization record (plus one run grant per workflow).
-    const lineage = await measureLineage(options.mongoUri, lineageDatabase, result.governed.gapsMs.length);
+    const lineage = await measureLineage(options.mongoUri, lineageDatabase, result.governed.gapsMs.length + result.direct.gapsMs.length);
     return { ...result, perRound, rounds: options.rounds, setupSeconds, lineage };
   } finally {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
     await Promise.allSettled(runs);
     await plugin.close();
+    await directPlugin?.close();
     await clientConnection.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
   }
@@ -226,6 +249,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
 export function latencyTable(result: LatencyResult): string {
   const u = summarize(result.ungoverned.gapsMs);
   const g = summarize(result.governed.gapsMs);
+  const d = summarize(result.direct.gapsMs);
   const wall = (v: VariantResult) => v.wallPerActivityMs.reduce((s, x) => s + x, 0) / v.wallPerActivityMs.length;
   const row = (name: string, s: Summary, w: number) => [name, s.n, s.p50, s.p95, s.mean, s.min, s.max, w];
   return table(
@@ -236,11 +260,16 @@ export function latencyTable(result: LatencyResult): string {
       row('governed', g, wall(result.governed)),
       ['governed - ungoverned', '', g.p50 - u.p50, g.p95 - u.p95, g.mean - u.mean, '', '', wall(result.governed) - wall(result.ungoverned)],
       ['governed / ungoverned', '', ratio(g.p50, u.p50), ratio(g.p95, u.p95), ratio(g.mean, u.mean), '', '', ratio(wall(result.governed), wall(result.ungoverned))],
+      row('governed (direct)', d, wall(result.direct)),
+      ['direct - ungoverned', '', d.p50 - u.p50, d.p95 - u.p95, d.mean - u.mean, '', '', wall(result.direct) - wall(result.ungoverned)],
+      ['direct / ungoverned', '', ratio(d.p50, u.p50), ratio(d.p95, u.p95), ratio(d.mean, u.mean), '', '', ratio(wall(result.direct), wall(result.ungoverned))],
     ],
     [
       `${result.rounds} alternating rounds x ${result.perRound} calls per variant, after one discarded warm-up workflow per variant.`,
       'Governed = GovernancePlugin on client + worker, authorization activity on its own task queue (in this process),',
       'node:crypto signing; every decision handed off to the lineage workflow and persisted to MongoDB (FerretDB here).',
+      'Governed (direct) = the same, each call authorized by a local activity that asks the governance worker\'s endpoint',
+      '(docs/direct-authorization.md); its run grant still comes from the authorization activity.',
       'wall/call = client-side workflow start-to-result time / calls (includes workflow start and, governed, the run grant).',
     ],
   );

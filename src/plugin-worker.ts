@@ -10,6 +10,9 @@ import { watchTrustBundle } from './crypto/keys';
 import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';
 import { claimArtifact } from './identity/store';
 import { GovernancePluginError } from './plugin-error';
+import { DIRECT_AUTHORIZE_ACTIVITY } from './common/constants';
+import { directAuthorizeActivity } from './direct/local-activity';
+import type { ParsedApiKey } from './identity/api-key';
 
 export interface GovernedWorkerSettings {
   readonly trustBundle: () => TrustBundle;
@@ -18,6 +21,8 @@ export interface GovernedWorkerSettings {
   readonly maxStalenessMs: number | undefined;
   readonly outageWaitMs: number | undefined;
   readonly unprotectedActivityTypes: readonly string[] | undefined;
+  /** Direct authorization: the local activity is registered and runs without an artifact (it is the authorization). */
+  readonly direct: { endpoints: readonly string[]; key: ParsedApiKey; requestTimeoutMs: number } | undefined;
   readonly lineageTaskQueue: string;
   /** Added to workflowModules unless the worker runs a prebuilt bundle (which carries it already). */
   readonly workflowInterceptorsModule: string;
@@ -39,8 +44,12 @@ export function governWorkerOptions(options: WorkerOptions, settings: () => Gove
   }
   const s = settings();
   const identity = s.identity;
+  if (s.direct && options.activities && DIRECT_AUTHORIZE_ACTIVITY in options.activities) {
+    throw new GovernancePluginError(`the worker's activities already name ${DIRECT_AUTHORIZE_ACTIVITY}, which directAuthorization registers`);
+  }
   return {
     ...options,
+    activities: s.direct ? { ...options.activities, [DIRECT_AUTHORIZE_ACTIVITY]: directAuthorizeActivity(s.direct) } : options.activities,
     interceptors: {
       ...options.interceptors,
       activity: [
@@ -50,7 +59,7 @@ export function governWorkerOptions(options: WorkerOptions, settings: () => Gove
           identity: () => identity().current(),
           maxStalenessMs: s.maxStalenessMs,
           outageWaitMs: s.outageWaitMs,
-          unprotectedActivityTypes: s.unprotectedActivityTypes,
+          unprotectedActivityTypes: s.direct ? [...(s.unprotectedActivityTypes ?? []), DIRECT_AUTHORIZE_ACTIVITY] : s.unprotectedActivityTypes,
           lineageTaskQueue: s.lineageTaskQueue,
           claimArtifact: async (claim) => {
             const source = identity();

@@ -32,6 +32,13 @@ export interface GovernancePluginOptions {
   readonly workflow?: Partial<WorkflowGovernanceConfig>;
   /** Extra activity types this worker runs without an artifact (governance workers only). */
   readonly unprotectedActivityTypes?: readonly string[];
+  /**
+   * Authorize by local activity, asking governance workers' endpoints directly with this worker's
+   * API key (a principal holding role temporal-governance:worker), instead of scheduling the
+   * authorization activity on the governance task queue: one server round trip less per governed
+   * call. Workers only; baked into the workflow bundle. See docs/direct-authorization.md.
+   */
+  readonly directAuthorization?: import('./direct/local-activity').DirectAuthorizationOptions;
 }
 
 export interface IdentityOptions {
@@ -83,11 +90,22 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
   /** Workers of this plugin now running: the identity reader is released when the last one stops. */
   #running = 0;
 
+  readonly #direct: ReturnType<typeof import('./direct/local-activity').parseDirectAuthorizationOptions> | undefined;
+
   constructor(options: GovernancePluginOptions = {}) {
     if (options.apiKey !== undefined) parseApiKey(options.apiKey); // a malformed key fails here, not at the first start
     this.#options = options;
+    if (options.directAuthorization !== undefined) {
+      // Loaded only here: a client never passes it, and the module brings @temporalio/activity.
+      const direct = require('./direct/local-activity') as typeof import('./direct/local-activity');
+      try {
+        this.#direct = direct.parseDirectAuthorizationOptions(options.directAuthorization);
+      } catch (err) {
+        throw new GovernancePluginError((err as Error).message);
+      }
+    }
     // Validate now: a bad setting must stop the worker from starting, not surface in a workflow task.
-    this.workflowConfig = resolveWorkflowConfig(options.workflow);
+    this.workflowConfig = resolveWorkflowConfig({ ...options.workflow, ...(this.#direct ? { direct: true } : {}) });
   }
 
   configureClient(options: ClientOptions): ClientOptions {
@@ -121,6 +139,7 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
       maxStalenessMs: this.maxStalenessMs,
       outageWaitMs: this.outageWaitMs,
       unprotectedActivityTypes: this.#options.unprotectedActivityTypes,
+      direct: this.#direct,
       lineageTaskQueue: this.workflowConfig.taskQueue,
       workflowInterceptorsModule: WORKFLOW_INTERCEPTORS_MODULE,
     }));

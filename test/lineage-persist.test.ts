@@ -1,6 +1,6 @@
 // Persistence refuses what is not a signed decision of its root and never lets one record hold back
 // the others (real MongoDB-wire server, real signed decisions from the lineage fixture).
-import { lineageCollection, ensureLineageIndexes, persistLineageBatch } from '../src/lineage/store';
+import { lineageCollection, ensureLineageIndexes, outboxCollection, persistLineageBatch, writeToOutbox } from '../src/lineage/store';
 import type { LineageSignal } from '../src/lineage/schema';
 import type { SignedArtifact } from '../src/common/schemas';
 import { verifyLineage } from '../src/lineage/verify';
@@ -112,4 +112,43 @@ test('a replayed record ahead of more than a hundred new ones (one persist batch
   expect(result.alreadyPresent).toBe(1);
   expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: ids.length, violations: [] });
   await Promise.all([source.dropDatabase(), db.dropDatabase()]);
+});
+
+test('signals overtaken by what they name: an outcome and a denial that arrive first take their decisions from the outbox; the chain holds each once, parents first, and verifies', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  // Governance writes every decision to the outbox before returning it and signals afterwards, so
+  // the enforcement point's "started" report (and a child's denial) can reach lineage first.
+  const decision = (signed: SignedArtifact) => ({ kind: 'artifact' as const, signed });
+  const ahead = [f.root, f.childGrant, f.childRun, f.childCharge];
+  for (const [i, signed] of ahead.entries()) await writeToOutbox(db, rootId, decision(signed), new Date(T0 + i));
+  const outcome: LineageSignal = { kind: 'outcome', id: f.childCharge.payload.id, outcome: { status: 'started', failureType: null, attempt: 1, at: T0 + 10 } };
+  const denial: LineageSignal = { kind: 'denial', signed: f.denial };
+  expect(f.denial.payload.parent?.id).toBe(f.childRun.payload.id);
+  const first = await persistLineageBatch(db, rootId, [outcome, denial], verifier(), undefined, { head: null, calls: [] });
+  // The outcome names childCharge, the denial childRun: both come from the outbox with their
+  // unchained ancestry (childGrant, the root), parents first.
+  expect(first).toMatchObject({ inserted: 5, outcomes: 1, droppedOutcomes: 0, rejected: [] });
+  const chain = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
+  expect(chain.map((d) => d._id)).toEqual([...ahead.map((x) => x.payload.id), f.denial.payload.id]);
+  expect(await outboxCollection(db).countDocuments({})).toBe(0);
+  // The decisions' own signals, late: already chained, skipped.
+  const late = await persistLineageBatch(db, rootId, ahead.map(decision), verifier(), undefined, { head: first.head, calls: first.calls });
+  expect(late).toMatchObject({ inserted: 0, alreadyPresent: 4 });
+  expect(await lineageCollection(db).countDocuments({ rootId })).toBe(5);
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 5, violations: [] });
+  await db.dropDatabase();
+});
+
+test('what the outbox holds is parsed and verified like any signal: a forged entry named by an outcome is not chained', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  const forged: SignedArtifact = { ...f.charge1, payload: { ...f.charge1.payload, argsDigest: `sha256:${'0'.repeat(64)}` } };
+  await outboxCollection(db).insertOne({ _id: forged.payload.id, rootId, signal: a(forged), at: new Date(T0) });
+  await outboxCollection(db).insertOne({ _id: 'junk', rootId, signal: { kind: 'artifact', signed: { nonsense: true } } as never, at: new Date(T0) });
+  const outcomes: LineageSignal[] = [forged.payload.id, 'junk'].map((id) => ({ kind: 'outcome', id, outcome: { status: 'completed', failureType: null, attempt: 1, at: T0 + 5 } }));
+  const result = await persistLineageBatch(db, rootId, [a(f.root), ...outcomes], verifier(), undefined, { head: null, calls: [] });
+  expect(result).toMatchObject({ inserted: 1, outcomes: 0, droppedOutcomes: 2 });
+  expect(await lineageCollection(db).countDocuments({ _id: { $in: [forged.payload.id, 'junk'] } })).toBe(0);
+  await db.dropDatabase();
 });

@@ -20,6 +20,7 @@ import {
   isCancellation,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
@@ -40,6 +41,7 @@ import {
 } from '@temporalio/workflow';
 import {
   AUTHORIZE_ACTIVITY,
+  DIRECT_AUTHORIZE_ACTIVITY,
   DenyCodes,
   GOVERNANCE_DENIED,
   HEADER_ARTIFACT,
@@ -166,7 +168,19 @@ class RunGovernance {
   }
 
   /** The authorization activity, with a summary naming the call so the event history reads by itself. */
-  private authorizeActivity(summary: string): (request: AuthorizationRequest) => Promise<unknown> {
+  private authorizeActivity(summary: string, action: Action): (request: AuthorizationRequest) => Promise<unknown> {
+    // The run grant (once per run) always comes from the authorization activity, whose caller the
+    // server sets: a local activity re-run after a lost workflow task would ask under a new
+    // scheduled time, and a run holds exactly one grant.
+    if (config.direct && action !== 'workflow') {
+      // One attempt, which retries by itself until the authorization timeout (local-activity.ts):
+      // its retries keep one first scheduled time, the decision's issue time.
+      return proxyLocalActivities<Record<string, (request: AuthorizationRequest) => Promise<unknown>>>({
+        startToCloseTimeout: config.authorizationTimeoutMs,
+        retry: { maximumAttempts: 1 },
+        summary: `authorize ${summary}`,
+      })[DIRECT_AUTHORIZE_ACTIVITY]!;
+    }
     return proxyActivities<Record<string, (request: AuthorizationRequest) => Promise<unknown>>>({
       taskQueue: config.taskQueue,
       startToCloseTimeout: Math.min(10_000, config.authorizationTimeoutMs),
@@ -275,10 +289,10 @@ class RunGovernance {
     };
     const what = describeCall(call);
     const previousDetails = getCurrentDetails();
-    setCurrentDetails(`governance: waiting for authorization of ${what} (task queue ${config.taskQueue})`);
+    setCurrentDetails(`governance: waiting for authorization of ${what} (${config.direct && call.action !== 'workflow' ? 'asked directly' : `task queue ${config.taskQueue}`})`);
     let raw: unknown;
     try {
-      raw = await this.authorizeActivity(what)(request);
+      raw = await this.authorizeActivity(what, call.action)(request);
     } catch (err) {
       if (isCancellation(err)) throw err;
       const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -512,6 +526,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
     // Each LocalActivityDoBackoff comes back here with a new seq (hence a new activity id), so every
     // attempt after a backoff is authorized afresh; LocalActivityDoBackoff from next() passes through
     // untouched (enforced() only acts on GovernanceDenied activity failures).
+    if (input.activityType === DIRECT_AUTHORIZE_ACTIVITY) return next(input); // recursion guard (direct authorization)
     await this.run.grantReady;
     const artifact = this.run.isExempt(input.activityType)
       ? this.run.grant!

@@ -123,7 +123,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: 'policy check', args: 'FILE', summary: 'Validate a policy file and print its version.' },
   {
     name: 'worker governance',
-    args: '--policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--log-level L] [--health-port N] [--health-host HOST] [--database DB] [connection options]',
+    args: '--policy FILE --key FILE --bundle FILE [--task-queue Q] [--ttl-ms N] [--log-level L] [--health-port N] [--health-host HOST] [--direct-port N] [--direct-host HOST] [--direct-tls-cert FILE --direct-tls-key FILE] [--database DB] [connection options]',
     summary: 'Run a governance worker (the authorization activity) until SIGINT/SIGTERM.',
     options: [
       ['--policy FILE', 'the policy (YAML or JSON)'],
@@ -134,6 +134,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       ['--log-level L', 'trace|debug|info|warn|error (default info: one line per decision)'],
       ['--health-port N', 'serve /healthz, /readyz and /metrics (Prometheus) on this port (default: no health port)'],
       ['--health-host HOST', 'address the health port binds (default 127.0.0.1)'],
+      ['--direct-port N', 'serve direct authorization (POST /v1/authorize, worker-key signed) on this port (default: none; docs/direct-authorization.md)'],
+      ['--direct-host HOST', 'address the direct-authorization endpoint binds (default 127.0.0.1; any other needs TLS)'],
+      ['--direct-tls-cert FILE', 'PEM certificate of the direct-authorization endpoint'],
+      ['--direct-tls-key FILE', 'PEM private key of the direct-authorization endpoint'],
       DATABASE,
     ],
     temporal: 'client',

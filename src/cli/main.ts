@@ -184,7 +184,7 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
     case 'worker': {
       const { CLIENT_OPTIONS, connectNative, DATA_CONVERTER_ENV, loadDataConverterModule } = await import('./temporal');
       const { DefaultLogger, NativeConnection, Runtime, Worker } = await import('@temporalio/worker');
-      const { createGovernanceWorker, governanceHealthUrl } = await import('../worker/governance-worker');
+      const { createGovernanceWorker, governanceDirectUrl, governanceHealthUrl } = await import('../worker/governance-worker');
       const { GovernancePlugin } = await import('../plugin');
       if (sub === 'governance' || sub === 'demo-app') {
         // Before the worker exists: INFO carries one line per governance decision (docs/observability.md).
@@ -201,9 +201,19 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
           'log-level': { type: 'string' },
           'health-port': { type: 'string' },
           'health-host': { type: 'string' },
+          'direct-port': { type: 'string' },
+          'direct-host': { type: 'string' },
+          'direct-tls-cert': { type: 'string' },
+          'direct-tls-key': { type: 'string' },
           ...CLIENT_OPTIONS,
         });
         required(values, 'policy', 'key', 'bundle');
+        const directPort = values['direct-port'] === undefined ? undefined : Number(values['direct-port']);
+        if (directPort !== undefined && !(Number.isInteger(directPort) && directPort >= 1 && directPort <= 65_535)) throw new UsageError('--direct-port must be an integer from 1 to 65535');
+        for (const flag of ['direct-host', 'direct-tls-cert', 'direct-tls-key'] as const) {
+          if (values[flag] !== undefined && directPort === undefined) throw new UsageError(`--${flag} needs --direct-port`);
+        }
+        if ((values['direct-tls-cert'] === undefined) !== (values['direct-tls-key'] === undefined)) throw new UsageError('--direct-tls-cert and --direct-tls-key go together');
         const healthPort = values['health-port'] === undefined ? undefined : Number(values['health-port']);
         if (healthPort !== undefined && !(Number.isInteger(healthPort) && healthPort >= 1 && healthPort <= 65_535)) throw new UsageError('--health-port must be an integer from 1 to 65535');
         if (values['health-host'] !== undefined && healthPort === undefined) throw new UsageError('--health-host needs --health-port');
@@ -228,9 +238,19 @@ async function run(spec: CommandSpec, command: string, sub: string | undefined, 
             database: values.database,
             dataConverter,
             health: healthPort === undefined ? undefined : { port: healthPort, host: values['health-host'] },
+            directAuthorization:
+              directPort === undefined
+                ? undefined
+                : {
+                    port: directPort,
+                    host: values['direct-host'],
+                    tls: values['direct-tls-cert'] === undefined ? undefined : { certFile: values['direct-tls-cert'], keyFile: values['direct-tls-key']! },
+                  },
           });
           const healthUrl = governanceHealthUrl(worker);
           if (healthUrl !== undefined) out(`health port ${healthUrl} (/healthz /readyz /metrics)`);
+          const directUrl = governanceDirectUrl(worker);
+          if (directUrl !== undefined) out(`direct authorization ${directUrl}/v1/authorize`);
           // Resolves once drained; the worker's MongoDB clients and timers (and the health port) are released by then.
           await runUntilSignal(worker, out);
         } finally {

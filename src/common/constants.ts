@@ -2,6 +2,10 @@
 
 /** Activity type of the authorization activity; it is the one activity that never needs an artifact. */
 export const AUTHORIZE_ACTIVITY = 'temporal-governance.authorize';
+/** The local activity that asks a governance worker's endpoint for the decision (docs/direct-authorization.md). */
+export const DIRECT_AUTHORIZE_ACTIVITY = 'temporal-governance.authorize-direct';
+/** The role a principal needs for its API key to sign an application worker's direct authorization requests. */
+export const WORKER_ROLE = 'temporal-governance:worker';
 export const DEFAULT_GOVERNANCE_TASK_QUEUE = 'temporal-governance';
 
 /** The client's start proof (signed with its API key, bound to this start). */

@@ -5,6 +5,7 @@ import { z } from 'zod';
 // @2: the proof binds the task queue the start names, so a copy cannot route the run elsewhere.
 export const START_PROOF_TYPE = 'temporal-governance/start-proof@2';
 export const MESSAGE_PROOF_TYPE = 'temporal-governance/message-proof@1';
+export const WORKER_REQUEST_TYPE = 'temporal-governance/worker-request@1';
 
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -111,6 +112,34 @@ export type MessageProofPayload = z.infer<typeof MessageProofPayloadSchema>;
 
 export const SignedMessageProofSchema = z.object({ payload: MessageProofPayloadSchema, signature: z.string().regex(BASE64URL) }).strict();
 export type SignedMessageProof = z.infer<typeof SignedMessageProofSchema>;
+
+/**
+ * What an application worker signs, with its worker API key, when it asks a governance worker for a
+ * decision directly (docs/direct-authorization.md): the run its local activity runs for and that
+ * activity's id and first scheduled time, as the worker's SDK set them, and the digest of the request.
+ * Governance takes the caller from here, never from the request.
+ */
+export const WorkerRequestPayloadSchema = z
+  .object({
+    typ: z.literal(WORKER_REQUEST_TYPE),
+    keyId: ApiKeyIdSchema,
+    namespace: z.string().min(1),
+    workflowId: z.string().min(1),
+    runId: z.string().min(1),
+    workflowType: z.string().min(1),
+    /** The authorization local activity's id and first scheduled time: its retries share both. */
+    activityId: z.string().min(1),
+    scheduledAt: z.number().int().nonnegative(),
+    /** `sha256:` + hex SHA-256 of the JCS form of the authorization request. */
+    requestDigest: z.string().regex(DIGEST),
+    issuedAt: z.number().int().nonnegative(),
+    nonce: z.string().regex(/^[0-9a-f]{32}$/),
+  })
+  .strict();
+export type WorkerRequestPayload = z.infer<typeof WorkerRequestPayloadSchema>;
+
+export const SignedWorkerRequestSchema = z.object({ payload: WorkerRequestPayloadSchema, signature: z.string().regex(BASE64URL) }).strict();
+export type SignedWorkerRequest = z.infer<typeof SignedWorkerRequestSchema>;
 
 /** The message a proof must be bound to: kind, workflow, run, handler, update id and arguments. */
 export interface BoundMessage {

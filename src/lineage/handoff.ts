@@ -56,3 +56,50 @@ async function ensureGovernanceRun(client: Client, taskQueue: string, workflowId
     `lineage workflow id ${workflowId} was held by a run governance did not start (type ${description.type} on task queue ${description.taskQueue}); it was terminated and the hand-off is retried`,
   );
 }
+
+/**
+ * Signals decisions to their lineage workflows off the authorization's critical path. The
+ * decision is already durable in the outbox (write-ahead) when it is sent here, so a signal that
+ * is slow or lost costs lag, never a record: the persist activity takes what an outcome or a child
+ * names from the outbox, and the sweeper re-delivers what lingers. Per root, signals leave this
+ * process in the order their decisions were issued, so parents reach the chain ahead of children.
+ */
+export class LineageDispatcher {
+  /** The last signal queued per root; an entry leaves when its signal settles and nothing queued behind it. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /** Queues `deliver` behind this root's earlier signals; `onError` hears a failure (the signal is then the sweeper's). */
+  send(rootId: string, deliver: () => Promise<void>, onError: (err: unknown) => void): void {
+    const previous = this.tails.get(rootId) ?? Promise.resolve();
+    const sent: Promise<void> = previous.then(deliver).catch((err: unknown) => {
+      try {
+        onError(err);
+      } catch {
+        // reporting is best effort (an ended activity's logger throws): the outbox holds the decision
+      }
+    });
+    this.tails.set(rootId, sent);
+    this.inFlight.add(sent);
+    void sent.finally(() => {
+      this.inFlight.delete(sent);
+      if (this.tails.get(rootId) === sent) this.tails.delete(rootId);
+    });
+  }
+
+  /** Signals not yet settled (bounded by the decisions in flight). */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  /** Waits for the signals in flight, at most `ms`; what is left is the sweeper's. */
+  async drain(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    });
+    await Promise.race([Promise.all([...this.inFlight]), deadline]);
+    clearTimeout(timer);
+  }
+}

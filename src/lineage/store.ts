@@ -3,7 +3,7 @@
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { AttributeNames, governanceInstruments } from '../observability/metrics';
-import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
+import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, LineageSignalSchema, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
@@ -123,6 +123,21 @@ export async function persistLineageBatch(
     seen.add(s.signed.payload.id);
     decisions.push({ kind: s.kind, signed: s.signed });
   }
+
+  // Decisions are signalled after they are returned, so a signal can reach the lineage workflow
+  // ahead of the decision it names (an outcome its call, a decision its parent). Every decision is
+  // in the outbox before it is returned: what the batch names and does not carry is taken from
+  // there, parents first. (A parent already chained is simply not in the outbox any more.)
+  const carried = new Set(decisions.map((d) => d.signed.payload.id));
+  const recent = new Set(chain?.calls ?? []);
+  const named = [
+    ...new Set(
+      batch
+        .flatMap((s) => (s.kind === 'outcome' ? [s.id] : s.signed.payload.parent ? [s.signed.payload.parent.id] : []))
+        .filter((id) => !carried.has(id) && !recent.has(id)),
+    ),
+  ];
+  if (named.length > 0) decisions.unshift(...(await decisionsFromOutbox(db, rootId, named, seen, verifySignature)));
 
   const present = chain
     ? new Set<string>()
@@ -257,6 +272,54 @@ async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: Outc
     const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
     if (list.length === 0 || list.some((e) => e.code !== 11000)) throw err;
   }
+}
+
+/** How many parent links an outbox lookup follows: unchained ancestry is a few levels, not a tree. */
+const OUTBOX_ANCESTRY_ROUNDS = 16;
+
+/**
+ * The outbox decisions of `rootId` that `ids` name, with their own unchained parents, parents
+ * first (the chain must hold a parent before its children). Parsed and verified like any signal;
+ * `seen` gains what is returned. One indexed `_id $in` read per level of ancestry.
+ */
+async function decisionsFromOutbox(
+  db: Db,
+  rootId: string,
+  ids: readonly string[],
+  seen: Set<string>,
+  verifySignature: (signed: SignedArtifact | SignedDenial) => boolean,
+): Promise<Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }>> {
+  const found = new Map<string, { kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }>();
+  let wanted = ids.filter((id) => !seen.has(id));
+  for (let round = 0; wanted.length > 0 && round < OUTBOX_ANCESTRY_ROUNDS; round++) {
+    const next: string[] = [];
+    for (const entry of await outboxCollection(db).find({ _id: { $in: wanted }, rootId }).toArray()) {
+      // Read back from the store: parsed like any signal, verified like any decision.
+      const parsed = LineageSignalSchema.safeParse(entry.signal);
+      if (!parsed.success || parsed.data.kind === 'outcome') continue;
+      const s = parsed.data;
+      const id = s.signed.payload.id;
+      if (id !== entry._id || found.has(id) || seen.has(id) || rootOf(s.signed) !== rootId || !verifySignature(s.signed)) continue;
+      found.set(id, { kind: s.kind, signed: s.signed });
+      const parentId = s.signed.payload.parent?.id;
+      if (parentId && !found.has(parentId) && !seen.has(parentId)) next.push(parentId);
+    }
+    wanted = [...new Set(next)];
+  }
+  // Parents first: each decision after the found ancestors it names.
+  const ordered: Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }> = [];
+  const placed = new Set<string>();
+  const place = (id: string) => {
+    const d = found.get(id);
+    if (!d || placed.has(id)) return;
+    placed.add(id);
+    const parentId = d.signed.payload.parent?.id;
+    if (parentId) place(parentId);
+    ordered.push(d);
+  };
+  for (const id of found.keys()) place(id);
+  for (const id of placed) seen.add(id);
+  return ordered;
 }
 
 /**

@@ -1,11 +1,15 @@
 // The governance worker: runs the authorization activity on the governance task queue. It is the
 // only process that holds the signing key.
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
 import { callerFromInfo, readDeliveredMessage, readRunStart, runStartCache } from '../../activities/caller';
 import { readScheduleRecord } from '../../activities/schedule';
 import { bindScheduleProof, claimScheduledTime, findScheduledRun } from '../identity/schedule-store';
-import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE } from '../common/constants';
+import { AUTHORIZE_ACTIVITY, DEFAULT_GOVERNANCE_TASK_QUEUE, IDENTITY_STALE_FAILURE } from '../common/constants';
+import { parseDirectEndpointOptions, startDirectEndpoint, type DirectEndpoint, type DirectEndpointOptions } from '../direct/endpoint';
+import type { DirectAuthorizeBody, DirectAuthorizeResponse } from '../direct/wire';
+import { verifyWorkerRequest } from '../direct/worker-request';
+import { stalenessProblem } from '../identity/snapshot';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource, type IdentitySource } from '../identity/cache';
@@ -20,7 +24,7 @@ import { fromBase64Url } from '../common/base64url';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
 import { ApplicationFailure } from '@temporalio/common';
-import { handOffToLineage } from '../lineage/handoff';
+import { handOffToLineage, LineageDispatcher } from '../lineage/handoff';
 import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
@@ -100,9 +104,22 @@ export interface GovernanceWorkerOptions {
    * when the worker's run ends (or closeGovernanceWorker).
    */
   readonly health?: WorkerHealthOptions;
+  /**
+   * Opt-in endpoint for application workers that authorize by local activity
+   * (docs/direct-authorization.md), e.g. `{ port: 7243 }`: POST /v1/authorize, each request signed
+   * with a worker API key. Binds 127.0.0.1 unless `host` says otherwise (which requires `tls`). Off
+   * by default; it closes when the worker's run ends (or closeGovernanceWorker).
+   */
+  readonly directAuthorization?: DirectEndpointOptions;
 }
 
 const healthServers = new WeakMap<Worker, WorkerHealthServer>();
+const directEndpoints = new WeakMap<Worker, DirectEndpoint>();
+
+/** The URL of a governance worker's direct-authorization endpoint (e.g. http://127.0.0.1:7243), undefined without one. */
+export function governanceDirectUrl(worker: Worker): string | undefined {
+  return directEndpoints.get(worker)?.url;
+}
 
 /** The URL of a governance worker's health port (e.g. http://127.0.0.1:9464), undefined without one. */
 export function governanceHealthUrl(worker: Worker): string | undefined {
@@ -162,15 +179,29 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   let sweeper: { stop(): Promise<void> } | undefined;
+  const dispatcher = new LineageDispatcher();
   let healthServer: WorkerHealthServer | undefined;
+  let directEndpoint: DirectEndpoint | undefined;
+  let directOptions: ReturnType<typeof parseDirectEndpointOptions> | undefined;
+  try {
+    directOptions = options.directAuthorization === undefined ? undefined : parseDirectEndpointOptions(options.directAuthorization);
+  } catch (err) {
+    throw new GovernanceWorkerConfigError((err as Error).message);
+  }
   let createdWorker: Worker | undefined;
   // Everything the worker opens, released when its run ends (or by closeGovernanceWorker).
   const release = once(async () => {
-    // First: its /readyz reads the identity source closed below.
+    // First: its /readyz reads the identity source closed below, and direct requests decide with it.
     await healthServer?.close();
+    await directEndpoint?.close();
+    await dispatcher.drain(5_000);
     await sweeper?.stop();
     await Promise.all([identity.close(), lineageDb.close()]);
   });
+  // One client for the server reads and lineage signals of decisions, made in the authorization
+  // activity or for a direct request (which has no activity context).
+  let client: Client | undefined;
+  const governanceClient = () => (client ??= new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }));
   const authorize = createAuthorizer({
     policy,
     signingKey,
@@ -186,7 +217,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       claimMessage: async (claim) => claimMessageProof(await identity.db(), claim),
     },
     scheduledRuns: {
-      readSchedule: (namespace, scheduleId) => readScheduleRecord(Context.current().client, namespace, scheduleId),
+      readSchedule: (namespace, scheduleId) => readScheduleRecord(governanceClient(), namespace, scheduleId),
       claims: {
         bindProof: async (claim) => bindScheduleProof(await identity.db(), claim),
         claimScheduledTime: async (claim) => claimScheduledTime(await identity.db(), claim),
@@ -203,11 +234,16 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained
     // now. A lost signal (an impostor run holding the lineage id, a terminated lineage run) costs
     // latency, never a record: the sweeper re-delivers what lingers in the outbox.
+    // The signal is not awaited: it would add a server round trip to every decision, and the
+    // outbox already makes the decision durable (LineageDispatcher).
     handOff: async (signal, rootId) => {
       if (signal.kind === 'outcome') return;
       await writeToOutbox(await lineageDb.get(), rootId, signal);
-      await handOffToLineage(Context.current().client, taskQueue, signal, rootId).catch((err: unknown) =>
-        Context.current().log.warn('lineage: signal not delivered; the outbox sweeper will re-deliver it', { rootId, error: String(err) }),
+      const log = currentLogger();
+      dispatcher.send(
+        rootId,
+        () => handOffToLineage(governanceClient(), taskQueue, signal, rootId),
+        (err) => log.warn('lineage: signal not delivered; the outbox holds the decision and the sweeper will re-deliver it', { rootId, error: String(err) }),
       );
     },
   });
@@ -215,11 +251,53 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   const observedAuthorize = observeAuthorizations(authorize, { logDecisionArguments: options.logDecisionArguments ?? false });
 
   // One history read per run grant, shared by its retries; the server's record is immutable.
-  const runStart = runStartCache((caller) => readRunStart(Context.current().client, caller));
+  const runStart = runStartCache((caller) => readRunStart(governanceClient(), caller));
 
   /** Lineage workflow runs seen to run on the governance task queue. */
   const lineageCallers = new Set<string>();
 
+
+  const namespace = options.namespace ?? 'default';
+  /**
+   * A direct request (docs/direct-authorization.md): the caller is the one a live worker key signed
+   * for, never the request's claim; then the same authorizer decides, with the local activity's
+   * first scheduled time as the issue time (its retries get the same artifact).
+   */
+  async function decideDirect(body: DirectAuthorizeBody, maxScheduledAgeMs: number): Promise<DirectAuthorizeResponse> {
+    const snapshot = await identity.current();
+    const stale = stalenessProblem(snapshot, Date.now(), maxStalenessMs);
+    if (stale || !snapshot) return { failure: { type: IDENTITY_STALE_FAILURE, message: stale!.reason, nonRetryable: false } };
+    const proven = verifyWorkerRequest(body.proof, body.request, snapshot, Date.now(), nodeEd25519, { maxScheduledAgeMs });
+    if ('code' in proven) return { failure: { type: 'GovernanceWorkerUnauthenticated', message: `the worker request is refused (${proven.code}): ${proven.reason}`, nonRetryable: true } };
+    const { caller } = proven;
+    if ((body.request as { action?: unknown } | null)?.action === 'workflow') {
+      // A run grant's scheduling must survive a lost workflow task: only the authorization activity has one that does.
+      return { failure: { type: 'GovernanceMalformedRequest', message: 'a run grant is asked by the authorization activity on the governance task queue, never directly', nonRetryable: true } };
+    }
+    if (caller.namespace !== namespace) {
+      return { failure: { type: 'GovernanceWorkerUnauthenticated', message: `this governance worker decides for namespace ${namespace}, not ${caller.namespace}`, nonRetryable: true } };
+    }
+    const now = Date.now();
+    try {
+      const result = await observedAuthorize(
+        body.request,
+        {
+          caller: { namespace: caller.namespace, workflowId: caller.workflowId, runId: caller.runId, workflowType: caller.workflowType },
+          runStart,
+          message: (c, lookup) => readDeliveredMessage(governanceClient(), c, lookup),
+          scheduling: `direct:${caller.activityId}@${caller.scheduledAt}`,
+          attemptScheduledAt: now,
+          issuedAt: caller.scheduledAt,
+        },
+        { log: currentLogger() as never, scheduledAtMs: now },
+      );
+      return { result };
+    } catch (err) {
+      if (err instanceof ApplicationFailure) return { failure: { type: err.type ?? 'Error', message: err.message, nonRetryable: err.nonRetryable === true } };
+      // Retryable, like a failed authorization activity attempt; the message names what failed, never a secret.
+      return { failure: { type: 'GovernanceUnavailable', message: (err as Error).message ?? String(err), nonRetryable: false } };
+    }
+  }
 
   const verifyRecord = (signed: SignedArtifact | SignedDenial) => {
     const key = trustBundle().keys.get(signed.payload.kid);
@@ -243,6 +321,13 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
         throw new GovernanceStartupError('health-port', (err as Error).message);
       }
     }
+    if (directOptions) {
+      try {
+        directEndpoint = await startDirectEndpoint(directOptions, (body) => decideDirect(body, directOptions!.maxScheduledAgeMs));
+      } catch (err) {
+        throw new GovernanceStartupError('direct-authorization', (err as Error).message);
+      }
+    }
     const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -262,7 +347,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           {
             caller: callerFromInfo(info),
             runStart,
-            message: (caller, lookup) => readDeliveredMessage(Context.current().client, caller, lookup),
+            message: (caller, lookup) => readDeliveredMessage(governanceClient(), caller, lookup),
             scheduling: `${info.activityId}@${info.scheduledTimestampMs}`,
             attemptScheduledAt: info.currentAttemptScheduledTimestampMs,
           },
@@ -316,11 +401,21 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     });
     holdResources(worker, release);
     if (healthServer) healthServers.set(worker, healthServer);
+    if (directEndpoint) directEndpoints.set(worker, directEndpoint);
     createdWorker = worker;
     return worker;
   } catch (err) {
     await release();
     throw err;
+  }
+}
+
+/** The activity's logger inside an activity, the runtime's outside one (a direct request). */
+function currentLogger(): Pick<Runtime['logger'], 'warn' | 'info'> {
+  try {
+    return Context.current().log;
+  } catch {
+    return Runtime.instance().logger;
   }
 }
 

@@ -11,7 +11,7 @@ import { SEARCH_ATTRIBUTES } from '../common/constants';
 import { WORKFLOW_INTERCEPTORS_MARKER } from '../../interceptors/workflow/marker';
 
 /** What a failed start-up check was about. */
-export type StartupCheck = 'mongodb' | 'search-attributes' | 'workflow-bundle' | 'health-port';
+export type StartupCheck = 'mongodb' | 'search-attributes' | 'workflow-bundle' | 'health-port' | 'direct-authorization';
 
 /** A governed worker refused to start: its environment would not let it work as configured. */
 export class GovernanceStartupError extends Error {
