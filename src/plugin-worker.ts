@@ -5,6 +5,7 @@
 import type { WorkerOptions } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import { enforcementInterceptor } from '../interceptors/activity';
+export { drainOutcomeReports } from '../interceptors/activity';
 import type { TrustBundle } from './artifact/trust-bundle';
 import { watchTrustBundle } from './crypto/keys';
 import { DEFAULT_MAX_STALENESS_MS, DEFAULT_REFRESH_MS, mongoIdentitySource, type IdentitySource } from './identity/cache';

@@ -165,6 +165,8 @@ export class GovernancePlugin implements ClientPlugin, WorkerPlugin, BundlerPlug
     try {
       await next(worker);
     } finally {
+      // Outcome reports wait a moment to leave together: hand over what the last calls reported.
+      await workerHalf().drainOutcomeReports(2_000);
       this.#running -= 1;
       if (this.#running === 0) await this.releaseIdentity();
     }

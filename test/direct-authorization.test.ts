@@ -114,7 +114,11 @@ describe('a governed run that authorizes directly', () => {
     const events = await historyEvents(env.client, handle.workflowId, (await handle.describe()).runId);
     expect(events.filter((e) => e.markerRecordedEventAttributes).length).toBe(2);
     await lineageDb(async (db) => {
-      const grant = await db.collection('lineage').findOne({ workflowId: handle.workflowId, action: 'workflow' });
+      let grant = null;
+      for (let i = 0; i < 100 && !grant; i++) {
+        grant = await db.collection('lineage').findOne({ workflowId: handle.workflowId, action: 'workflow' });
+        if (!grant) await new Promise((r) => setTimeout(r, 200));
+      }
       expect(grant).not.toBeNull();
       await waitForRecords(db, grant!.rootId as string, 3);
       expect((await verifyLineage(db, loadTrustBundle(env.keys.bundlePath))).violations).toEqual([]);
@@ -221,7 +225,15 @@ describe('the endpoint, asked by someone without a live worker key', () => {
     const events = await historyEvents(env.client, handle.workflowId, (await handle.describe()).runId);
     // The run's own direct authorization of its charge, read back from the marker's input is not
     // in history; the rogue builds the request from what it reads: the grant from lineage.
-    const grant = await lineageDb(async (db) => db.collection('lineage').findOne({ workflowId: handle.workflowId, action: 'workflow' }));
+    // Lineage is written a moment after the decisions (batched signals): wait for the grant's record.
+    const grant = await lineageDb(async (db) => {
+      for (let i = 0; i < 100; i++) {
+        const found = await db.collection('lineage').findOne({ workflowId: handle.workflowId, action: 'workflow' });
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`no lineage record of ${handle.workflowId}'s run grant after 20 s`);
+    });
     expect(events.length).toBeGreaterThan(0);
     const args = [['json', { amount: 999, currency: 'EUR', marker: `${marker}:rogue` }]];
     const request = {

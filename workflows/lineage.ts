@@ -16,7 +16,8 @@ import {
   type LineageWorkflowInput,
 } from '../src/lineage/schema';
 
-export const lineageSignal = defineSignal<[unknown]>(LINEAGE_SIGNAL);
+/** One argument per record: a sender hands a root's records over together (LineageDispatcher). */
+export const lineageSignal = defineSignal<unknown[]>(LINEAGE_SIGNAL);
 export const lineageStatsQuery = defineQuery<LineageStats>(LINEAGE_STATS_QUERY);
 
 const BATCH = 500;
@@ -71,8 +72,7 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
     setCurrentDetails(`lineage of root ${input.rootId}: dropped ${stats.malformed} malformed, ${stats.oversized} oversized and ${stats.rejected} unsigned or foreign signals`);
     log.warn('lineage: dropped signals that are not signed decisions of this root', { rootId: input.rootId, ...stats });
   };
-  setHandler(lineageSignal, (raw) => {
-    received += 1;
+  const accept = (raw: unknown) => {
     let size: number;
     try {
       size = JSON.stringify(raw)?.length ?? 0;
@@ -86,6 +86,11 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
     const parsed = LineageSignalSchema.safeParse(raw);
     if (parsed.success) pending.push(parsed.data);
     else stats.malformed += 1;
+  };
+  setHandler(lineageSignal, (...records) => {
+    received += 1;
+    // Each record is judged on its own: a bad one never takes the others with it.
+    for (const raw of records) accept(raw);
   });
   setHandler(lineageStatsQuery, () => ({ ...stats }));
   const mustRotate = () => received >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested;

@@ -4,7 +4,7 @@
 // interceptors still cannot run a protected activity.
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
-import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
+import { Runtime, type ActivityExecuteInput, type ActivityInboundCallsInterceptor, type ActivityInterceptorsFactory, type Next } from '@temporalio/worker';
 import { verifyArtifactForCall, type Ed25519 } from '../../src/artifact/artifact';
 import type { TrustBundle } from '../../src/artifact/trust-bundle';
 import { DenyCodes, HEADER_ARTIFACT } from '../../src/common/constants';
@@ -14,7 +14,7 @@ import type { ArtifactPayload, DenialDetails } from '../../src/common/schemas';
 import { nodeEd25519 } from '../../src/crypto/node';
 import { DEFAULT_MAX_STALENESS_MS } from '../../src/identity/cache';
 import { revocationProblem, stalenessProblem, type IdentitySnapshot } from '../../src/identity/snapshot';
-import { handOffToLineage } from '../../src/lineage/handoff';
+import { handOffToLineage, LineageDispatcher } from '../../src/lineage/handoff';
 import type { Outcome } from '../../src/lineage/schema';
 import { observeEnforcement } from '../../src/observability/enforcement';
 
@@ -79,6 +79,14 @@ function deny(code: string, reason: string, activityType: string, isLocal: boole
 }
 
 export const DEFAULT_OUTAGE_WAIT_MS = 30_000;
+
+/** Every enforcement point's outcome dispatcher in this process (one per worker it was made for). */
+const outcomeDispatchers = new Set<LineageDispatcher>();
+
+/** Hands over the outcome reports still waiting in this process (a worker stopping), at most `ms`. */
+export async function drainOutcomeReports(ms: number): Promise<void> {
+  await Promise.all([...outcomeDispatchers].map((d) => d.drain(ms)));
+}
 const OUTAGE_POLL_MS = 250;
 
 export function enforcementInterceptor(options: EnforcementOptions): ActivityInterceptorsFactory {
@@ -87,6 +95,20 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
   const unprotected = new Set(options.unprotectedActivityTypes ?? []);
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
   const outageWaitMs = options.outageWaitMs ?? DEFAULT_OUTAGE_WAIT_MS;
+  // Outcome reports of this worker's calls, a root's together (one signal for many reports).
+  let reportClient: Context['client'] | undefined;
+  const reports = new LineageDispatcher({
+    deliver: (rootId, signals) => handOffToLineage(reportClient!, options.lineageTaskQueue!, signals, rootId),
+    onError: (rootId, err) => {
+      try {
+        Runtime.instance().logger.warn('lineage: outcome reports not delivered', { rootId, error: String(err) });
+      } catch {
+        // best effort
+      }
+    },
+  });
+
+  outcomeDispatchers.add(reports);
 
   return (ctx: Context) => {
     const inbound: ActivityInboundCallsInterceptor = {
@@ -206,25 +228,13 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
 
     async function runReportingOutcomes(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>, artifact: ArtifactPayload): Promise<unknown> {
       const info = ctx.info;
-      const report = (status: Outcome['status'], failureType: string | null = null) =>
-        handOffToLineage(
-          ctx.client,
-          options.lineageTaskQueue!,
-          { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } },
-          artifact.rootId,
-        );
       // The claim (in admit) is the durable record that this scheduling started. Outcome reports are
-      // evidence on top, sent without holding the call up: one that cannot be delivered (anyone
-      // can hold a lineage workflow id for a while) must not keep an authorized body from
+      // evidence on top, handed over without holding the call up: one that cannot be delivered
+      // (anyone can hold a lineage workflow id for a while) must not keep an authorized body from
       // running, nor add a round trip before or after it.
+      reportClient = ctx.client;
       const send = (status: Outcome['status'], failureType: string | null = null) =>
-        void report(status, failureType).catch((e: unknown) => {
-          try {
-            ctx.log.warn(`lineage: could not record a ${status} outcome`, { error: String(e) });
-          } catch {
-            // the activity has ended and its logger with it: the report was best effort
-          }
-        });
+        reports.send(artifact.rootId, { kind: 'outcome', id: artifact.id, outcome: { status, failureType, attempt: info.attempt, at: now() } });
       send('started');
       let value: unknown;
       try {

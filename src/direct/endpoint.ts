@@ -20,9 +20,10 @@ export const DirectEndpointOptionsSchema = z
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     /**
      * How long before now an authorization local activity may have been first scheduled (its
-     * retries keep that time, the decision's issue time). Default: 2 minutes.
+     * retries keep that time, the decision's issue time). Default: 10 minutes; keep the workflows'
+     * authorizationTimeoutMs below it.
      */
-    maxScheduledAgeMs: z.number().int().positive().default(120_000),
+    maxScheduledAgeMs: z.number().int().positive().default(600_000),
   })
   .strict()
   .refine((o) => o.tls !== undefined || LOOPBACK.has(o.host), {

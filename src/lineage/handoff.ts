@@ -1,7 +1,7 @@
 // Hand-off to the lineage workflow by signal-with-start: durable in Temporal once it returns,
 // whatever MongoDB is doing.
 import type { Client } from '@temporalio/client';
-import { LINEAGE_SIGNAL, LINEAGE_WORKFLOW_TYPE, lineageWorkflowId, type LineageSignal } from './schema';
+import { LINEAGE_SIGNAL, LINEAGE_WORKFLOW_TYPE, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, type LineageSignal } from './schema';
 
 export class LineageHandOffError extends Error {
   override readonly name = 'LineageHandOffError';
@@ -11,7 +11,8 @@ export class LineageHandOffError extends Error {
 const verifiedRuns = new Set<string>();
 const MAX_VERIFIED_RUNS = 10_000;
 
-export async function handOffToLineage(client: Client, taskQueue: string, signal: LineageSignal, rootId: string): Promise<void> {
+/** Signals one or more of a root's records (one signal, one argument each) to its lineage workflow, starting it if it is not running. */
+export async function handOffToLineage(client: Client, taskQueue: string, signals: LineageSignal | readonly LineageSignal[], rootId: string): Promise<void> {
   const workflowId = lineageWorkflowId(rootId);
   let runId: string;
   try {
@@ -20,7 +21,7 @@ export async function handOffToLineage(client: Client, taskQueue: string, signal
       taskQueue,
       args: [{ rootId, pending: [] }],
       signal: LINEAGE_SIGNAL,
-      signalArgs: [signal],
+      signalArgs: Array.isArray(signals) ? [...signals] : [signals],
     });
     runId = handle.signaledRunId;
   } catch (err) {
@@ -58,48 +59,97 @@ async function ensureGovernanceRun(client: Client, taskQueue: string, workflowId
 }
 
 /**
- * Signals decisions to their lineage workflows off the authorization's critical path. The
- * decision is already durable in the outbox (write-ahead) when it is sent here, so a signal that
- * is slow or lost costs lag, never a record: the persist activity takes what an outcome or a child
- * names from the outbox, and the sweeper re-delivers what lingers. Per root, signals leave this
- * process in the order their decisions were issued, so parents reach the chain ahead of children.
+ * Hands records to their lineage workflows off the critical path, a root's records together: what
+ * arrives for a root within `windowMs` (and while its previous signal is in flight) leaves as one
+ * signal with one argument per record, so the server does one signal, one lineage workflow task and
+ * one persist batch for many calls instead of one each. Per root, records leave in the order they
+ * were sent, so parents reach the chain ahead of children. Decisions are already durable in the
+ * outbox when they are sent here (a signal that is slow or lost costs lag, never a record: the
+ * persist activity takes what a record names from the outbox, and the sweeper re-delivers what
+ * lingers); outcomes are evidence on top, best effort.
  */
 export class LineageDispatcher {
-  /** The last signal queued per root; an entry leaves when its signal settles and nothing queued behind it. */
-  private readonly tails = new Map<string, Promise<void>>();
+  private readonly roots = new Map<string, { pending: LineageSignal[]; chars: number; timer: NodeJS.Timeout | undefined; sending: Promise<void> | undefined }>();
   private readonly inFlight = new Set<Promise<void>>();
 
-  /** Queues `deliver` behind this root's earlier signals; `onError` hears a failure (the signal is then the sweeper's). */
-  send(rootId: string, deliver: () => Promise<void>, onError: (err: unknown) => void): void {
-    const previous = this.tails.get(rootId) ?? Promise.resolve();
-    const sent: Promise<void> = previous.then(deliver).catch((err: unknown) => {
+  constructor(
+    private readonly options: {
+      /** How long a root's first record waits for others (default 100 ms): lag traded for server work. */
+      readonly windowMs?: number;
+      readonly deliver: (rootId: string, signals: readonly LineageSignal[]) => Promise<void>;
+      /** Hears a failed delivery (the records are then the outbox sweeper's, or lost if they are outcomes). */
+      readonly onError: (rootId: string, err: unknown) => void;
+    },
+  ) {}
+
+  send(rootId: string, signal: LineageSignal): void {
+    let root = this.roots.get(rootId);
+    if (!root) {
+      root = { pending: [], chars: 0, timer: undefined, sending: undefined };
+      this.roots.set(rootId, root);
+    }
+    root.pending.push(signal);
+    root.chars += JSON.stringify(signal).length;
+    if (root.chars >= DELIVERY_CHARS) this.flush(rootId);
+    else if (!root.timer && !root.sending) {
+      root.timer = setTimeout(() => this.flush(rootId), this.options.windowMs ?? 100);
+      root.timer.unref();
+    }
+  }
+
+  private flush(rootId: string): void {
+    const root = this.roots.get(rootId);
+    if (!root) return;
+    if (root.timer) clearTimeout(root.timer);
+    root.timer = undefined;
+    if (root.sending || root.pending.length === 0) return; // what is pending leaves when the signal in flight settles
+    const batch: LineageSignal[] = [];
+    let chars = 0;
+    while (root.pending.length > 0 && (batch.length === 0 || chars + JSON.stringify(root.pending[0]).length <= DELIVERY_CHARS)) {
+      const next = root.pending.shift()!;
+      chars += JSON.stringify(next).length;
+      batch.push(next);
+    }
+    root.chars = root.pending.reduce((n, s) => n + JSON.stringify(s).length, 0);
+    const sent: Promise<void> = this.options.deliver(rootId, batch).catch((err: unknown) => {
       try {
-        onError(err);
+        this.options.onError(rootId, err);
       } catch {
-        // reporting is best effort (an ended activity's logger throws): the outbox holds the decision
+        // reporting is best effort
       }
     });
-    this.tails.set(rootId, sent);
+    root.sending = sent;
     this.inFlight.add(sent);
     void sent.finally(() => {
       this.inFlight.delete(sent);
-      if (this.tails.get(rootId) === sent) this.tails.delete(rootId);
+      root.sending = undefined;
+      if (root.pending.length > 0) this.flush(rootId);
+      else if (!root.timer) this.roots.delete(rootId);
     });
   }
 
-  /** Signals not yet settled (bounded by the decisions in flight). */
+  /** Records not yet delivered or in flight (bounded by the calls in flight and one window). */
   get pending(): number {
-    return this.inFlight.size;
+    let n = this.inFlight.size;
+    for (const root of this.roots.values()) n += root.pending.length;
+    return n;
   }
 
-  /** Waits for the signals in flight, at most `ms`; what is left is the sweeper's. */
+  /** Sends what waits now and waits for the signals in flight, at most `ms`; what is left is the sweeper's. */
   async drain(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-      timer.unref();
-    });
-    await Promise.race([Promise.all([...this.inFlight]), deadline]);
-    clearTimeout(timer);
+    const until = Date.now() + ms;
+    while (this.pending > 0 && Date.now() < until) {
+      for (const rootId of [...this.roots.keys()]) this.flush(rootId);
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(1, until - Date.now()));
+        timer.unref();
+      });
+      await Promise.race([Promise.all([...this.inFlight]), deadline]);
+      clearTimeout(timer);
+    }
   }
 }
+
+/** One delivery stays far below Temporal's 2 MiB payload limit (each record is at most MAX_LINEAGE_SIGNAL_CHARS). */
+const DELIVERY_CHARS = MAX_LINEAGE_SIGNAL_CHARS;

@@ -18,7 +18,7 @@ import { loadPolicyFile } from '../policy/load';
 import { parsePolicy, type Policy } from '../policy/schema';
 import { Context } from '@temporalio/activity';
 import type { Db, MongoClient } from 'mongodb';
-import { enforcementInterceptor } from '../../interceptors/activity';
+import { drainOutcomeReports, enforcementInterceptor } from '../../interceptors/activity';
 import { signingInput } from '../artifact/artifact';
 import { fromBase64Url } from '../common/base64url';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
@@ -179,7 +179,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   let sweeper: { stop(): Promise<void> } | undefined;
-  const dispatcher = new LineageDispatcher();
+  const dispatcher = new LineageDispatcher({
+    deliver: (rootId, signals) => handOffToLineage(governanceClient(), taskQueue, signals, rootId),
+    onError: (rootId, err) => currentLogger().warn('lineage: signal not delivered; the outbox holds the decisions and the sweeper will re-deliver them', { rootId, error: String(err) }),
+  });
   let healthServer: WorkerHealthServer | undefined;
   let directEndpoint: DirectEndpoint | undefined;
   let directOptions: ReturnType<typeof parseDirectEndpointOptions> | undefined;
@@ -195,6 +198,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     await healthServer?.close();
     await directEndpoint?.close();
     await dispatcher.drain(5_000);
+    await drainOutcomeReports(2_000);
     await sweeper?.stop();
     await Promise.all([identity.close(), lineageDb.close()]);
   });
@@ -239,12 +243,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     handOff: async (signal, rootId) => {
       if (signal.kind === 'outcome') return;
       await writeToOutbox(await lineageDb.get(), rootId, signal);
-      const log = currentLogger();
-      dispatcher.send(
-        rootId,
-        () => handOffToLineage(governanceClient(), taskQueue, signal, rootId),
-        (err) => log.warn('lineage: signal not delivered; the outbox holds the decision and the sweeper will re-deliver it', { rootId, error: String(err) }),
-      );
+      dispatcher.send(rootId, signal);
     },
   });
   // Span, metrics and one log line per decision (docs/observability.md).
