@@ -24,7 +24,7 @@ import {
 } from '../../src/lineage/verify-record';
 
 const vectors = join(__dirname, '../../docs/test-vectors');
-const artifactVector = JSON.parse(readFileSync(join(vectors, 'artifact-v2.json'), 'utf8'));
+const artifactVector = JSON.parse(readFileSync(join(vectors, 'artifact-v3.json'), 'utf8'));
 const denialVector = JSON.parse(readFileSync(join(vectors, 'denial-v2.json'), 'utf8'));
 const bundleDoc = artifactVector.trustBundle;
 const trust = parseTrustBundle(bundleDoc);
@@ -182,8 +182,13 @@ describe('each check fails for its own reason', () => {
   });
 
   test('a root that is not a run grant, and a record whose depth or ancestors were changed', () => {
-    const rootCharge = resign(charge, { parent: null, ancestors: [], ancestorKids: [], rootId: charge.payload.id });
+    const rootCharge = resign(charge, { parent: null, ancestors: [], ancestorKids: [], rootId: charge.payload.id, chain: { id: charge.payload.id, hop: 1 } });
     expect(failures(verify({ signed: rootCharge, kind: 'artifact' }).checks)).toEqual([['parent-link', [ViolationCodes.rootMismatch]]]);
+    // A root run grant starts its own chain at hop 1, signed by no ancestor.
+    for (const change of [{ chain: { id: 'art_elsewhere', hop: 1 } }, { chain: { id: grant.payload.id, hop: 2 } }]) {
+      expect(failures(verify({ signed: resign(grant, change), kind: 'artifact' }).checks)).toEqual([['parent-link', [ViolationCodes.rootMismatch]]]);
+    }
+    expect(failures(verify({ signed: resign(grant, { ancestorKids: [KID] }), kind: 'artifact' }).checks)).toEqual([['parent-link', [ViolationCodes.ancestorsMismatch]]]);
     const deeper = { ...chargeRecord, depth: 3 };
     expect(failures(verify(inputFor(deeper)).checks)).toEqual([['parent-link', [ViolationCodes.depthMismatch]]]);
     const rehung = { ...chargeRecord, ancestors: ['art_elsewhere'] };
@@ -272,7 +277,7 @@ describe('recognizeDocument', () => {
     expect(recognizeDocument([charge])).toMatchObject({ ok: false });
     expect(recognizeDocument({ payload: { typ: 'temporal-governance/authorization-artifact@1' }, signature: 'x' })).toEqual({
       ok: false,
-      problems: ['payload.typ must be temporal-governance/authorization-artifact@2 or temporal-governance/denial@2, is "temporal-governance/authorization-artifact@1"'],
+      problems: ['payload.typ must be temporal-governance/authorization-artifact@3 or temporal-governance/denial@2, is "temporal-governance/authorization-artifact@1"'],
     });
     const extra = recognizeDocument({ ...charge, payload: { ...charge.payload, admin: true } });
     expect(extra).toMatchObject({ ok: false });
