@@ -212,9 +212,9 @@ export async function revokeCommand(kind: string | undefined, rest: string[], ou
 }
 
 const WHERE: Record<'lineage' | 'outbox' | 'dead-letters', string> = {
-  lineage: 'lineage record',
-  outbox: 'lineage outbox (issued, not chained yet)',
-  'dead-letters': 'lineage dead letters',
+  lineage: 'lineage',
+  outbox: 'the lineage outbox (issued, not chained yet)',
+  'dead-letters': 'the lineage dead letters',
 };
 
 /**
@@ -243,7 +243,7 @@ async function revokeAuthorizationCommand(id: string, reason: string, database: 
   if (revocation.found === 'nowhere') {
     out(`note: ${id} was found in no lineage record, outbox entry or dead letter of database ${result.databaseName}: this governance never issued it (or its lineage is in another database); revoked as given`);
   } else {
-    out(`found ${id} in the ${WHERE[revocation.found]}${a ? `: ${a.action} ${a.target} in ${a.workflowId}/${a.runId}, chain ${a.chain.id} hop ${a.chain.hop}` : ' (not a readable authorization of this version: revoked as given)'}`);
+    out(`found ${id} in ${WHERE[revocation.found]}${a ? `: ${a.action} ${a.target} in ${a.workflowId}/${a.runId}, chain ${a.chain.id} hop ${a.chain.hop}` : ' (its signed artifact is not readable by this version: revoked as given)'}`);
   }
   for (const r of revocation.revoked) {
     const why = r.as === 'chain' ? ` (the chain of ${id}: a continue-as-new hop is listed by nothing below it, its chain id is; the chain's earlier hops are closed runs)` : '';
