@@ -50,7 +50,8 @@ export function chainOf(action: Action, id: string, parent: Pick<ArtifactPayload
  * is at level m + 1.
  */
 export function childNestingLevel(childWorkflowAncestors: readonly string[]): number {
-  return (childWorkflowAncestors.length + 1) / 2;
+  // Rounded up: a list of the wrong parity (not what the issuer signs) counts as the deeper level.
+  return Math.ceil((childWorkflowAncestors.length + 1) / 2);
 }
 
 /** Why a child-workflow artifact with these ancestors may not be issued (its child would nest too deep), or null. */
