@@ -21,7 +21,7 @@ import { runsOf } from './fixtures/activities';
 import { chainPausing, nestDeeper, parentOfChain, payOnce } from './fixtures/workflows';
 import { arsenal, deniedWith, type Arsenal } from './attacks/helpers';
 import { expectGovernanceDenied, governedEnv, mongoUri, uniqueName, type Env } from './helpers/harness';
-import { historyEvents, waitForRecords } from './helpers/lineage';
+import { historyEvents, issuedDecisions, waitForRecords } from './helpers/lineage';
 
 /** The staleness bound the workers run with (the default), plus a refresh of margin: a pause longer than it lets a revocation land. */
 const PAUSE_MS = 5_000 + 4_000;
@@ -96,11 +96,16 @@ async function reachHop(handle: { workflowId: string; firstExecutionRunId: strin
 describe('artifact size does not grow with continue-as-new', () => {
   test(`a chain of ${HOPS} hops: the last hop's per-call artifact is as large as the first's, and lineage verifies`, async () => {
     const marker = uniqueName('chain');
-    const handle = await env.run(async () => {
-      const h = await env.client.workflow.start(chainPausing, { taskQueue: env.taskQueue, workflowId: uniqueName('chain'), args: [1, HOPS, 0, 0, 'charge', marker] });
-      expect(await h.result()).toBe(HOPS);
-      return h;
+    // The last hop ends with a charge the policy refuses: a denial whose parent is a hop.
+    const { handle, denial } = await env.run(async () => {
+      const h = await env.client.workflow.start(chainPausing, { taskQueue: env.taskQueue, workflowId: uniqueName('chain'), args: [1, HOPS, HOPS, 0, 'overcharge', marker] });
+      const refused = await expectGovernanceDenied(h);
+      const decisions = await issuedDecisions(env.client, h.workflowId, h.firstExecutionRunId);
+      await waitForRecords(db(), decisions[0]!.rootId, decisions.length, 60_000, env.client);
+      return { handle: h, denial: refused };
     });
+    expect(code(denial)).toBe('AMOUNT_OVER_LIMIT');
+    expect(runsOf(`${marker}:hop${HOPS}:after`)).toBe(0);
     const runs = await chainRuns(env.client, handle.workflowId, handle.firstExecutionRunId);
     expect(runs).toHaveLength(HOPS);
     const root = of(runs[0]!, 'workflow')[0]!.payload;
@@ -132,17 +137,18 @@ describe('artifact size does not grow with continue-as-new', () => {
       `per-call artifact (canonical payload bytes), hop 1 -> hop ${HOPS}: version 3 ${first} -> ${last}; version 2 layout ${v2Size(calls[0]!)} -> ${v2Size(calls[HOPS - 1]!)} (+${perHop} per hop)`,
     );
 
-    // Lineage holds every decision with the bounded ancestors, and verifies.
-    const issued = runs.reduce((n, r) => n + r.artifacts.length, 0);
-    await waitForRecords(db(), root.id, issued, 60_000, env.client);
+    // Lineage holds every decision with the bounded ancestors, and verifies. The denial under the
+    // last hop's grant is recorded at the chain's level: [root], not [root, hop grant].
+    const issued = runs.reduce((n, r) => n + r.artifacts.length, 0) + 1;
     const records = await lineageCollection(db()).find({ rootId: root.id }).toArray();
     expect(records).toHaveLength(issued);
     expect(Math.max(...records.map((r) => r.depth))).toBe(1);
+    expect(records.find((r) => r.decision === 'deny')).toMatchObject({ parentId: of(runs[HOPS - 1]!, 'workflow')[0]!.payload.id, ancestors: [root.id], depth: 1 });
     expect(await verifyLineage(db(), loadTrustBundle(env.keys.bundlePath), { rootId: root.id })).toEqual({ roots: 1, records: issued, violations: [] });
     // Descendants of a hop (which no record lists) are still exact: hops 3..6 below hop 3's grant.
     const hop3 = of(runs[2]!, 'workflow')[0]!.payload.id;
     const below = await descendants(db(), hop3);
-    const expected = runs.slice(2).flatMap((r) => r.artifacts.map((a) => a.payload.id)).filter((id) => id !== hop3);
+    const expected = [...runs.slice(2).flatMap((r) => r.artifacts.map((a) => a.payload.id)).filter((id) => id !== hop3), records.find((r) => r.decision === 'deny')!._id];
     expect(below.map((r) => r._id).sort()).toEqual(expected.sort());
   });
 });
@@ -150,8 +156,11 @@ describe('artifact size does not grow with continue-as-new', () => {
 describe('revoking a chain member', () => {
   test('revoking the run grant of hop 2 (library) while hop 4 runs: hop 4 is refused, its body never runs, and its issued artifacts are void', async () => {
     const marker = uniqueName('revoke-hop');
+    const workflowId = uniqueName('revoke-hop');
+    let firstRunId = '';
     const failure = await env.run(async () => {
-      const handle = await env.client.workflow.start(chainPausing, { taskQueue: env.taskQueue, workflowId: uniqueName('revoke-hop'), args: [1, HOPS, 4, PAUSE_MS, 'charge', marker] });
+      const handle = await env.client.workflow.start(chainPausing, { taskQueue: env.taskQueue, workflowId, args: [1, HOPS, 4, PAUSE_MS, 'charge', marker] });
+      firstRunId = handle.firstExecutionRunId;
       const runs = await reachHop(handle, marker, 4);
       const hop2Grant = of(runs[1]!, 'workflow')[0]!.payload;
       const hop4Call = of(runs[3]!, 'activity')[0]!.payload;
@@ -167,12 +176,23 @@ describe('revoking a chain member', () => {
         code: DenyCodes.authorizationRevoked,
         reason: `authorization ${hop4Call.id} descends from revoked authorization ${hop2Grant.chain.id}`,
       });
-      return expectGovernanceDenied(handle);
+      const denied = await expectGovernanceDenied(handle);
+      // Lineage runs on the governance worker: wait for it while it polls.
+      const decisions = await issuedDecisions(env.client, workflowId, firstRunId);
+      // The denial itself is a root of its own (its parent grant was refused before it became its parent):
+      // wait for the records of the chain's root.
+      const ofRoot = decisions.filter((d) => d.rootId === hop2Grant.rootId);
+      await waitForRecords(db(), hop2Grant.rootId, ofRoot.length, 60_000, env.client);
+      return denied;
     });
     expect(code(failure)).toBe(DenyCodes.authorizationRevoked);
     expect(runsOf(`${marker}:hop4`)).toBe(1);
     expect(runsOf(`${marker}:hop4:after`)).toBe(0);
     expect(runsOf(`${marker}:hop5`)).toBe(0);
+
+    // Lineage of the chain still verifies after the revocation.
+    const decisions = (await issuedDecisions(env.client, workflowId, firstRunId)).filter((d) => d.decision === 'allow');
+    expect(await verifyLineage(db(), loadTrustBundle(env.keys.bundlePath), { rootId: decisions[0]!.rootId })).toEqual({ roots: 1, records: decisions.length, violations: [] });
   });
 
   test('revoking a hop with the CLI while a later hop waits to continue as new: the next hop is never admitted', async () => {
