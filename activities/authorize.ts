@@ -4,7 +4,8 @@ import { hexToBytes } from '@noble/hashes/utils.js';
 import { CLOCK_SKEW_MS, payloadHash, signArtifact, signDenial, verifySignedArtifact, type Ed25519, type SigningKey } from '../src/artifact/artifact';
 import type { TrustBundle } from '../src/artifact/trust-bundle';
 import { canonicalize, CanonicalEncodingError, wellFormed } from '../src/common/canonical';
-import { DenyCodes, IDENTITY_STALE_FAILURE } from '../src/common/constants';
+import { ancestorKidsBelow, ancestorsBelow, chainOf, nestingProblem } from '../src/artifact/ancestry';
+import { DenyCodes, IDENTITY_STALE_FAILURE, MAX_NESTING_DEPTH } from '../src/common/constants';
 import { sha256Hex } from '../src/common/digest';
 import {
   ARTIFACT_TYPE,
@@ -61,6 +62,12 @@ export interface AuthorizerOptions {
   readonly handOff?: (signal: LineageSignal, rootId: string) => Promise<void>;
   /** How runs a Temporal Schedule started are confirmed and claimed (activities/schedule.ts); without it they are denied. */
   readonly scheduledRuns?: ScheduledRunOptions;
+  /**
+   * Most levels of child-workflow nesting below a root (default and maximum MAX_NESTING_DEPTH): a
+   * child-workflow start whose child would nest deeper is denied NESTING_TOO_DEEP. Lowering it is
+   * allowed (tests do); raising it is not, since every verifier holds artifacts to the constant.
+   */
+  readonly maxNestingDepth?: number;
 }
 
 /** What the Temporal server says about the call being authorized (never taken from the request). */
@@ -130,6 +137,7 @@ interface Lineage {
   readonly roles: string[];
   readonly rootId: string | null;
   readonly parent: SignedArtifact | null;
+  /** What the decision's own `ancestors` and `ancestorKids` will be (derived from the parent, src/artifact/ancestry.ts). */
   readonly ancestors: string[];
   readonly ancestorKids: string[];
 }
@@ -164,6 +172,10 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
   const maxStalenessMs = options.maxStalenessMs ?? DEFAULT_MAX_STALENESS_MS;
   const { policy, signingKey, ed25519 } = options;
   const policyRef = { id: policy.id, version: policy.version };
+  const maxNestingDepth = options.maxNestingDepth ?? MAX_NESTING_DEPTH;
+  if (!Number.isInteger(maxNestingDepth) || maxNestingDepth < 1 || maxNestingDepth > MAX_NESTING_DEPTH) {
+    throw new RangeError(`maxNestingDepth must be an integer from 1 to ${MAX_NESTING_DEPTH}, got ${String(options.maxNestingDepth)}`);
+  }
 
   /** The root of a chain: a start proven with a live API key, used by this start only. */
   async function rootOfTrust(call: Call, snapshot: IdentitySnapshot, at: number): Promise<Denied | Lineage> {
@@ -255,7 +267,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     if (current === undefined) return { code: DenyCodes.unknownPrincipal, reason: `principal ${p.principal} is not known to governance`, principal: p.principal };
     // Authority only narrows down a chain: the parent's roles, less any the principal has since lost.
     const roles = intersectRoles(p.roles, current);
-    return { principal: p.principal, credential: p.credential, roles, rootId: p.rootId, parent: verified.value, ancestors: [...p.ancestors, p.id], ancestorKids: [...p.ancestorKids, p.kid] };
+    return { principal: p.principal, credential: p.credential, roles, rootId: p.rootId, parent: verified.value, ancestors: ancestorsBelow(p), ancestorKids: ancestorKidsBelow(p) };
   }
 
   return async function authorize(input: unknown, context: CallContext): Promise<AuthorizationResult> {
@@ -412,6 +424,13 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
     }
     ({ principal, rootId, parent } = lineage);
 
+    if (request.action === 'child-workflow') {
+      // The child's artifacts would carry two more ancestors per level: depth is capped so every
+      // artifact stays bounded (MAX_ANCESTORS ids), whatever a workflow does recursively.
+      const tooDeep = nestingProblem(lineage.ancestors, maxNestingDepth);
+      if (tooDeep) return deny({ code: DenyCodes.nestingTooDeep, reason: `child workflow ${request.childWorkflowId}: ${tooDeep}` });
+    }
+
     let roles = lineage.roles;
     if (request.delegateRoles !== null) {
       const widening = request.delegateRoles.filter((r) => !lineage.roles.includes(r));
@@ -463,6 +482,7 @@ export function createAuthorizer(options: AuthorizerOptions): Authorize {
           rules: decision.ruleIds,
           parent: parent ? { id: parent.payload.id, hash: payloadHash(parent.payload) } : null,
           rootId: rootId ?? id,
+          chain: chainOf(request.action, id, parent ? parent.payload : null),
           ancestors: lineage.ancestors,
           ancestorKids: lineage.ancestorKids,
           exempt: request.action === 'workflow' ? policy.exempt.activities : [],

@@ -57,7 +57,7 @@ export interface TestPrincipal {
 export type TestGovernanceWorkerOptions = Partial<
   Pick<
     GovernanceWorkerOptions,
-    'artifactTtlMs' | 'issuer' | 'maxConcurrentActivityTaskExecutions' | 'maxStalenessMs' | 'identityRefreshMs' | 'proofMaxAgeMs' | 'lineageSweepMs'
+    'artifactTtlMs' | 'issuer' | 'maxConcurrentActivityTaskExecutions' | 'maxStalenessMs' | 'identityRefreshMs' | 'proofMaxAgeMs' | 'lineageSweepMs' | 'maxNestingDepth'
   >
 >;
 

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { parseApiKey, publicKeyOf } from '../src/identity/api-key';
 import { IDENTITY_COLLECTIONS } from '../src/identity/schema';
-import { LINEAGE_COLLECTION, LineageRecordSchema, type LineageRecord } from '../src/lineage/schema';
+import { DEAD_LETTER_COLLECTION, LINEAGE_COLLECTION, LineageRecordSchema, OUTBOX_COLLECTION, type LineageRecord } from '../src/lineage/schema';
+import { signArtifact } from '../src/artifact/artifact';
+import { nodeEd25519 } from '../src/crypto/node';
+import { revokeAuthorization } from '../src/identity/revoke-authorization';
 
 const bin = join(__dirname, '..', 'bin', 'temporal-governance.js');
 const database = `identity_cli_${process.pid}_${Date.now().toString(36)}`;
@@ -316,25 +319,71 @@ describe('revoke authorization', () => {
     ]);
   });
 
-  test('an unknown id: exit 1, one line, nothing recorded', async () => {
+  test('an id found nowhere (lineage, outbox, dead letters) is revoked as given, with a note', async () => {
     const r = tg('revoke', 'authorization', 'art_nope');
-    expect(r.code).toBe(1);
-    expect(lines(r.stderr)).toEqual([`temporal-governance: no authorization art_nope in lineage database ${database}`]);
-    expect(r.stdout).toBe('');
-    expect(await db.collection(IDENTITY_COLLECTIONS.revocations).findOne({ _id: 'authorization:art_nope' as never })).toBeNull();
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout)).toEqual([
+      `note: art_nope was found in no lineage record, outbox entry or dead letter of database ${database}: this governance never issued it (or its lineage is in another database); revoked as given`,
+      'revoked authorization art_nope',
+      'lineage records 0 authorization(s) below it; enforcement points deny them within the maximum staleness (default 5 s)',
+    ]);
+    expect(await db.collection(IDENTITY_COLLECTIONS.revocations).findOne({ _id: 'authorization:art_nope' as never })).toMatchObject({ kind: 'authorization', id: 'art_nope' });
   });
 
   test('a known one: recorded, reporting the authorizations lineage records below it', async () => {
     const r = tg('revoke', 'authorization', 'art_child', '--reason', 'fraud investigation');
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(
-      'revoked authorization art_child and the 2 authorization(s) lineage records below it; enforcement points deny them within the maximum staleness (default 5 s)',
-    );
+    expect(lines(r.stdout)).toEqual([
+      // These hand-made records hold no signed artifact: nothing says it is a continue-as-new hop.
+      'found art_child in lineage (its signed artifact is not readable by this version: revoked as given)',
+      'revoked authorization art_child',
+      'lineage records 2 authorization(s) below it; enforcement points deny them within the maximum staleness (default 5 s)',
+    ]);
     expect(await db.collection(IDENTITY_COLLECTIONS.revocations).findOne({ _id: 'authorization:art_child' as never })).toMatchObject({
       kind: 'authorization',
       id: 'art_child',
       reason: 'fraud investigation',
     });
+  });
+
+  /** A genuine-looking version 3 artifact: the published test vector's run grant, re-signed as hop `hop` of chain `chainId`. */
+  function hopArtifact(id: string, action: 'workflow' | 'continue-as-new' | 'child-workflow', chainId: string, hop: number) {
+    const vector = JSON.parse(readFileSync(join(__dirname, '..', 'docs', 'test-vectors', 'artifact-v3.json'), 'utf8'));
+    const payload = { ...vector.runGrant.payload, id, action, chain: { id: chainId, hop }, ancestors: [chainId], ancestorKids: [vector.key.kid] };
+    return signArtifact(payload, { kid: vector.key.kid, seed: Uint8Array.from(Buffer.from(vector.key.seedHex, 'hex')) }, nodeEd25519);
+  }
+
+  test('a continue-as-new hop still in the outbox (issued, not chained yet): the id and its chain are revoked, chain first', async () => {
+    const signed = hopArtifact('art_outbox_hop', 'continue-as-new', 'art_outbox_chain', 3);
+    await db.collection(OUTBOX_COLLECTION).insertOne({ _id: 'art_outbox_hop', rootId: 'art_outbox_chain', signal: { kind: 'artifact', signed }, at: new Date() } as never);
+    const r = tg('revoke', 'authorization', 'art_outbox_hop', '--reason', 'hop');
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout).slice(0, 3)).toEqual([
+      'found art_outbox_hop in the lineage outbox (issued, not chained yet): continue-as-new payOrder in pay-order-42/01957e2a-3b1c-7d4e-9f00-000000000042, chain art_outbox_chain hop 3',
+      'revoked authorization art_outbox_hop',
+      "revoked authorization art_outbox_chain (the chain of art_outbox_hop: a continue-as-new hop is listed by nothing below it, its chain id is; the chain's earlier hops are closed runs)",
+    ]);
+    const revocations = await db.collection(IDENTITY_COLLECTIONS.revocations).find({ _id: { $in: ['authorization:art_outbox_hop', 'authorization:art_outbox_chain'] } as never }).toArray();
+    expect(revocations.map((d) => d.id).sort()).toEqual(['art_outbox_chain', 'art_outbox_hop']);
+    // Again: idempotent, says so, changes nothing.
+    const again = tg('revoke', 'authorization', 'art_outbox_hop', '--reason', 'other');
+    expect(lines(again.stdout).filter((l) => l.includes('already revoked'))).toHaveLength(2);
+  });
+
+  test('a dead-lettered run grant of a continued run (library): revoked with its chain; a child-workflow grant alone', async () => {
+    const hop = hopArtifact('art_dead_hop', 'workflow', 'art_dead_chain', 2);
+    const child = hopArtifact('art_dead_child', 'child-workflow', 'art_dead_chain', 2);
+    for (const signed of [hop, child]) {
+      await db.collection(DEAD_LETTER_COLLECTION).insertOne({ _id: signed.payload.id, rootId: 'art_dead_chain', signal: { kind: 'artifact', signed }, at: new Date(), reason: 'test', movedAt: new Date() } as never);
+    }
+    const revokedHop = await revokeAuthorization(db, 'art_dead_hop', 'test');
+    expect(revokedHop).toMatchObject({ found: 'dead-letters', artifact: hop.payload });
+    expect(revokedHop.revoked.map((r) => [r.id, r.as])).toEqual([
+      ['art_dead_hop', 'given'],
+      ['art_dead_chain', 'chain'],
+    ]);
+    // A child-workflow artifact is listed by everything below it: nothing more to revoke (its chain is the parent's, which lives on).
+    expect((await revokeAuthorization(db, 'art_dead_child', 'test')).revoked.map((r) => r.id)).toEqual(['art_dead_child']);
   });
 
   test('a denial is not an authorization: exit 1', () => {

@@ -94,7 +94,10 @@ describe('a clean lineage', () => {
       depth: 3,
       rules: ['deny-large-charges'],
     });
-    expect(byId.get(f.nextCharge.payload.id)).toMatchObject({ action: 'local-activity', activityType: 'chargeFee', ancestors: [root, f.continueGrant.payload.id, f.nextRun.payload.id] });
+    // A continue-as-new hop adds no level: the continued run's call lists the chain (the root grant) only.
+    expect(byId.get(f.nextCharge.payload.id)).toMatchObject({ action: 'local-activity', activityType: 'chargeFee', ancestors: [root], depth: 1 });
+    expect(byId.get(f.nextRun.payload.id)).toMatchObject({ action: 'workflow', ancestors: [root], depth: 1 });
+    expect(f.nextRun.payload.chain).toEqual({ id: root, hop: 2 });
     expect((await outcomesOf(f.db, f.charge1.payload.id)).map((o) => [o.status, o.failureType])).toEqual([['started', null], ['completed', null]]);
     expect((await outcomesOf(f.db, f.childCharge.payload.id)).map((o) => [o.status, o.failureType])).toEqual([['failed', 'CardDeclined']]);
   });
@@ -144,7 +147,9 @@ describe('queries', () => {
     expect(ids(child!.ancestors)).toEqual([root, f.childGrant.payload.id, f.childRun.payload.id]);
     expect(child!.record._id).toBe(f.childCharge.payload.id);
     expect(child!.missing).toEqual([]);
-    expect(ids((await ancestry(f.db, f.nextCharge.payload.id))!.ancestors)).toEqual([root, f.continueGrant.payload.id, f.nextRun.payload.id]);
+    // The scope path, then the parent a continue-as-new hop is (the hops between are parent links).
+    expect(ids((await ancestry(f.db, f.nextCharge.payload.id))!.ancestors)).toEqual([root, f.nextRun.payload.id]);
+    expect(ids((await ancestry(f.db, f.nextRun.payload.id))!.ancestors)).toEqual([root, f.continueGrant.payload.id]);
     expect(ids((await ancestry(f.db, f.denial.payload.id))!.ancestors)).toEqual([root, f.childGrant.payload.id, f.childRun.payload.id]);
     expect((await ancestry(f.db, root))!.ancestors).toEqual([]);
     expect(await ancestry(f.db, 'art_nope')).toBeNull();
@@ -172,6 +177,8 @@ describe('queries', () => {
     expect(ids(all)).toEqual(f.order.slice(1));
     expect(ids(await descendants(f.db, f.childGrant.payload.id))).toEqual([f.childRun.payload.id, f.childCharge.payload.id, f.denial.payload.id]);
     expect(ids(await descendants(f.db, f.continueGrant.payload.id))).toEqual([f.nextRun.payload.id, f.nextCharge.payload.id]);
+    // A continued run's grant is listed by nothing below it (its chain id is): found through parent links.
+    expect(ids(await descendants(f.db, f.nextRun.payload.id))).toEqual([f.nextCharge.payload.id]);
     expect(ids(await descendants(f.db, f.otherRoot.payload.id))).toEqual([f.otherCharge.payload.id]);
     expect(await descendants(f.db, f.charge1.payload.id)).toEqual([]);
   });

@@ -1,4 +1,4 @@
-// Generates docs/test-vectors/artifact-v2.json and denial-v2.json with OUR implementation and a
+// Generates docs/test-vectors/artifact-v3.json and denial-v2.json with OUR implementation and a
 // PUBLISHED TEST KEY (seed = bytes 0x00..0x1f). Ed25519 is deterministic and every input below is
 // fixed, so running this again reproduces the files byte for byte:
 //
@@ -10,6 +10,9 @@
 // Version 2 (typ ...@2): the binding has `taskQueue`, and the namespace, workflow id, run id and
 // workflow type it names are the Temporal server's record of the caller (CallerFacts), which is
 // also what the decision ids derive from.
+// Version 3 (typ ...artifact@3): artifacts carry `chain`, and `ancestors` / `ancestorKids` follow the
+// bounded rules of docs/artifact.md section 5. The denial layout is unchanged (typ ...denial@2); its
+// vector changes only because its parent (the run grant) does.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -235,6 +238,7 @@ function build() {
     parent: null,
     issuedAt: Date.parse('2025-03-01T12:00:00.000Z'),
     rootId: grantId,
+    chain: { id: grantId, hop: 1 },
     ancestors: [],
     ancestorKids: [],
     exempt: policy.exempt.activities,
@@ -270,6 +274,7 @@ function build() {
     parent: { id: grantId, hash: payloadHash(grantPayload) },
     issuedAt,
     rootId: grantId,
+    chain: { id: grantId, hop: 1 },
     ancestors: [grantId],
     ancestorKids: [KID],
     exempt: [],
@@ -327,7 +332,7 @@ function build() {
   };
 
   const artifactVector = {
-    title: 'temporal-governance authorization artifact test vector, version 2',
+    title: 'temporal-governance authorization artifact test vector, version 3',
     specification: 'docs/artifact.md',
     generator: 'docs/test-vectors/generate.ts',
     key,
@@ -338,12 +343,12 @@ function build() {
     principals: { [PRINCIPAL]: { roles: ROLES } },
     runGrant: {
       description:
-        'Root run grant (action "workflow") of workflow pay-order-42; taskQueue = the run\'s task queue from its start event; parent null, rootId = its own id, expiresAt null.',
+        'Root run grant (action "workflow") of workflow pay-order-42; taskQueue = the run\'s task queue from its start event; parent null, rootId = its own id, chain = { id: its own id, hop: 1 } (the first run of its chain), ancestors and ancestorKids [], expiresAt null.',
       workflowArguments: { javascript: workflowArgsJs, view: argumentsView(workflowArgs), argsDigest: argumentsDigest(workflowArgs) },
       ...signedSection(grantPayload, grant),
     },
     artifact: {
-      description: 'Per-call artifact for activity chargeCard, activity id "1", in the same run, scheduled on task queue payments; parent = the run grant.',
+      description: 'Per-call artifact for activity chargeCard, activity id "1", in the same run, scheduled on task queue payments; parent = the run grant; chain = the run grant\'s chain; ancestors = [run grant id] (the run grant is its chain\'s first run, so it is listed); ancestorKids = [the run grant\'s kid].',
       arguments: args,
       /** The call as the activity worker sees it (ctx.info) for the first attempt. */
       call: {
@@ -366,7 +371,7 @@ function build() {
     title: 'temporal-governance denial record test vector, version 2',
     specification: 'docs/artifact.md',
     generator: 'docs/test-vectors/generate.ts',
-    note: 'A signed denial record. It verifies under the trust bundle of artifact-v2.json, but it is NOT an authorization artifact: its typ differs and every verifier must reject it where an artifact is expected (deny code ARTIFACT_WRONG_TYPE).',
+    note: 'A signed denial record. It verifies under the trust bundle of artifact-v3.json, but it is NOT an authorization artifact: its typ differs and every verifier must reject it where an artifact is expected (deny code ARTIFACT_WRONG_TYPE).',
     key: { kid: KID, publicKeyBase64url: toBase64Url(PUBLIC_KEY), seedHex: key.seedHex },
     trustBundle: trustBundleDocument,
     arguments: { javascript: deniedArgsJs, view: argumentsView(deniedArgs), argsDigest: argumentsDigest(deniedArgs) },
@@ -374,7 +379,7 @@ function build() {
   };
 
   return {
-    'artifact-v2.json': `${JSON.stringify(artifactVector, null, 2)}\n`,
+    'artifact-v3.json': `${JSON.stringify(artifactVector, null, 2)}\n`,
     'denial-v2.json': `${JSON.stringify(denialVector, null, 2)}\n`,
   };
 }

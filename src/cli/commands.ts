@@ -109,7 +109,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'revoke',
     args: 'principal ID | api-key ID | authorization ID | signing-key KID [--reason TEXT] [--database DB]',
-    summary: 'Revoke it; revoking an authorization revokes everything lineage records below it. Enforcement points deny within the maximum staleness.',
+    summary: 'Revoke it; revoking an authorization revokes everything below it (for a continue-as-new hop, its chain id too; an id lineage does not know is revoked as given, with a note). Enforcement points deny within the maximum staleness.',
     options: [['--reason TEXT', 'recorded with the revocation'], DATABASE],
     mongo: true,
   },

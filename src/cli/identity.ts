@@ -184,6 +184,8 @@ export async function revokeCommand(kind: string | undefined, rest: string[], ou
   const now = new Date();
   const { IDENTITY_COLLECTIONS } = await import('../identity/schema');
 
+  if (kind === 'authorization') return revokeAuthorizationCommand(id, reason, values.database, now, out);
+
   const result = await withDb(values.database, async (db) => {
     let detail = '';
     if (kind === 'principal') {
@@ -192,13 +194,6 @@ export async function revokeCommand(kind: string | undefined, rest: string[], ou
       detail = ` and its ${keys.length} API key(s)`;
     } else if (kind === 'api-key') {
       if (!(await exists(db, IDENTITY_COLLECTIONS.apiKeys, id))) throw new OperatorError(`no API key ${id} in database ${db.databaseName}`);
-    } else if (kind === 'authorization') {
-      const { getRecord, descendants } = await import('../lineage/queries');
-      const record = await getRecord(db, id);
-      if (!record) throw new OperatorError(`no authorization ${id} in lineage database ${db.databaseName}`);
-      if (record.decision !== 'allow') throw new OperatorError(`${id} is a denial, not an authorization; there is nothing to revoke`);
-      const below = (await descendants(db, id)).filter((r) => r.decision === 'allow').length;
-      detail = ` and the ${below} authorization(s) lineage records below it`;
     }
     const revocation = await (await store()).revoke(db, kind, id, reason, now);
     return { revocation, detail };
@@ -213,6 +208,49 @@ export async function revokeCommand(kind: string | undefined, rest: string[], ou
   }
   const effect = kind === 'signing-key' ? ': every artifact it signed is void' : '';
   out(`revoked ${what} ${id}${detail}${effect}; ${await staleness(detail || effect ? 'them' : 'it')}`);
+  return 0;
+}
+
+const WHERE: Record<'lineage' | 'outbox' | 'dead-letters', string> = {
+  lineage: 'lineage',
+  outbox: 'the lineage outbox (issued, not chained yet)',
+  'dead-letters': 'the lineage dead letters',
+};
+
+/**
+ * `revoke authorization ID`: the id, and when it is a continue-as-new hop (a continued run's grant or
+ * a continue-as-new artifact) its chain id too, since nothing below a hop lists the hop itself
+ * (docs/identity.md section 7.1). Prints every id revoked and why.
+ */
+async function revokeAuthorizationCommand(id: string, reason: string, database: string | undefined, now: Date, out: Out): Promise<number> {
+  const { revokeAuthorization, NotAnAuthorizationError } = await import('../identity/revoke-authorization');
+  const result = await withDb(database, async (db) => {
+    let revocation;
+    try {
+      revocation = await revokeAuthorization(db, id, reason, now);
+    } catch (err) {
+      if (err instanceof NotAnAuthorizationError) throw new OperatorError(err.message);
+      throw err;
+    }
+    const { descendants } = await import('../lineage/queries');
+    // What lineage holds below the widest id revoked (the chain, for a hop).
+    const widest = revocation.revoked[revocation.revoked.length - 1]!.id;
+    const below = revocation.found === 'nowhere' ? 0 : (await descendants(db, widest)).filter((r) => r.decision === 'allow').length;
+    return { revocation, below, databaseName: db.databaseName };
+  });
+  const { revocation, below } = result;
+  const a = revocation.artifact;
+  if (revocation.found === 'nowhere') {
+    out(`note: ${id} was found in no lineage record, outbox entry or dead letter of database ${result.databaseName}: this governance never issued it (or its lineage is in another database); revoked as given`);
+  } else {
+    out(`found ${id} in ${WHERE[revocation.found]}${a ? `: ${a.action} ${a.target} in ${a.workflowId}/${a.runId}, chain ${a.chain.id} hop ${a.chain.hop}` : ' (its signed artifact is not readable by this version: revoked as given)'}`);
+  }
+  for (const r of revocation.revoked) {
+    const why = r.as === 'chain' ? ` (the chain of ${id}: a continue-as-new hop is listed by nothing below it, its chain id is; the chain's earlier hops are closed runs)` : '';
+    if (r.created) out(`revoked authorization ${r.id}${why}`);
+    else out(`authorization ${r.id}${why} was already revoked at ${r.revocation.at.toISOString()}${r.revocation.reason ? ` (${r.revocation.reason})` : ''}; nothing changed`);
+  }
+  if (revocation.revoked.some((r) => r.created)) out(`lineage records ${below} authorization(s) below it; ${await staleness('them')}`);
   return 0;
 }
 

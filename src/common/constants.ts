@@ -40,6 +40,14 @@ export const SEARCH_ATTRIBUTES = {
   principal: 'GovernancePrincipal',
 } as const;
 
+/**
+ * Most levels of child-workflow nesting a tree may have (a root's own chain is level 0; a child of
+ * it level 1). An artifact's `ancestors` hold two ids per level plus one (docs/artifact.md section
+ * 5), so at most 2 * MAX_NESTING_DEPTH + 1 = 65; a child-workflow start that would put its child
+ * deeper is denied (NESTING_TOO_DEEP). Continue-as-new never adds a level.
+ */
+export const MAX_NESTING_DEPTH = 32;
+
 /** Deny codes produced by governance itself; policy rules may name their own. */
 export const DenyCodes = {
   /** A deny rule matched (rules may set a more specific code). */
@@ -62,6 +70,8 @@ export const DenyCodes = {
   signingKeyRevoked: 'SIGNING_KEY_REVOKED',
   /** The identity and revocation state is older than the maximum staleness: everything is denied. */
   identityStateStale: 'IDENTITY_STATE_STALE',
+  /** A child workflow start would put its child more than MAX_NESTING_DEPTH levels of nesting below the root. */
+  nestingTooDeep: 'NESTING_TOO_DEEP',
   /** A child workflow asked for a role its parent's grant does not hold. */
   delegationWidens: 'DELEGATION_WIDENS',
   invalidGrant: 'INVALID_GRANT',

@@ -1,10 +1,14 @@
 // Every value that crosses a boundary (headers, activity inputs and results, artifacts) is parsed
 // with these schemas; the TypeScript types are inferred from them. Sandbox-safe.
 import { z } from 'zod';
+import { MAX_NESTING_DEPTH } from './constants';
 
 // @2: the binding gained `taskQueue`, and the namespace, workflow id, run id and type it names are
 // the server's record of the caller, never the request's claims.
-export const ARTIFACT_TYPE = 'temporal-governance/authorization-artifact@2';
+// @3: `chain` (continue-as-new chain id and hop); `ancestors` holds the levels of nesting only
+// (bounded, independent of continue-as-new depth) and `ancestorKids` the sorted set of every key that
+// signed an ancestor (docs/artifact.md section 5).
+export const ARTIFACT_TYPE = 'temporal-governance/authorization-artifact@3';
 export const DENIAL_TYPE = 'temporal-governance/denial@2';
 
 /**
@@ -21,6 +25,14 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export const PolicyRefSchema = z.object({ id: z.string().min(1), version: z.string().min(1) }).strict();
 export const ParentRefSchema = z.object({ id: z.string().min(1), hash: z.string().regex(DIGEST) }).strict();
+/**
+ * The continue-as-new chain a run belongs to: `id` is the run grant of the chain's first run (a root
+ * run or a child's first run), `hop` the run's place in it (1 for the first run, +1 per continue-as-new).
+ */
+export const ChainRefSchema = z.object({ id: z.string().min(1), hop: z.number().int().positive() }).strict();
+export type ChainRef = z.infer<typeof ChainRefSchema>;
+/** Longest `ancestors` list: two ids per level of nesting plus the chain's own first run grant. */
+export const MAX_ANCESTORS = 2 * MAX_NESTING_DEPTH + 1;
 
 /** The call an authorization is bound to. Shared by artifacts and denials. */
 const bindingShape = {
@@ -58,9 +70,16 @@ export const ArtifactPayloadSchema = z
     roles: z.array(z.string().min(1)),
     ...bindingShape,
     rootId: z.string().min(1),
-    /** Ids of every ancestor authorization, root first (empty for a root grant); revoking any of them revokes this one. */
-    ancestors: z.array(z.string().min(1)),
-    /** Key ids that signed each ancestor, in the same order: revoking a signing key revokes what descends from its signatures. */
+    /** The continue-as-new chain of the run this authorization belongs to (a run grant: the run itself). */
+    chain: ChainRefSchema,
+    /**
+     * The scope path, root first: for each enclosing level of nesting the first run grant of its
+     * chain and the child-workflow artifact that started the next level, then (except on a chain's
+     * first run grant) this run's chain id. Continue-as-new hops are not listed (their chain id is);
+     * revoking any of them revokes this one. At most MAX_ANCESTORS ids.
+     */
+    ancestors: z.array(z.string().min(1)).max(MAX_ANCESTORS),
+    /** Every key id that signed an ancestor on the full parent path (continue-as-new hops included), distinct and sorted: revoking one revokes this. */
     ancestorKids: z.array(z.string().min(1)),
     /** Activity-type globs this run may call without a per-call artifact (run grants only). */
     exempt: z.array(z.string()),

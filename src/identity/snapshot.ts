@@ -61,7 +61,10 @@ export function stalenessProblem(snapshot: IdentitySnapshot | undefined, now: nu
 
 /**
  * Why an artifact no longer carries authority, or null. Revoking an authorization revokes
- * everything that descends from it: the artifact's own id and every ancestor id are checked.
+ * everything that descends from it: the artifact's own id, every ancestor id, its direct parent's id
+ * and its chain id are checked. (`ancestors` skip continue-as-new hops: revoking a hop revokes its
+ * chain id too, see src/identity/revoke-authorization.ts; the parent check makes even a bare
+ * revocation of a hop void what that hop issued directly.)
  */
 export function revocationProblem(payload: ArtifactPayload, snapshot: IdentitySnapshot): IdentityProblem | null {
   const hit = (kind: RevocationKind, id: string) => snapshot.revocation(kind, id);
@@ -73,6 +76,9 @@ export function revocationProblem(payload: ArtifactPayload, snapshot: IdentitySn
   if (hit('authorization', payload.id)) return { code: DenyCodes.authorizationRevoked, reason: `authorization ${payload.id} is revoked` };
   const ancestor = payload.ancestors.find((id) => hit('authorization', id));
   if (ancestor) return { code: DenyCodes.authorizationRevoked, reason: `authorization ${payload.id} descends from revoked authorization ${ancestor}` };
+  for (const id of [payload.parent?.id, payload.chain.id]) {
+    if (id !== undefined && hit('authorization', id)) return { code: DenyCodes.authorizationRevoked, reason: `authorization ${payload.id} descends from revoked authorization ${id}` };
+  }
   return null;
 }
 

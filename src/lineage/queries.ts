@@ -1,6 +1,8 @@
 // Auditor reads of the lineage collection. Every document is parsed with LineageRecordSchema on the
 // way out: a document that does not parse is reported by its _id, never cast to a record. Uses only
 // what FerretDB v1 also serves: find with equality, $in, $gte, $lt, $gt, $or, $and, sort, limit and countDocuments.
+import { isCollapsed } from '../artifact/ancestry';
+import { ActionSchema, ChainRefSchema } from '../common/schemas';
 import { fromBase64Url, toBase64Url } from '../common/base64url';
 import { outboxCollection, outcomeCollection } from './store';
 import { DEAD_LETTER_COLLECTION, OutcomeRecordSchema, type OutcomeRecord } from './schema';
@@ -72,21 +74,27 @@ export async function getRecord(db: Db, id: string): Promise<LineageRecord | nul
 
 export interface Ancestry {
   readonly record: LineageRecord;
-  /** Root first, the record's parent last, in the order of record.ancestors. */
+  /**
+   * Root first, in the order of record.ancestors (the scope path: each level's first run grant and
+   * the child-workflow artifact below it, then the record's chain id), and last the record's parent
+   * when the path does not list it (a continue-as-new hop: a continued run's grant or a
+   * continue-as-new artifact). The hops between are reached through parentId (the signed parent links).
+   */
   readonly ancestors: LineageRecord[];
   /** Ancestor ids the record names that have no document. */
   readonly missing: string[];
 }
 
-/** A record and its ancestors, read with one `_id: {$in: ancestors}` query (index: _id). Null if the record does not exist. */
+/** A record and its ancestors, read with one `_id: {$in: ...}` query (index: _id). Null if the record does not exist. */
 export async function ancestry(db: Db, id: string): Promise<Ancestry | null> {
   const record = await getRecord(db, id);
   if (!record) return null;
-  const docs = record.ancestors.length === 0 ? [] : await raw(db).find({ _id: { $in: record.ancestors } }).toArray();
+  const path = record.parentId !== null && !record.ancestors.includes(record.parentId) ? [...record.ancestors, record.parentId] : record.ancestors;
+  const docs = path.length === 0 ? [] : await raw(db).find({ _id: { $in: [...path] } }).toArray();
   const byId = new Map(docs.map((d) => [String(d._id), d]));
   const ancestors: LineageRecord[] = [];
   const missing: string[] = [];
-  for (const a of record.ancestors) {
+  for (const a of path) {
     const doc = byId.get(a);
     if (doc) ancestors.push(recordOf(doc));
     else missing.push(a);
@@ -94,11 +102,46 @@ export async function ancestry(db: Db, id: string): Promise<Ancestry | null> {
   return { record, ancestors, missing };
 }
 
-/** Every record below `id`, across child workflows and continue-as-new (index: ancestors), ordered by rootId, seq. */
+/**
+ * Every record below `id`, across child workflows and continue-as-new, ordered by rootId, seq.
+ * One indexed read (index: ancestors) of everything that lists `id`; for a continue-as-new hop,
+ * which no record lists (its descendants list its chain id instead, docs/artifact.md section 5),
+ * the read is of everything that lists the chain id, kept when its parent links lead to `id`.
+ */
 export async function descendants(db: Db, id: string): Promise<LineageRecord[]> {
-  const docs = await raw(db).find({ ancestors: id }).sort({ rootId: 1, seq: 1 }).toArray();
-  return docs.map(recordOf);
+  const target = await raw(db).findOne({ _id: id }, { projection: { _id: 1, action: 1, 'artifact.payload.id': 1, 'artifact.payload.action': 1, 'artifact.payload.chain': 1 } });
+  const payload = (target as { artifact?: { payload?: { id?: unknown; action?: unknown; chain?: unknown } } } | null)?.artifact?.payload;
+  const hop = ChainHopSchema.safeParse(payload);
+  if (!hop.success || !isCollapsed(hop.data)) {
+    const docs = await raw(db).find({ ancestors: id }).sort({ rootId: 1, seq: 1 }).toArray();
+    return docs.map(recordOf);
+  }
+  const candidates = (await raw(db).find({ ancestors: hop.data.chain.id }).sort({ rootId: 1, seq: 1 }).toArray()).map(recordOf);
+  const parentOf = new Map(candidates.map((r) => [r._id, r.parentId]));
+  const below = new Map<string, boolean>([[id, true]]);
+  const isBelow = (start: string): boolean => {
+    const path: string[] = [];
+    let at: string | null | undefined = start;
+    let answer = false;
+    // Up the parent links until `id`, a record already decided, or one outside the chain's subtree.
+    for (;;) {
+      if (at === null || at === undefined) break;
+      const known = below.get(at);
+      if (known !== undefined) {
+        answer = known;
+        break;
+      }
+      if (!parentOf.has(at)) break;
+      path.push(at);
+      at = parentOf.get(at);
+    }
+    for (const p of path) below.set(p, answer);
+    return answer;
+  };
+  return candidates.filter((r) => r._id !== id && isBelow(r._id));
 }
+
+const ChainHopSchema = z.object({ id: z.string().min(1), action: ActionSchema, chain: ChainRefSchema });
 
 /** All documents of a root in seq order (index: root_seq), parsed but not thrown: verification reads this. */
 export async function* rootDocuments(db: Db, rootId?: string): AsyncGenerator<ParsedDocument> {

@@ -10,9 +10,9 @@ export const LINEAGE_SIGNAL = 'lineageRecord';
 /** Query on a lineage workflow: how many signals it dropped, and why. */
 export const LINEAGE_STATS_QUERY = 'governanceLineageStats';
 /**
- * Largest lineage signal accepted (JSON characters). A decision is about 1 KB plus ~110 bytes per
- * level of ancestry (artifacts list their ancestors), so this admits chains ~4,000 levels deep;
- * larger signals are dropped and counted. With batches cut at 1,000,000 characters, a persist input
+ * Largest lineage signal accepted (JSON characters). A decision is about 1-2 KB whatever its depth:
+ * `ancestors` hold at most 65 ids (levels of nesting, capped; continue-as-new adds none, docs/artifact.md
+ * section 5.1), so only hostile input comes near this; larger signals are dropped and counted. With batches cut at 1,000,000 characters, a persist input
  * stays below Temporal's 2 MiB payload limit whatever anyone signals.
  */
 export const MAX_LINEAGE_SIGNAL_CHARS = 512 * 1024;

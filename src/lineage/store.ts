@@ -1,6 +1,7 @@
 // MongoDB side of lineage: idempotent persistence of a root's records and the indexes auditors query.
 // Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
 import { MongoClient, type Collection, type Db } from 'mongodb';
+import { ancestorsBelow } from '../artifact/ancestry';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { AttributeNames, governanceInstruments } from '../observability/metrics';
 import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, LineageSignalSchema, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
@@ -156,20 +157,24 @@ export async function persistLineageBatch(
       .limit(1)
       .next());
 
-  // Ancestry: an artifact names its own (signed); a denial is its parent's plus the parent.
+  // Ancestry: an artifact names its own (signed); a denial's is what an artifact in its place would
+  // sign (src/artifact/ancestry.ts): its parent's, plus the parent unless that is a continue-as-new hop.
   const known = new Map<string, readonly string[]>();
-  for (const d of decisions) if (d.kind === 'artifact') known.set(d.signed.payload.id, (d.signed as SignedArtifact).payload.ancestors);
+  for (const d of decisions) if (d.kind === 'artifact') known.set(d.signed.payload.id, ancestorsBelow((d.signed as SignedArtifact).payload));
   const missingParents = [
     ...new Set(decisions.map((d) => (d.kind === 'denial' ? d.signed.payload.parent?.id : undefined)).filter((id): id is string => !!id && !known.has(id))),
   ];
   if (missingParents.length > 0) {
-    for (const d of await c.find({ _id: { $in: missingParents } }, { projection: { ancestors: 1 } }).toArray()) known.set(d._id, d.ancestors);
+    for (const d of await c.find({ _id: { $in: missingParents } }, { projection: { ancestors: 1, action: 1, 'artifact.payload.chain': 1 } }).toArray()) {
+      const chain = d.artifact?.payload.chain;
+      known.set(d._id, chain ? ancestorsBelow({ id: d._id, action: d.action, chain, ancestors: d.ancestors }) : [...d.ancestors, d._id]);
+    }
   }
   const ancestorsOf = (kind: 'artifact' | 'denial', signed: SignedArtifact | SignedDenial, parentId: string | null): string[] => {
     if (!parentId) return [];
     if (kind === 'artifact') return [...(signed as SignedArtifact).payload.ancestors];
     // A denial whose parent was refused or lost keeps its parent link alone (verify reports it).
-    return [...(known.get(parentId) ?? []), parentId];
+    return [...(known.get(parentId) ?? [parentId])];
   };
 
   const recordedAt = now();

@@ -6,6 +6,7 @@
 // record, revocations) is given by the caller, which says where it came from.
 // docs/lineage.md section 6 describes each check and its codes.
 import { z } from 'zod';
+import { ancestorKidsBelow, ancestorsBelow, chainOf, isCollapsed, nestingProblem } from '../artifact/ancestry';
 import { payloadHash, signingInput, CLOCK_SKEW_MS, type Ed25519 } from '../artifact/artifact';
 import type { TrustBundle } from '../artifact/trust-bundle';
 import { fromBase64Url } from '../common/base64url';
@@ -40,7 +41,7 @@ export const ViolationCodes = {
   parentNotGrant: 'PARENT_NOT_GRANT',
   /** The signed parent.hash is not the payload hash of the stored parent. */
   parentHashMismatch: 'PARENT_HASH_MISMATCH',
-  /** Principal, namespace or run binding does not follow from the parent (docs/artifact.md 10.2). */
+  /** Principal, namespace, run binding, chain, signed ancestry or nesting depth does not follow from the parent (docs/artifact.md 10.2). */
   parentRelation: 'PARENT_RELATION',
   ancestorsMismatch: 'ANCESTORS_MISMATCH',
   depthMismatch: 'DEPTH_MISMATCH',
@@ -48,7 +49,7 @@ export const ViolationCodes = {
   rootMismatch: 'ROOT_MISMATCH',
   /** --root named a root without documents. */
   rootEmpty: 'ROOT_EMPTY',
-  /** A revocation names the artifact, an ancestor, its key, an ancestor's key, its principal or its API key (only when revocations are supplied). */
+  /** A revocation names the artifact, an ancestor, its parent, its chain, its key, an ancestor's key, its principal or its API key (only when revocations are supplied). */
   revoked: 'REVOKED',
 } as const;
 export type ViolationCode = (typeof ViolationCodes)[keyof typeof ViolationCodes];
@@ -265,12 +266,20 @@ export function relationProblems(x: SignedArtifact['payload'] | SignedDenial['pa
   const message = x.action === 'signal' || x.action === 'update';
   if ('credential' in x) {
     // Authority only narrows down a chain (docs/identity.md): same credential, roles a subset, and the
-    // signed ancestry is the parent's plus the parent.
+    // signed ancestry, key set and chain follow from the parent (docs/artifact.md section 5).
     if (!message && x.credential !== p.credential) problems.push(`credential ${short(x.credential)} differs from the parent's ${short(p.credential)}`);
     const widened = x.roles.filter((role) => !p.roles.includes(role));
     if (!message && widened.length > 0) problems.push(`roles ${short(widened)} are not held by the parent grant ${p.id}`);
-    if (!same(x.ancestors, [...p.ancestors, p.id])) problems.push(`signed ancestors ${short(x.ancestors)} are not the parent's plus the parent`);
-    if (!same(x.ancestorKids, [...p.ancestorKids, p.kid])) problems.push(`signed ancestorKids ${short(x.ancestorKids)} are not the parent's plus the parent's kid`);
+    const ancestors = ancestorsBelow(p);
+    if (!same(x.ancestors, ancestors)) {
+      problems.push(`signed ancestors ${short(x.ancestors)} are not ${isCollapsed(p) ? "the parent's (a continue-as-new hop, listed by its chain id)" : "the parent's plus the parent"}: ${short(ancestors)}`);
+    }
+    const kids = ancestorKidsBelow(p);
+    if (!same(x.ancestorKids, kids)) problems.push(`signed ancestorKids ${short(x.ancestorKids)} are not the parent's set plus the parent's kid, sorted: ${short(kids)}`);
+    const chain = chainOf(x.action, x.id, p);
+    if (!same(x.chain, chain)) problems.push(`signed chain ${short(x.chain)} does not follow from the parent ${p.action} ${p.id}: expected ${short(chain)}`);
+    const tooDeep = x.action === 'child-workflow' ? nestingProblem(x.ancestors) : null;
+    if (tooDeep) problems.push(`child-workflow artifact ${x.id}: ${tooDeep}`);
   }
   if (!message && x.principal !== p.principal) problems.push(`principal ${short(x.principal)} differs from the parent's ${short(p.principal)}`);
   if (x.namespace !== p.namespace) problems.push(`namespace ${short(x.namespace)} differs from the parent's ${short(p.namespace)}`);
@@ -308,6 +317,12 @@ export function checkParentLink(signed: SignedArtifact | SignedDenial, record: L
   const ref = p.parent;
   if (ref === null) {
     if (ancestors.length > 0) add(ViolationCodes.ancestorsMismatch, `a record without parent must have no ancestors, has ${short(ancestors)}`);
+    if ('credential' in p) {
+      // A root run grant starts the first chain of its tree, signed by no ancestor.
+      if (p.ancestors.length > 0) add(ViolationCodes.ancestorsMismatch, `a root artifact must sign no ancestors, signs ${short(p.ancestors)}`);
+      if (p.ancestorKids.length > 0) add(ViolationCodes.ancestorsMismatch, `a root artifact must sign no ancestorKids, signs ${short(p.ancestorKids)}`);
+      if (p.chain.id !== p.id || p.chain.hop !== 1) add(ViolationCodes.rootMismatch, `a root run grant starts its own chain: chain must be {"id":"${p.id}","hop":1}, is ${short(p.chain)}`);
+    }
     if (rootId !== id) add(ViolationCodes.rootMismatch, `a record without parent must be its own root, but its rootId is ${rootId}`);
     else if (isArtifact && action !== 'workflow') add(ViolationCodes.rootMismatch, `a root artifact must be a run grant (action workflow), is ${action}`);
     depth();
@@ -325,8 +340,12 @@ export function checkParentLink(signed: SignedArtifact | SignedDenial, record: L
     if (parent.rootId !== rootId) add(ViolationCodes.parentOtherRoot, `parent ${ref.id} belongs to root ${parent.rootId}, not ${rootId}`);
     else {
       if (record && parent.seq >= record.seq) add(ViolationCodes.parentAfterChild, `parent ${ref.id} has seq ${parent.seq}, after this record's seq ${record?.seq ?? '?'}`);
-      const expectedAncestors = [...parent.ancestors, ref.id];
-      if (record && !same(record.ancestors, expectedAncestors)) add(ViolationCodes.ancestorsMismatch, `ancestors ${short(record.ancestors)} should be the parent's ancestors plus the parent: ${short(expectedAncestors)}`);
+      // The parent's ancestors, plus the parent unless it is a continue-as-new hop (artifact.md section 5).
+      const collapsed = parent.payload !== null && isCollapsed(parent.payload);
+      const expectedAncestors = collapsed ? [...parent.ancestors] : [...parent.ancestors, ref.id];
+      if (record && !same(record.ancestors, expectedAncestors)) {
+        add(ViolationCodes.ancestorsMismatch, `ancestors ${short(record.ancestors)} should be the parent's ancestors${collapsed ? ' (the parent is a continue-as-new hop)' : ' plus the parent'}: ${short(expectedAncestors)}`);
+      }
       if (!parent.payload || !parent.payloadHash) add(ViolationCodes.parentNotGrant, `parent ${ref.id} is a ${parent.kind === 'denial' ? 'denial' : `${parent.action} artifact`}; only grants have children`);
       else {
         if (parent.payloadHash !== ref.hash) add(ViolationCodes.parentHashMismatch, `the signed parent hash ${ref.hash} is not the payload hash of ${ref.id} (${parent.payloadHash})`);
@@ -388,8 +407,9 @@ export function previousLinkOf(previous: LineageRecord): PreviousLink {
 const REVOCATION_LABEL: Record<RevocationFact['kind'], string> = { 'signing-key': 'signing key', principal: 'principal', 'api-key': 'API key', authorization: 'authorization' };
 
 /**
- * Revocations (identity.md section 7.1): does any name the artifact, an ancestor, the key that
- * signed it or an ancestor, its principal or its API key? A denial grants nothing: none applies.
+ * Revocations (identity.md section 7.1): does any name the artifact, an ancestor, its parent, its
+ * chain, the key that signed it or an ancestor, its principal or its API key? A denial grants
+ * nothing: none applies.
  */
 export function checkRevocations(signed: SignedArtifact | SignedDenial, revocations: readonly RevocationFact[] | undefined): Check {
   if (!('credential' in signed.payload)) return notApplicable('revocations', 'a denial grants nothing, so no revocation can void it');
@@ -404,7 +424,7 @@ export function checkRevocations(signed: SignedArtifact | SignedDenial, revocati
       case 'api-key':
         return r.id === p.credential;
       case 'authorization':
-        return r.id === p.id || p.ancestors.includes(r.id);
+        return r.id === p.id || p.ancestors.includes(r.id) || r.id === p.parent?.id || r.id === p.chain.id;
     }
   });
   const findings = hits.map((r) => {
@@ -412,7 +432,7 @@ export function checkRevocations(signed: SignedArtifact | SignedDenial, revocati
     const when = r.at <= p.issuedAt ? 'before this decision was issued' : 'after this decision was issued';
     return { code: ViolationCodes.revoked, message: `${REVOCATION_LABEL[r.kind]} ${r.id}${via} was revoked at ${iso(r.at)}, ${when} (${iso(p.issuedAt)}): ${JSON.stringify(r.reason)}` };
   });
-  return check('revocations', findings, `none of the ${revocations.length} revocation(s) consulted names this artifact, its ancestors, their signing keys, principal ${p.principal} or API key ${p.credential}`);
+  return check('revocations', findings, `none of the ${revocations.length} revocation(s) consulted names this artifact, its ancestors, parent or chain, their signing keys, principal ${p.principal} or API key ${p.credential}`);
 }
 
 /** Every check of one decision, in CHECK_NAMES order. */
@@ -492,7 +512,7 @@ export function revocationKeys(signed: SignedArtifact | SignedDenial): string[] 
     ...[p.kid, ...p.ancestorKids].map((kid) => `signing-key:${kid}`),
     `principal:${p.principal}`,
     `api-key:${p.credential}`,
-    ...[p.id, ...p.ancestors].map((id) => `authorization:${id}`),
+    ...[...new Set([p.id, ...p.ancestors, ...(p.parent ? [p.parent.id] : []), p.chain.id])].map((id) => `authorization:${id}`),
   ];
 }
 

@@ -52,6 +52,8 @@ export interface GovernanceWorkerOptions {
   readonly issuer?: string;
   /** Lifetime of per-call artifacts (default 5 minutes). */
   readonly artifactTtlMs?: number;
+  /** Most levels of child-workflow nesting below a root (default and maximum MAX_NESTING_DEPTH, 32); deeper child starts are denied NESTING_TOO_DEEP. */
+  readonly maxNestingDepth?: number;
   readonly maxConcurrentActivityTaskExecutions?: number;
   /** MongoDB for identity (principals, API keys, revocations) and lineage records (MONGODB_URI). */
   readonly mongoUri: string;
@@ -234,6 +236,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     // must sign the same bytes under the same id, or lineage would hold the other version.
     issuer: options.issuer ?? `temporal-governance/${signingKey.kid}`,
     artifactTtlMs,
+    maxNestingDepth: options.maxNestingDepth,
     now: () => Context.current().info.scheduledTimestampMs,
     // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained
     // now. A lost signal (an impostor run holding the lineage id, a terminated lineage run) costs

@@ -1,4 +1,4 @@
-// Verifies docs/test-vectors/artifact-v2.json and denial-v2.json the way an outsider would: from
+// Verifies docs/test-vectors/artifact-v3.json and denial-v2.json the way an outsider would: from
 // docs/artifact.md alone, with node:crypto's Ed25519 and SHA-256 and a small RFC 8785 (JCS)
 // implementation written here. The first part ("independent verifier") uses nothing of ours; the
 // second part then checks that our implementation agrees with the vector byte for byte.
@@ -67,13 +67,13 @@ interface DenialVector {
 }
 
 const VECTORS = join(__dirname, '..', '..', 'docs', 'test-vectors');
-const vector = JSON.parse(readFileSync(join(VECTORS, 'artifact-v2.json'), 'utf8')) as ArtifactVector;
+const vector = JSON.parse(readFileSync(join(VECTORS, 'artifact-v3.json'), 'utf8')) as ArtifactVector;
 const denialVector = JSON.parse(readFileSync(join(VECTORS, 'denial-v2.json'), 'utf8')) as DenialVector;
 
 // ---------------------------------------------------------------------------------------------
 // Independent verifier: written from docs/artifact.md, no project code.
 // ---------------------------------------------------------------------------------------------
-const ARTIFACT_TYP = 'temporal-governance/authorization-artifact@2';
+const ARTIFACT_TYP = 'temporal-governance/authorization-artifact@3';
 const DENIAL_TYP = 'temporal-governance/denial@2';
 /** The binding both documents share (version 2 added taskQueue). */
 const BINDING_FIELDS = [
@@ -81,7 +81,7 @@ const BINDING_FIELDS = [
   'parent', 'issuedAt', 'rootId',
 ];
 const ARTIFACT_FIELDS = [
-  'typ', 'id', 'kid', 'iss', 'principal', 'credential', 'roles', ...BINDING_FIELDS, 'ancestors', 'ancestorKids', 'exempt', 'expiresAt',
+  'typ', 'id', 'kid', 'iss', 'principal', 'credential', 'roles', ...BINDING_FIELDS, 'chain', 'ancestors', 'ancestorKids', 'exempt', 'expiresAt',
 ].sort();
 const DENIAL_FIELDS = ['typ', 'id', 'kid', 'iss', 'principal', ...BINDING_FIELDS, 'code', 'reason'].sort();
 
@@ -367,7 +367,7 @@ describe('independent verification of docs/test-vectors (no project code)', () =
 // Our implementation agrees with the vector.
 // ---------------------------------------------------------------------------------------------
 describe('our implementation agrees with docs/test-vectors', () => {
-  const trust = parseTrustBundle(vector.trustBundle, 'artifact-v2.json');
+  const trust = parseTrustBundle(vector.trustBundle, 'artifact-v3.json');
   const signingKey = { kid: vector.key.kid, seed: new Uint8Array(Buffer.from(vector.key.seedHex, 'hex')) };
   const evaluate = (source: string) => new Function(`return ${source};`)() as unknown[];
 

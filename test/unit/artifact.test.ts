@@ -93,6 +93,7 @@ function payload(overrides: Partial<ArtifactPayload> = {}): ArtifactPayload {
     parent: { id: 'grant-1', hash: `sha256:${'cd'.repeat(32)}` },
     issuedAt: T0,
     rootId: 'grant-1',
+    chain: { id: 'grant-1', hop: 1 },
     ancestors: ['grant-1'],
     ancestorKids: ['k1'],
     exempt: [],
@@ -212,10 +213,11 @@ describe('verifySignedArtifact', () => {
 
   it('reports any other typ string as ARTIFACT_WRONG_TYPE', () => {
     const signed = sign(payload());
-    expect(ARTIFACT_TYPE).toBe('temporal-governance/authorization-artifact@2');
-    // The previous version (no taskQueue in the binding) and a future one are both refused.
-    expectFailure(verify({ ...signed, payload: { ...signed.payload, typ: 'temporal-governance/authorization-artifact@1' } }), DenyCodes.artifactWrongType);
-    expectFailure(verify({ ...signed, payload: { ...signed.payload, typ: 'temporal-governance/authorization-artifact@3' } }), DenyCodes.artifactWrongType);
+    expect(ARTIFACT_TYPE).toBe('temporal-governance/authorization-artifact@3');
+    // Earlier versions (@1: no taskQueue; @2: unbounded ancestors, no chain) and a future one are all refused.
+    for (const typ of ['temporal-governance/authorization-artifact@1', 'temporal-governance/authorization-artifact@2', 'temporal-governance/authorization-artifact@4']) {
+      expectFailure(verify({ ...signed, payload: { ...signed.payload, typ } }), DenyCodes.artifactWrongType);
+    }
   });
 
   it.each([

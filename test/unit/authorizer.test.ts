@@ -25,6 +25,7 @@ import { nodeEd25519 } from '../../src/crypto/node';
 import { callerOf, honestContext } from '../helpers/call-context';
 import { memoryIdentity, type MemoryIdentity } from '../helpers/identity';
 import { parsePolicyText } from '../../src/policy/load';
+import { relationProblems } from '../../src/lineage/verify-record';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
 const DAY = 86_400_000;
@@ -206,6 +207,7 @@ describe('root run grant', () => {
       parent: null,
       issuedAt: T0,
       rootId: p.id,
+      chain: { id: p.id, hop: 1 },
       ancestors: [],
       ancestorKids: [],
       exempt: ['lookupRate', 'audit*'],
@@ -643,6 +645,115 @@ describe('continue-as-new run grants', () => {
     const grant = await rootGrant();
     const can = await canArtifact(grant);
     denied(await authorize(nextRunRequest(can, spec)), DenyCodes.invalidGrant);
+  });
+});
+
+describe('bounded ancestry: continue-as-new chains and nesting (docs/artifact.md section 5)', () => {
+  const nextValues = [{ cursor: 1 }];
+  const size = (a: SignedArtifact) => signingInput(a.payload).length;
+
+  /** Hop `hop` of wf-1's chain: its run id, and its continued-from run. */
+  const runOf = (hop: number) => `run-${hop}`;
+
+  async function continueChain(hops: number): Promise<{ grants: SignedArtifact[]; cans: SignedArtifact[]; calls: SignedArtifact[] }> {
+    const grants = [await rootGrant()];
+    const cans: SignedArtifact[] = [];
+    const calls: SignedArtifact[] = [];
+    for (let hop = 1; ; hop++) {
+      const wf = { runId: runOf(hop), firstExecutionRunId: runOf(hop), continuedFromRunId: hop === 1 ? null : runOf(hop - 1) };
+      calls.push(allowed(await authorize(activityRequest(grants[hop - 1]!, { workflow: wf }))));
+      if (hop === hops) break;
+      const can = allowed(await authorize(request({ action: 'continue-as-new', principal: null, parent: grants[hop - 1]!, values: nextValues, workflow: wf })));
+      cans.push(can);
+      const next = { runId: runOf(hop + 1), firstExecutionRunId: runOf(hop + 1), continuedFromRunId: runOf(hop) };
+      grants.push(allowed(await authorize(request({ principal: null, parent: can, values: nextValues, workflow: next }))));
+    }
+    return { grants, cans, calls };
+  }
+
+  it('a continue-as-new chain keeps one chain id, counts hops, and its artifacts do not grow', async () => {
+    const { grants, cans, calls } = await continueChain(6);
+    const root = grants[0]!.payload;
+    expect(root.chain).toEqual({ id: root.id, hop: 1 });
+    grants.forEach((g, i) => {
+      expect(g.payload.chain).toEqual({ id: root.id, hop: i + 1 });
+      // The first run names itself; every later hop lists the chain id only.
+      expect(g.payload.ancestors).toEqual(i === 0 ? [] : [root.id]);
+      expect(g.payload.ancestorKids).toEqual(i === 0 ? [] : ['unit-key-1']);
+    });
+    cans.forEach((c, i) => expect(c.payload).toMatchObject({ chain: { id: root.id, hop: i + 1 }, ancestors: [root.id], ancestorKids: ['unit-key-1'] }));
+    calls.forEach((c, i) => expect(c.payload).toMatchObject({ chain: { id: root.id, hop: i + 1 }, ancestors: [root.id], ancestorKids: ['unit-key-1'], rootId: root.id }));
+    // Every parent link still names the hop right above it.
+    expect(grants[5]!.payload.parent!.id).toBe(cans[4]!.payload.id);
+    expect(cans[4]!.payload.parent!.id).toBe(grants[4]!.payload.id);
+    // Same-length ids and run ids: hop 6's per-call artifact is exactly as large as hop 1's.
+    expect(size(calls[5]!)).toBe(size(calls[0]!));
+    expect(size(grants[5]!)).toBe(size(grants[1]!));
+    // What the issuer signs is what the verifier's derivation rule expects, hop by hop.
+    for (const [child, parent] of [...grants.slice(1).map((g, i) => [g, cans[i]!]), ...cans.map((c, i) => [c, grants[i]!]), ...calls.map((c, i) => [c, grants[i]!])]) {
+      expect(relationProblems(child!.payload, parent!.payload)).toEqual([]);
+    }
+  });
+
+  it('a child workflow starts a new chain one level down; its own continue-as-new stays on that level', async () => {
+    const { grants } = await continueChain(3);
+    const root = grants[0]!.payload.id;
+    const hop3 = { runId: runOf(3), firstExecutionRunId: runOf(3), continuedFromRunId: runOf(2) };
+    const childValues = [{ orderId: 'o-1' }];
+    const child = allowed(
+      await authorize(request({ action: 'child-workflow', target: 'ChildWorkflow', childWorkflowId: 'child-1', principal: null, parent: grants[2]!, values: childValues, workflow: hop3 })),
+    );
+    expect(child.payload).toMatchObject({ chain: { id: root, hop: 3 }, ancestors: [root] });
+    const childWf = { workflowId: 'child-1', runId: 'child-run-1', firstExecutionRunId: 'child-run-1', workflowType: 'ChildWorkflow', parent: { workflowId: 'wf-1', runId: runOf(3) } };
+    const childGrant = allowed(await authorize(request({ target: 'ChildWorkflow', principal: null, parent: child, values: childValues, workflow: childWf })));
+    expect(childGrant.payload).toMatchObject({ chain: { id: childGrant.payload.id, hop: 1 }, ancestors: [root, child.payload.id] });
+    const childCan = allowed(await authorize(request({ action: 'continue-as-new', target: 'ChildWorkflow', principal: null, parent: childGrant, values: nextValues, workflow: childWf })));
+    const childNext = allowed(
+      await authorize(
+        request({
+          target: 'ChildWorkflow',
+          principal: null,
+          parent: childCan,
+          values: nextValues,
+          workflow: { ...childWf, runId: 'child-run-2', firstExecutionRunId: 'child-run-2', continuedFromRunId: 'child-run-1', parent: null },
+        }),
+      ),
+    );
+    const scope = [root, child.payload.id, childGrant.payload.id];
+    expect(childCan.payload).toMatchObject({ chain: { id: childGrant.payload.id, hop: 1 }, ancestors: scope });
+    expect(childNext.payload).toMatchObject({ chain: { id: childGrant.payload.id, hop: 2 }, ancestors: scope });
+    // Revoking the child-workflow artifact voids the child's continued run: it lists it.
+    expect(childNext.payload.ancestors).toContain(child.payload.id);
+    for (const [x, p] of [[child, grants[2]!], [childGrant, child], [childCan, childGrant], [childNext, childCan]] as const) expect(relationProblems(x.payload, p.payload)).toEqual([]);
+  });
+
+  it(`denies a child workflow start beyond the nesting cap with ${DenyCodes.nestingTooDeep} (signed)`, async () => {
+    const capped = honestly(createAuthorizer(options({ maxNestingDepth: 2 })));
+    const values = [{ level: 1 }];
+    let grant = allowed(await capped(request()));
+    let parentWf: { workflowId: string; runId: string } = { workflowId: 'wf-1', runId: 'run-1' };
+    for (let level = 1; level <= 2; level++) {
+      const id = `nest-${level}`;
+      const start = allowed(
+        await capped(request({ action: 'child-workflow', target: 'ChildWorkflow', childWorkflowId: id, principal: null, parent: grant, values, workflow: { ...parentWf, firstExecutionRunId: parentWf.runId, workflowType: grant.payload.target, parent: null } })),
+      );
+      grant = allowed(
+        await capped(request({ target: 'ChildWorkflow', principal: null, parent: start, values, workflow: { workflowId: id, runId: `${id}-run`, firstExecutionRunId: `${id}-run`, workflowType: 'ChildWorkflow', parent: parentWf } })),
+      );
+      expect(grant.payload.ancestors).toHaveLength(2 * level);
+      parentWf = { workflowId: id, runId: `${id}-run` };
+    }
+    const tooDeep = denied(
+      await capped(request({ action: 'child-workflow', target: 'ChildWorkflow', childWorkflowId: 'nest-3', principal: null, parent: grant, values, workflow: { ...parentWf, firstExecutionRunId: parentWf.runId, workflowType: 'ChildWorkflow', parent: null } })),
+      DenyCodes.nestingTooDeep,
+    );
+    expect(tooDeep.payload.reason).toContain('nesting level 3, deeper than the maximum of 2');
+    // Activities at the deepest level are still allowed.
+    allowed(await capped(activityRequest(grant, { workflow: { ...parentWf, firstExecutionRunId: parentWf.runId, workflowType: 'ChildWorkflow', parent: null } })));
+  });
+
+  it('refuses a nesting cap above the constant, or not a positive integer', () => {
+    for (const maxNestingDepth of [0, 33, 1.5, Number.NaN]) expect(() => createAuthorizer(options({ maxNestingDepth }))).toThrow(RangeError);
   });
 });
 

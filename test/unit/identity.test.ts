@@ -137,8 +137,12 @@ describe('revocation and staleness', () => {
     kid: 'k2',
     principal: 'alice',
     credential: alice.keyId,
-    ancestors: ['art_root', 'art_child'],
+    // A per-call artifact in hop 3 of a child's continue-as-new chain: its scope path lists the
+    // root, the child-workflow artifact and the chain's first run grant, never the hops.
+    ancestors: ['art_root', 'art_child', 'art_chain'],
     ancestorKids: ['k1', 'k2'],
+    chain: { id: 'art_chain', hop: 3 },
+    parent: { id: 'art_hop3', hash: `sha256:${'0'.repeat(64)}` },
   } as unknown as ArtifactPayload;
   const revoked = (...docs: RevocationDocument[]) => revocationProblem(payload, snapshot({ revocations: docs }));
 
@@ -155,6 +159,8 @@ describe('revocation and staleness', () => {
     ['itself', revocation('authorization', 'art_leaf'), 'AUTHORIZATION_REVOKED'],
     ['its root', revocation('authorization', 'art_root'), 'AUTHORIZATION_REVOKED'],
     ['a middle ancestor', revocation('authorization', 'art_child'), 'AUTHORIZATION_REVOKED'],
+    ['its chain (the first run grant of its continue-as-new chain)', revocation('authorization', 'art_chain'), 'AUTHORIZATION_REVOKED'],
+    ['its direct parent, a continue-as-new hop its ancestors do not list', revocation('authorization', 'art_hop3'), 'AUTHORIZATION_REVOKED'],
   ])('denies an artifact when %s is revoked', (_label, doc, code) => {
     expect(revoked(doc)?.code).toBe(code);
   });
@@ -175,7 +181,7 @@ describe('revocation and staleness', () => {
 describe('lineage verification of identity relations', () => {
   const parent = {
     typ: ARTIFACT_TYPE, id: 'art_root', kid: 'k1', principal: 'alice', namespace: 'default', action: 'workflow', workflowId: 'wf', runId: 'r1',
-    credential: 'ak_0000000000000001', roles: ['auditor', 'operator'], ancestors: [], ancestorKids: [],
+    credential: 'ak_0000000000000001', roles: ['auditor', 'operator'], ancestors: [], ancestorKids: [], chain: { id: 'art_root', hop: 1 },
   } as unknown as ArtifactPayload;
   const child = (over: Partial<ArtifactPayload>) =>
     ({ ...parent, id: 'art_call', kid: 'k2', action: 'activity', roles: ['operator'], ancestors: ['art_root'], ancestorKids: ['k1'], ...over }) as ArtifactPayload;
@@ -186,6 +192,8 @@ describe('lineage verification of identity relations', () => {
     expect(relationProblems(child({ credential: 'ak_0000000000000002' }), parent).join()).toContain('credential');
     expect(relationProblems(child({ ancestors: [] }), parent).join()).toContain('signed ancestors');
     expect(relationProblems(child({ ancestorKids: ['k9'] }), parent).join()).toContain('ancestorKids');
+    expect(relationProblems(child({ chain: { id: 'art_root', hop: 2 } }), parent).join()).toContain('signed chain');
+    expect(relationProblems(child({ chain: { id: 'art_other', hop: 1 } }), parent).join()).toContain('signed chain');
   });
 });
 

@@ -1,10 +1,10 @@
 // The per-decision checks shared by `lineage verify` and the browser's proof viewer
-// (src/lineage/verify-record.ts), on the published test vectors (docs/test-vectors/*-v2.json) laid
+// (src/lineage/verify-record.ts), on the published test vectors (docs/test-vectors/artifact-v3.json, denial-v2.json) laid
 // out as a three-record chain: every check passes on the genuine chain and each one fails for its
 // own reason when one thing is changed; node:crypto and @noble/ed25519 give identical results.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { payloadHash, signArtifact, type Ed25519, type SigningKey } from '../../src/artifact/artifact';
+import { payloadHash, signArtifact, signDenial, type Ed25519, type SigningKey } from '../../src/artifact/artifact';
 import { parseTrustBundle, type TrustBundle } from '../../src/artifact/trust-bundle';
 import type { SignedArtifact, SignedDenial } from '../../src/common/schemas';
 import { nobleEd25519 } from '../../src/crypto/noble';
@@ -24,7 +24,7 @@ import {
 } from '../../src/lineage/verify-record';
 
 const vectors = join(__dirname, '../../docs/test-vectors');
-const artifactVector = JSON.parse(readFileSync(join(vectors, 'artifact-v2.json'), 'utf8'));
+const artifactVector = JSON.parse(readFileSync(join(vectors, 'artifact-v3.json'), 'utf8'));
 const denialVector = JSON.parse(readFileSync(join(vectors, 'denial-v2.json'), 'utf8'));
 const bundleDoc = artifactVector.trustBundle;
 const trust = parseTrustBundle(bundleDoc);
@@ -182,8 +182,13 @@ describe('each check fails for its own reason', () => {
   });
 
   test('a root that is not a run grant, and a record whose depth or ancestors were changed', () => {
-    const rootCharge = resign(charge, { parent: null, ancestors: [], ancestorKids: [], rootId: charge.payload.id });
+    const rootCharge = resign(charge, { parent: null, ancestors: [], ancestorKids: [], rootId: charge.payload.id, chain: { id: charge.payload.id, hop: 1 } });
     expect(failures(verify({ signed: rootCharge, kind: 'artifact' }).checks)).toEqual([['parent-link', [ViolationCodes.rootMismatch]]]);
+    // A root run grant starts its own chain at hop 1, signed by no ancestor.
+    for (const change of [{ chain: { id: 'art_elsewhere', hop: 1 } }, { chain: { id: grant.payload.id, hop: 2 } }]) {
+      expect(failures(verify({ signed: resign(grant, change), kind: 'artifact' }).checks)).toEqual([['parent-link', [ViolationCodes.rootMismatch]]]);
+    }
+    expect(failures(verify({ signed: resign(grant, { ancestorKids: [KID] }), kind: 'artifact' }).checks)).toEqual([['parent-link', [ViolationCodes.ancestorsMismatch]]]);
     const deeper = { ...chargeRecord, depth: 3 };
     expect(failures(verify(inputFor(deeper)).checks)).toEqual([['parent-link', [ViolationCodes.depthMismatch]]]);
     const rehung = { ...chargeRecord, ancestors: ['art_elsewhere'] };
@@ -272,7 +277,7 @@ describe('recognizeDocument', () => {
     expect(recognizeDocument([charge])).toMatchObject({ ok: false });
     expect(recognizeDocument({ payload: { typ: 'temporal-governance/authorization-artifact@1' }, signature: 'x' })).toEqual({
       ok: false,
-      problems: ['payload.typ must be temporal-governance/authorization-artifact@2 or temporal-governance/denial@2, is "temporal-governance/authorization-artifact@1"'],
+      problems: ['payload.typ must be temporal-governance/authorization-artifact@3 or temporal-governance/denial@2, is "temporal-governance/authorization-artifact@1"'],
     });
     const extra = recognizeDocument({ ...charge, payload: { ...charge.payload, admin: true } });
     expect(extra).toMatchObject({ ok: false });
@@ -281,3 +286,59 @@ describe('recognizeDocument', () => {
     expect(recognizeDocument({ hello: 'world' })).toMatchObject({ ok: false });
   });
 });
+
+describe('continue-as-new chains and nesting (artifact.md section 5.1), signed with the test key', () => {
+  const G1 = grant.payload;
+  const link = (p: SignedArtifact['payload']) => ({ id: p.id, hash: payloadHash(p) });
+  // Run 1 continues as new: X1 -> run 2's grant G2 -> its activity A2 and a child-workflow Y -> the child's grant H1.
+  const x1 = resign(grant, { id: 'X1', action: 'continue-as-new', parent: link(G1), ancestors: [G1.id], ancestorKids: [KID], chain: { id: G1.id, hop: 1 }, exempt: [] });
+  const g2 = resign(grant, { id: 'G2', runId: 'run-2', parent: link(x1.payload), ancestors: [G1.id], ancestorKids: [KID], chain: { id: G1.id, hop: 2 } });
+  const a2 = resign(charge, { id: 'A2', runId: 'run-2', parent: link(g2.payload), ancestors: [G1.id], ancestorKids: [KID], chain: { id: G1.id, hop: 2 } });
+  const y = resign(grant, { id: 'Y', action: 'child-workflow', runId: 'run-2', childWorkflowId: 'child-1', parent: link(g2.payload), ancestors: [G1.id], ancestorKids: [KID], chain: { id: G1.id, hop: 2 }, exempt: [] });
+  const h1 = resign(grant, { id: 'H1', workflowId: 'child-1', runId: 'child-run-1', parent: link(y.payload), ancestors: [G1.id, 'Y'], ancestorKids: [KID], chain: { id: 'H1', hop: 1 } });
+  const record = (s: SignedArtifact, seq: number) => recordOf(s, 'artifact', seq, GENESIS_HASH, s.payload.ancestors);
+  const parentOf = (s: SignedArtifact, seq: number): DecisionInput['parent'] => ({ state: 'found', parent: parentInfo(record(s, seq)) });
+  const parentLink = (x: SignedArtifact, p: SignedArtifact) => verify({ signed: x, kind: 'artifact', parent: parentOf(p, 0) }).checks.find((c) => c.name === 'parent-link')!;
+
+  test('every genuine link passes', () => {
+    for (const [x, p] of [[x1, grant], [g2, x1], [a2, g2], [y, g2], [h1, y]] as const) expect(parentLink(x, p)).toMatchObject({ status: 'pass' });
+  });
+
+  test.each<[string, SignedArtifact, SignedArtifact]>([
+    ['a continued run grant that skips a hop', resign(g2, { chain: { id: G1.id, hop: 3 } }), x1],
+    ['a continued run grant naming another chain', resign(g2, { chain: { id: 'G9', hop: 2 } }), x1],
+    ['a continued run grant that starts a chain of its own', resign(g2, { chain: { id: 'G2', hop: 1 } }), x1],
+    ['a call in another hop than its run grant', resign(a2, { chain: { id: G1.id, hop: 1 } }), g2],
+    ['a child\'s first grant that does not name itself', resign(h1, { chain: { id: G1.id, hop: 2 } }), y],
+    ['a call listing the collapsed hop it descends from', resign(a2, { ancestors: [G1.id, 'G2'] }), g2],
+    ['a call that drops its chain from the ancestors', resign(a2, { ancestors: [] }), g2],
+    ['ancestorKids not deduplicated', resign(a2, { ancestorKids: [KID, KID] }), g2],
+  ])('%s: PARENT_RELATION', (_label, x, p) => {
+    expect(parentLink(x, p).findings.map((f) => f.code)).toContain(ViolationCodes.parentRelation);
+  });
+
+  test('a child-workflow artifact whose child would nest beyond 32 levels: PARENT_RELATION, even when signed', () => {
+    const deep = Array.from({ length: 65 }, (_, i) => `s${i}`);
+    // A continued run's grant at level 31 (63 ancestors, the last its chain id) may start a child at level 32.
+    const level31 = resign(g2, { ancestors: deep.slice(0, 63), chain: { id: deep[62]!, hop: 2 } });
+    const atCap = resign(y, { parent: link(level31.payload), ancestors: level31.payload.ancestors, chain: level31.payload.chain });
+    // One at level 32 (65 ancestors) may not: its child would run at level 33.
+    const level32 = resign(g2, { ancestors: deep, chain: { id: deep[64]!, hop: 2 } });
+    const overCap = resign(y, { parent: link(level32.payload), ancestors: deep, chain: level32.payload.chain });
+    expect(parentLink(atCap, level31)).toMatchObject({ status: 'pass' });
+    expect(parentLink(overCap, level32).findings.map((f) => f.message).join()).toContain('nesting level 33, deeper than the maximum of 32');
+  });
+
+  test("a denial's record ancestors under a collapsed hop are the hop's own (the chain), not the hop", () => {
+    const d = signDenialLike(denial, { parent: link(g2.payload), runId: 'run-2' });
+    const good = recordOf(d, 'denial', 1, GENESIS_HASH, [G1.id]);
+    const listingHop = recordOf(d, 'denial', 1, GENESIS_HASH, [G1.id, 'G2']);
+    const input = (r: LineageRecord): DecisionInput => ({ signed: d, kind: 'denial', record: r, parent: parentOf(g2, 0) });
+    expect(failures(verify(input(good)).checks)).toEqual([]);
+    expect(failures(verify(input(listingHop)).checks)).toEqual([['parent-link', [ViolationCodes.ancestorsMismatch]]]);
+  });
+});
+
+function signDenialLike(signed: SignedDenial, change: Partial<SignedDenial['payload']>): SignedDenial {
+  return signDenial({ ...signed.payload, ...change }, testKey, nodeEd25519);
+}
