@@ -11,6 +11,7 @@ export class LineageHandOffError extends Error {
 const verifiedRuns = new Set<string>();
 const MAX_VERIFIED_RUNS = 10_000;
 
+/** `taskQueue` is the lineage task queue (lineageTaskQueue() of the governance task queue): where governance's lineage workers poll. */
 export async function handOffToLineage(client: Client, taskQueue: string, signal: LineageSignal, rootId: string): Promise<void> {
   const workflowId = lineageWorkflowId(rootId);
   let runId: string;

@@ -25,18 +25,25 @@ export const LINEAGE_HEADS_COLLECTION = 'lineage_heads';
 export const READ_DEADLINE_MS = 4_000;
 const READ = { maxTimeMS: READ_DEADLINE_MS } as const;
 
+/** Client deadlines: how long connecting, choosing a server, waiting for a pooled connection and waiting for an answer may take. */
+export interface MongoDeadlines {
+  readonly serverSelectionTimeoutMS: number;
+  readonly connectTimeoutMS: number;
+  readonly socketTimeoutMS: number;
+  readonly waitQueueTimeoutMS?: number;
+}
+
 /**
- * Client deadlines (connectLineage): each below the authorization activity's 10 s start-to-close,
- * so a stuck server fails the attempt (its retry may reach a healthy one) instead of holding the
- * slot past the attempt's timeout. The pool wait is bounded too: a burst of lineage work cannot
- * hold identity reads or claims in the queue for longer than `waitQueueTimeoutMS`.
+ * The hot path's client (identity refresh, claims: mongoIdentitySource): every deadline below the
+ * authorization activity's 10 s start-to-close, so a stuck server fails the attempt (its retry may
+ * reach a healthy one) instead of holding the slot past the attempt's timeout. Its pool is its own
+ * (lineage writes use another client), and waiting for a pooled connection is bounded too.
  */
-export const MONGO_CLIENT_DEADLINES = {
-  serverSelectionTimeoutMS: 3_000,
-  connectTimeoutMS: 3_000,
-  socketTimeoutMS: 6_000,
-  waitQueueTimeoutMS: 3_000,
-} as const;
+export const HOT_PATH_DEADLINES: MongoDeadlines = { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000, socketTimeoutMS: 6_000, waitQueueTimeoutMS: 3_000 };
+/** The persist activity's client: below its 30 s start-to-close, room for the recovery scan (deriveChainHead). */
+export const LINEAGE_WRITE_DEADLINES: MongoDeadlines = { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: 15_000, waitQueueTimeoutMS: 5_000 };
+/** Auditors, the CLI and the console (off the hot path; a verify may scan). */
+export const AUDIT_DEADLINES: MongoDeadlines = { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: 20_000 };
 
 /** Issue-to-storage time of the documents a batch stored (`governance.lineage.lag`). */
 function observeLineageLag(docs: readonly LineageRecord[], recordedAt: Date): void {
@@ -45,10 +52,10 @@ function observeLineageLag(docs: readonly LineageRecord[], recordedAt: Date): vo
   for (const doc of docs) lineageLag.record(Math.max(0, recordedAt.getTime() - doc.issuedAt.getTime()) / 1000, { [AttributeNames.outcome]: doc.decision });
 }
 
-export async function connectLineage(uri: string, database = DEFAULT_DATABASE): Promise<{ client: MongoClient; db: Db }> {
+export async function connectLineage(uri: string, database = DEFAULT_DATABASE, deadlines: MongoDeadlines = AUDIT_DEADLINES): Promise<{ client: MongoClient; db: Db }> {
   // Every call has a deadline: a stuck server fails the attempt (and frees its slot) instead of
   // holding it past the activity's own timeout.
-  const client = new MongoClient(uri, { ...MONGO_CLIENT_DEADLINES });
+  const client = new MongoClient(uri, { ...deadlines });
   await client.connect();
   return { client, db: client.db(database) };
 }
@@ -130,8 +137,8 @@ export async function readChainHead(db: Db, rootId: string, signal?: AbortSignal
 async function deriveChainHead(db: Db, rootId: string, signal?: AbortSignal): Promise<ChainHead | null> {
   return lineageCollection(db).find({ rootId }, { maxTimeMS: DERIVE_DEADLINE_MS, signal, projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next();
 }
-/** A recovery scan may take longer than a point read, still well inside the persist attempt. */
-const DERIVE_DEADLINE_MS = 15_000;
+/** A recovery scan may take longer than a point read, still inside the persist client's socket timeout. */
+const DERIVE_DEADLINE_MS = 12_000;
 
 /**
  * What the lineage workflow knows about its root, so persisting needs no reads: FerretDB's SQLite
@@ -435,8 +442,8 @@ export async function writeToOutbox(db: Db, rootId: string, signal: LineageSigna
 export async function lingeringOutbox(db: Db, olderThan: Date, limit = 500): Promise<OutboxEntry[]> {
   return outboxCollection(db).find({ at: { $lt: olderThan } }, { maxTimeMS: SWEEP_READ_DEADLINE_MS }).sort({ at: 1 }).limit(limit).toArray();
 }
-/** A sweep's reads may scan a (bounded) collection: longer than a point read's deadline. */
-export const SWEEP_READ_DEADLINE_MS = 15_000;
+/** A sweep's reads may scan a (bounded) collection: longer than a point read's deadline, inside the client's socket timeout. */
+export const SWEEP_READ_DEADLINE_MS = 12_000;
 
 /** Pushes an entry back after a re-delivery, doubling the wait each time (at most an hour), so nothing starves the rest. */
 export async function postponeOutbox(db: Db, entry: OutboxEntry, baseMs: number, now = Date.now()): Promise<void> {
