@@ -6,7 +6,7 @@
 // any other filter, and every sort, makes FerretDB decode and test every document of the
 // collection. So everything per decision or per batch here is a point read, insert, update or
 // delete by _id; what filters on anything else runs off the hot path, on collections whose size
-// does not grow with the store (docs/architecture.md#the-store; test/store-explain.test.ts).
+// does not grow with the store (docs/architecture.md, "The store"; test/store-explain.test.ts).
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { AttributeNames, governanceInstruments } from '../observability/metrics';
