@@ -332,7 +332,8 @@ describe('health dashboard in chromium', () => {
       expect(await statusOf(page, 'pollers')).toBe('fail');
       expect(await page.locator('[data-overall]').getAttribute('data-overall')).toBe('fail');
       const pollers = await page.locator('#check-pollers').innerText();
-      expect(pollers).toMatch(/no governance worker polled the workflow and activity task queue/);
+      // Lineage workflows poll their own task queue, authorizations the governance task queue.
+      expect(pollers).toContain(`no governance worker polled the workflow task queue ${own.governanceTaskQueue}-lineage or the activity task queue ${own.governanceTaskQueue} in the last`);
       expect(pollers).toMatch(/not polling/i);
       expect(await statusOf(page, 'policy')).toBe('warn');
       await page.screenshot({ path: join(screenshots, 'console-health-flagged.png'), fullPage: true });

@@ -1,6 +1,6 @@
 // Persistence refuses what is not a signed decision of its root and never lets one record hold back
 // the others (real MongoDB-wire server, real signed decisions from the lineage fixture).
-import { lineageCollection, ensureLineageIndexes, outboxCollection, persistLineageBatch, writeToOutbox } from '../src/lineage/store';
+import { lineageCollection, ensureLineageIndexes, LINEAGE_HEADS_COLLECTION, outboxCollection, persistLineageBatch, readChainHead, writeToOutbox } from '../src/lineage/store';
 import type { LineageSignal } from '../src/lineage/schema';
 import type { SignedArtifact } from '../src/common/schemas';
 import { verifyLineage } from '../src/lineage/verify';
@@ -140,6 +140,35 @@ test('signals overtaken by what they name: an outcome and a denial that arrive f
   await db.dropDatabase();
 });
 
+test('a fresh lineage run reads its head from the head document; a stale, missing or wrong head document is re-derived from the records, never forked', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  const heads = db.collection<{ _id: string; recordId: string; seq: number; hash: string }>(LINEAGE_HEADS_COLLECTION);
+  await persistLineageBatch(db, rootId, [a(f.root), a(f.charge1)], verifier(), undefined, { head: null });
+  const charge1 = await lineageCollection(db).findOne({ _id: f.charge1.payload.id });
+  expect(await heads.findOne({ _id: rootId })).toMatchObject({ recordId: f.charge1.payload.id, seq: 1, hash: charge1!.hash });
+  expect(await readChainHead(db, rootId)).toEqual({ seq: 1, hash: charge1!.hash });
+
+  // Stale: the head update of a stored batch was lost (head still at the root grant).
+  const rootDoc = await lineageCollection(db).findOne({ _id: rootId });
+  await heads.updateOne({ _id: rootId }, { $set: { recordId: rootId, seq: 0, hash: rootDoc!.hash } });
+  expect(await persistLineageBatch(db, rootId, [a(f.charge2)], verifier(), undefined, { head: null })).toMatchObject({ inserted: 1, head: { seq: 2 } });
+  // Missing: a store written before head documents existed.
+  await heads.deleteOne({ _id: rootId });
+  expect(await readChainHead(db, rootId)).toBeNull();
+  expect(await persistLineageBatch(db, rootId, [a(f.childGrant)], verifier(), undefined, { head: null })).toMatchObject({ inserted: 1, head: { seq: 3 } });
+  // Wrong: it names a record that is not this root's at that seq (a hash that is not the record's).
+  await heads.updateOne({ _id: rootId }, { $set: { seq: 9, hash: `sha256:${'f'.repeat(64)}` } });
+  expect(await readChainHead(db, rootId)).toBeNull();
+  expect(await persistLineageBatch(db, rootId, [a(f.childRun)], verifier(), undefined, { head: null })).toMatchObject({ inserted: 1, head: { seq: 4 } });
+
+  const stored = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
+  expect(stored.map((d) => d.seq)).toEqual([0, 1, 2, 3, 4]);
+  expect(await heads.findOne({ _id: rootId })).toMatchObject({ recordId: f.childRun.payload.id, seq: 4 });
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 5, violations: [] });
+  await db.dropDatabase();
+});
+
 test('what the outbox holds is parsed and verified like any signal: a forged entry named by an outcome is not chained', async () => {
   const db = await freshDb();
   const rootId = f.root.payload.id;
@@ -150,5 +179,14 @@ test('what the outbox holds is parsed and verified like any signal: a forged ent
   const result = await persistLineageBatch(db, rootId, [a(f.root), ...outcomes], verifier(), undefined, { head: null, calls: [] });
   expect(result).toMatchObject({ inserted: 1, outcomes: 0, droppedOutcomes: 2 });
   expect(await lineageCollection(db).countDocuments({ _id: { $in: [forged.payload.id, 'junk'] } })).toBe(0);
+  await db.dropDatabase();
+});
+
+test('a persist attempt whose signal is aborted starts no further MongoDB call', async () => {
+  const db = await freshDb();
+  const abandoned = new AbortController();
+  abandoned.abort(new Error('attempt abandoned'));
+  await expect(persistLineageBatch(db, f.root.payload.id, [a(f.root)], verifier(), undefined, { head: null }, abandoned.signal)).rejects.toThrow('attempt abandoned');
+  expect(await lineageCollection(db).countDocuments({})).toBe(0);
   await db.dropDatabase();
 });

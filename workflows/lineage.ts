@@ -1,7 +1,9 @@
 // The lineage workflow: one per root execution, fed by signal-with-start from the authorization
 // activity (decisions) and the enforcement point (outcomes). It batches what it receives and hands
 // it to the persist activity; MongoDB being down only delays persistence, since the records are
-// durable in this workflow's history. Runs on governance workers, without governance interceptors.
+// durable in this workflow's history. Runs on governance workers' lineage task queue
+// (lineageTaskQueue()), without governance interceptors; persist runs there too (proxyActivities
+// defaults to the workflow's own task queue).
 import { condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setCurrentDetails, setHandler, sleep, upsertMemo, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import {
   LINEAGE_SIGNAL,
@@ -25,8 +27,10 @@ const BATCH = 500;
 const BATCH_CHARS = 1_000_000;
 /** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
 const SIGNALS_PER_RUN = 2_000;
-// An idle run completes and leaves the worker's cache; the next signal (or the outbox sweeper) starts a fresh one.
-const IDLE = '10 minutes';
+// An idle run completes and leaves the worker's cache; the next signal (or the outbox sweeper)
+// starts a fresh one, whose first batch reads the chain head (a point read, src/lineage/store.ts).
+// A minute keeps a root busy in bursts in one run, and bounds what open roots hold in memory.
+const IDLE = '1 minute';
 
 interface PersistResult {
   head: { seq: number; hash: string } | null;
@@ -38,6 +42,9 @@ const RECENT = 5_000;
 
 const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; calls: string[] }) => Promise<PersistResult>>>({
   startToCloseTimeout: '30 seconds',
+  // The attempt heartbeats every 2 s: a lost worker's attempt is retried after 10 s, and an
+  // abandoned attempt learns it is cancelled (and stops its MongoDB calls).
+  heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '2 minutes',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
 })[PERSIST_LINEAGE_ACTIVITY]!;

@@ -15,6 +15,7 @@ import { nodeEd25519 } from '../../src/crypto/node';
 import { DEFAULT_MAX_STALENESS_MS } from '../../src/identity/cache';
 import { revocationProblem, stalenessProblem, type IdentitySnapshot } from '../../src/identity/snapshot';
 import { handOffToLineage, LineageDispatcher } from '../../src/lineage/handoff';
+import { lineageTaskQueue } from '../../src/lineage/schema';
 import type { Outcome } from '../../src/lineage/schema';
 import { observeEnforcement } from '../../src/observability/enforcement';
 
@@ -46,7 +47,7 @@ export interface EnforcementOptions {
    * this delays the call, one longer denies it. Nothing runs while in doubt either way.
    */
   readonly outageWaitMs?: number;
-  /** Governance task queue: when set, started / completed / failed are reported to lineage. */
+  /** Governance task queue: when set, started / completed / failed are reported to lineage (on its lineage task queue, lineageTaskQueue()). */
   readonly lineageTaskQueue?: string;
   /**
    * Durable single-use registry of per-call artifacts (MongoDB `artifact_claims`): the first
@@ -98,7 +99,7 @@ export function enforcementInterceptor(options: EnforcementOptions): ActivityInt
   // Outcome reports of this worker's calls, a root's together (one signal for many reports).
   let reportClient: Context['client'] | undefined;
   const reports = new LineageDispatcher({
-    deliver: (rootId, signals) => handOffToLineage(reportClient!, options.lineageTaskQueue!, signals, rootId),
+    deliver: (rootId, signals) => handOffToLineage(reportClient!, lineageTaskQueue(options.lineageTaskQueue!), signals, rootId),
     onError: (rootId, err) => {
       try {
         Runtime.instance().logger.warn('lineage: outcome reports not delivered', { rootId, error: String(err) });

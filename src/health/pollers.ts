@@ -1,5 +1,7 @@
-// Governance task queue pollers, from Temporal's DescribeTaskQueue (workflow and activity task queue
-// types): who polls, when each last polled, which policy each announces, and the queue's backlog.
+// Governance task queue pollers, from Temporal's DescribeTaskQueue: the activity pollers of the
+// governance task queue (authorizations) and the workflow pollers of its lineage task queue
+// (lineageTaskQueue(): lineage workflows), who polls, when each last polled, which policy each
+// announces, and the queue's backlog.
 //
 // The server records a poller's time when a poll request arrives; a poll waits up to a minute for a
 // task, so an idle, healthy worker shows ages up to about 60 s. It keeps listing a poller for 5
@@ -9,6 +11,7 @@
 import type { Client } from '@temporalio/client';
 import { failed, formatDuration, withDeadline, type CheckResult } from './check';
 import { policyOfIdentity, type ClaimedPolicy } from './worker-identity';
+import { lineageTaskQueue } from '../lineage/schema';
 
 export const DEFAULT_POLLER_STALE_AFTER_MS = 90_000;
 /** Authorizations waiting this long in the activity backlog: governance workers are saturated. */
@@ -22,6 +25,11 @@ const TYPES: ReadonlyArray<readonly [QueueType, 1 | 2]> = [
   ['activity', 2],
 ];
 const TASK_QUEUE_KIND_NORMAL = 1;
+
+/** Where a governance worker polls each type: authorizations on the governance task queue, lineage workflows on its lineage task queue. */
+export function polledQueue(type: QueueType, governanceTaskQueue: string): string {
+  return type === 'workflow' ? lineageTaskQueue(governanceTaskQueue) : governanceTaskQueue;
+}
 
 type DescribeTaskQueueResponse = Awaited<ReturnType<Client['workflowService']['describeTaskQueue']>>;
 
@@ -127,7 +135,7 @@ export function evaluatePollers(
     const since = Number.isFinite(lastSeen) ? `; the last one polled ${formatDuration(lastSeen)} ago` : '';
     return {
       status: 'fail',
-      summary: `no governance worker polled the ${missing.join(' and ')} task queue ${taskQueue} in the last ${formatDuration(staleAfterMs)}${since}: authorizations ${missing.includes('activity') ? 'wait and then fail' : 'are decided but lineage is not written'}`,
+      summary: `no governance worker polled ${missing.map((t) => `the ${t} task queue ${polledQueue(t, taskQueue)}`).join(' or ')} in the last ${formatDuration(staleAfterMs)}${since}: authorizations ${missing.includes('activity') ? 'wait and then fail' : 'are decided but lineage is not written'}`,
       details,
     };
   }
@@ -149,7 +157,7 @@ export async function checkTaskQueuePollers(client: Client, options: PollerCheck
         response: await withDeadline(
           client.workflowService.describeTaskQueue({
             namespace: options.namespace,
-            taskQueue: { name: options.taskQueue, kind: TASK_QUEUE_KIND_NORMAL },
+            taskQueue: { name: polledQueue(type, options.taskQueue), kind: TASK_QUEUE_KIND_NORMAL },
             taskQueueType,
             reportStats: true,
           }),

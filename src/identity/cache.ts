@@ -2,7 +2,7 @@
 // snapshot; deciding whether it is fresh enough is theirs (stalenessProblem), so an outage makes
 // every decision deny once the snapshot is older than the maximum staleness.
 import type { Db } from 'mongodb';
-import { connectLineage } from '../lineage/store';
+import { connectLineage, HOT_PATH_DEADLINES } from '../lineage/store';
 import { loadIdentitySnapshot } from './store';
 import type { IdentitySnapshot } from './snapshot';
 import { observeSnapshotAge, type IdentityComponent } from '../observability/metrics';
@@ -92,7 +92,7 @@ export function mongoIdentitySource(options: {
   const db = async () => {
     // A closed source opens nothing again: a late caller would leave a client nobody closes.
     if (closed) throw new Error('the identity source is closed');
-    connecting ??= connectLineage(options.mongoUri, options.database).then(
+    connecting ??= connectLineage(options.mongoUri, options.database, HOT_PATH_DEADLINES).then(
       ({ client, db }) => ({ close: () => client.close(), db }),
       (err: unknown) => {
         connecting = undefined;

@@ -4,6 +4,9 @@
 import type { Db } from 'mongodb';
 import { z } from 'zod';
 import { canonicalize } from '../common/canonical';
+import { READ_DEADLINE_MS } from '../lineage/store';
+
+const READ = { maxTimeMS: READ_DEADLINE_MS } as const;
 
 export const SCHEDULE_COLLECTIONS = {
   /** schedule proof id -> the schedule (id and server creation time) whose runs it admits. */
@@ -70,7 +73,7 @@ export async function bindScheduleProof(db: Db, claim: Omit<ScheduleProofBinding
     return 'claimed';
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const stored = parseOne(ScheduleProofBindingSchema, await collection.findOne({ _id: claim._id }), 'schedule proof binding');
+    const stored = parseOne(ScheduleProofBindingSchema, await collection.findOne({ _id: claim._id }, READ), 'schedule proof binding');
     return stored.namespace === claim.namespace && stored.scheduleId === claim.scheduleId && stored.scheduleCreatedAt === claim.scheduleCreatedAt ? 'same' : 'replayed';
   }
 }
@@ -87,7 +90,7 @@ export async function claimScheduledTime(db: Db, claim: Omit<ScheduledRunClaim, 
     return 'claimed';
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const stored = parseOne(ScheduledRunClaimSchema, await collection.findOne({ _id }), 'scheduled run claim');
+    const stored = parseOne(ScheduledRunClaimSchema, await collection.findOne({ _id }, READ), 'scheduled run claim');
     return stored.workflowId === claim.workflowId && stored.firstExecutionRunId === claim.firstExecutionRunId ? 'same' : 'replayed';
   }
 }
@@ -102,6 +105,6 @@ export async function findScheduledRun(
     scheduleId: run.scheduleId,
     workflowId: run.workflowId,
     firstExecutionRunId: run.firstExecutionRunId,
-  });
+  }, READ);
   return doc ? parseOne(ScheduledRunClaimSchema, doc, 'scheduled run claim') : null;
 }

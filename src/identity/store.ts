@@ -23,6 +23,10 @@ import {
   type StartProofClaim,
 } from './schema';
 import { identitySnapshot, type IdentitySnapshot } from './snapshot';
+import { pruneOlderThan, READ_DEADLINE_MS } from '../lineage/store';
+
+/** Server-side deadline of the hot path's reads (claims, the identity refresh): see READ_DEADLINE_MS. */
+const READ = { maxTimeMS: READ_DEADLINE_MS } as const;
 
 export class IdentityStoreError extends Error {
   override readonly name = 'IdentityStoreError';
@@ -143,7 +147,7 @@ export async function revocationsByKey(db: Db, keys: readonly string[]): Promise
 /** Reads the whole identity state. A malformed document fails the read (so the state goes stale and denies), never skips. */
 export async function loadIdentitySnapshot(db: Db, now: () => number = Date.now): Promise<IdentitySnapshot> {
   const loadedAt = now();
-  const [p, k, r] = await Promise.all([principals(db).find({}).toArray(), apiKeys(db).find({}).toArray(), revocations(db).find({}).toArray()]);
+  const [p, k, r] = await Promise.all([principals(db).find({}, READ).toArray(), apiKeys(db).find({}, READ).toArray(), revocations(db).find({}, READ).toArray()]);
   return identitySnapshot(
     {
       principals: parseAll(PrincipalDocumentSchema, p, 'principal'),
@@ -172,7 +176,7 @@ export async function claimStartProof(
     return 'claimed';
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const [stored] = parseAll(StartProofClaimSchema, [await collection.findOne({ _id: claim.proofId })], 'start proof claim');
+    const [stored] = parseAll(StartProofClaimSchema, [await collection.findOne({ _id: claim.proofId }, READ)], 'start proof claim');
     return stored!.firstExecutionRunId === claim.firstExecutionRunId && stored!.workflowId === claim.workflowId ? 'same' : 'replayed';
   }
 }
@@ -189,14 +193,14 @@ export async function claimMessageProof(db: Db, claim: Omit<MessageProofClaim, '
     return 'claimed';
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const [stored] = parseAll(MessageProofClaimSchema, [await collection.findOne({ _id: claim._id })], 'message proof claim');
+    const [stored] = parseAll(MessageProofClaimSchema, [await collection.findOne({ _id: claim._id }, READ)], 'message proof claim');
     return stored!.workflowId === claim.workflowId && stored!.runId === claim.runId && stored!.messageId === claim.messageId ? 'same' : 'replayed';
   }
 }
 
 /** Whether a proof was already claimed, and by which start (for workflow retries and cron runs). */
 export async function findStartProofClaim(db: Db, proofId: string): Promise<StartProofClaim | null> {
-  const doc = await startProofs(db).findOne({ _id: proofId });
+  const doc = await startProofs(db).findOne({ _id: proofId }, READ);
   return doc ? parseAll(StartProofClaimSchema, [doc], 'start proof claim')[0]! : null;
 }
 
@@ -216,7 +220,7 @@ export async function claimArtifact(
     return 'claimed';
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const [stored] = parseAll(ArtifactClaimSchema, [await collection.findOne({ _id: claim._id })], 'artifact claim');
+    const [stored] = parseAll(ArtifactClaimSchema, [await collection.findOne({ _id: claim._id }, READ)], 'artifact claim');
     return stored!.scheduledAt === claim.scheduledAt && stored!.runId === claim.runId && stored!.activityId === claim.activityId ? 'same' : 'replayed';
   }
 }
@@ -227,8 +231,8 @@ export async function claimArtifact(
  * expiry refuses any new scheduling's first attempt, and a retry of the claimed scheduling simply
  * claims again. So `artifact_claims` holds about one artifact lifetime of protected calls.
  */
-export async function pruneArtifactClaims(db: Db, olderThan: Date): Promise<number> {
-  return (await artifactClaims(db).deleteMany({ at: { $lt: olderThan } })).deletedCount;
+export async function pruneArtifactClaims(db: Db, olderThan: Date, limit?: number): Promise<number> {
+  return pruneOlderThan(db, IDENTITY_COLLECTIONS.artifactClaims, olderThan, limit);
 }
 
 /** Records which authorization gave a run its grant, unless one already did; returns the recorded one. */
@@ -245,7 +249,7 @@ export async function claimRunGrant(
     return grant;
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
-    const [stored] = parseAll(RunGrantDocumentSchema, [await collection.findOne({ _id })], 'run grant');
+    const [stored] = parseAll(RunGrantDocumentSchema, [await collection.findOne({ _id }, READ)], 'run grant');
     return { grantId: stored!.grantId, scheduling: stored!.scheduling };
   }
 }

@@ -11,7 +11,11 @@ export class LineageHandOffError extends Error {
 const verifiedRuns = new Set<string>();
 const MAX_VERIFIED_RUNS = 10_000;
 
-/** Signals one or more of a root's records (one signal, one argument each) to its lineage workflow, starting it if it is not running. */
+/**
+ * Signals one or more of a root's records (one signal, one argument each) to its lineage workflow,
+ * starting it if it is not running. `taskQueue` is the lineage task queue (lineageTaskQueue() of
+ * the governance task queue): where governance's lineage workers poll.
+ */
 export async function handOffToLineage(client: Client, taskQueue: string, signals: LineageSignal | readonly LineageSignal[], rootId: string): Promise<void> {
   const workflowId = lineageWorkflowId(rootId);
   let runId: string;

@@ -28,6 +28,15 @@ export const GENESIS_HASH = `sha256:${'0'.repeat(64)}`;
 
 const LINEAGE_WORKFLOW_PREFIX = 'temporal-governance-lineage-';
 
+/**
+ * The task queue of the lineage workflows and their persist activity: `<governance task queue>-lineage`,
+ * served by the governance worker's second Worker with slots of its own, so lineage work never
+ * takes a slot (or a poll) from the authorization activity on the governance task queue.
+ */
+export function lineageTaskQueue(governanceTaskQueue: string): string {
+  return `${governanceTaskQueue}-lineage`;
+}
+
 /** One lineage workflow per root execution. */
 export function lineageWorkflowId(rootId: string): string {
   return `${LINEAGE_WORKFLOW_PREFIX}${rootId}`;

@@ -1,5 +1,12 @@
 // MongoDB side of lineage: idempotent persistence of a root's records and the indexes auditors query.
-// Uses only what FerretDB also serves: insertMany, find with $in and sort, updateOne with $set.
+// Uses only what FerretDB also serves: insertMany, find, updateOne with $set, bulk deletes.
+//
+// Cost per record: on the embedded store (FerretDB v1 on SQLite) only a filter that is exactly
+// `{ _id: <string> }` reaches SQLite (with our patch, FERRETDB_PATCHES in src/stack/tools.ts, as an index search);
+// any other filter, and every sort, makes FerretDB decode and test every document of the
+// collection. So everything per decision or per batch here is a point read, insert, update or
+// delete by _id; what filters on anything else runs off the hot path, on collections whose size
+// does not grow with the store (docs/architecture.md, "The store"; test/store-explain.test.ts).
 import { MongoClient, type Collection, type Db } from 'mongodb';
 import { ancestorsBelow } from '../artifact/ancestry';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
@@ -8,6 +15,37 @@ import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, Li
 
 export const DEFAULT_DATABASE = 'temporal_governance';
 
+/** Per-root chain heads (`_id` = root id), written by persistLineageBatch after each batch: the head is a point read. */
+export const LINEAGE_HEADS_COLLECTION = 'lineage_heads';
+
+/**
+ * Server-side deadline of every read (`maxTimeMS`: FerretDB and MongoDB stop the query). Writes have
+ * no server-side deadline on FerretDB (it accepts and ignores maxTimeMS on insert, update and
+ * delete); they are point writes by _id, and the client's socket timeout bounds them client-side.
+ */
+export const READ_DEADLINE_MS = 4_000;
+const READ = { maxTimeMS: READ_DEADLINE_MS } as const;
+
+/** Client deadlines: how long connecting, choosing a server, waiting for a pooled connection and waiting for an answer may take. */
+export interface MongoDeadlines {
+  readonly serverSelectionTimeoutMS: number;
+  readonly connectTimeoutMS: number;
+  readonly socketTimeoutMS: number;
+  readonly waitQueueTimeoutMS?: number;
+}
+
+/**
+ * The hot path's client (identity refresh, claims: mongoIdentitySource): every deadline below the
+ * authorization activity's 10 s start-to-close, so a stuck server fails the attempt (its retry may
+ * reach a healthy one) instead of holding the slot past the attempt's timeout. Its pool is its own
+ * (lineage writes use another client), and waiting for a pooled connection is bounded too.
+ */
+export const HOT_PATH_DEADLINES: MongoDeadlines = { serverSelectionTimeoutMS: 3_000, connectTimeoutMS: 3_000, socketTimeoutMS: 6_000, waitQueueTimeoutMS: 3_000 };
+/** The persist activity's client: below its 30 s start-to-close, room for the recovery scan (deriveChainHead). */
+export const LINEAGE_WRITE_DEADLINES: MongoDeadlines = { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: 15_000, waitQueueTimeoutMS: 5_000 };
+/** Auditors, the CLI and the console (off the hot path; a verify may scan). */
+export const AUDIT_DEADLINES: MongoDeadlines = { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: 20_000 };
+
 /** Issue-to-storage time of the documents a batch stored (`governance.lineage.lag`). */
 function observeLineageLag(docs: readonly LineageRecord[], recordedAt: Date): void {
   if (docs.length === 0) return;
@@ -15,10 +53,10 @@ function observeLineageLag(docs: readonly LineageRecord[], recordedAt: Date): vo
   for (const doc of docs) lineageLag.record(Math.max(0, recordedAt.getTime() - doc.issuedAt.getTime()) / 1000, { [AttributeNames.outcome]: doc.decision });
 }
 
-export async function connectLineage(uri: string, database = DEFAULT_DATABASE): Promise<{ client: MongoClient; db: Db }> {
+export async function connectLineage(uri: string, database = DEFAULT_DATABASE, deadlines: MongoDeadlines = AUDIT_DEADLINES): Promise<{ client: MongoClient; db: Db }> {
   // Every call has a deadline: a stuck server fails the attempt (and frees its slot) instead of
   // holding it past the activity's own timeout.
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5_000, connectTimeoutMS: 5_000, socketTimeoutMS: 20_000 });
+  const client = new MongoClient(uri, { ...deadlines });
   await client.connect();
   return { client, db: client.db(database) };
 }
@@ -62,6 +100,46 @@ export interface ChainHead {
   readonly seq: number;
   readonly hash: string;
 }
+
+/** A root's last stored record, as persistLineageBatch last wrote it (a hint, checked before use). */
+interface HeadDocument {
+  readonly _id: string;
+  readonly recordId: string;
+  readonly seq: number;
+  readonly hash: string;
+  readonly at: Date;
+}
+
+function headCollection(db: Db): Collection<HeadDocument> {
+  return db.collection<HeadDocument>(LINEAGE_HEADS_COLLECTION);
+}
+
+/**
+ * The root's chain head in two point reads: its head document, then the record it names, which
+ * must be this root's at that seq with that hash. A head document that is missing, or names a
+ * record that is not there, is treated as no head (genesis): if the root has records, the first
+ * insert then collides on (rootId, seq) and persistLineageBatch re-derives the head from the
+ * records (deriveChainHead). A stale head (behind the chain: a batch stored, its head update lost)
+ * collides the same way. The unique (rootId, seq) index is what keeps the chain from forking; the
+ * head document only saves the scan.
+ */
+export async function readChainHead(db: Db, rootId: string, signal?: AbortSignal): Promise<ChainHead | null> {
+  const hint = await headCollection(db).findOne({ _id: rootId }, { ...READ, signal });
+  if (!hint) return null;
+  const record = await lineageCollection(db).findOne({ _id: hint.recordId }, { ...READ, signal, projection: { rootId: 1, seq: 1, hash: 1 } });
+  if (!record || record.rootId !== rootId || record.seq !== hint.seq || record.hash !== hint.hash) return null;
+  return { seq: record.seq, hash: record.hash };
+}
+
+/**
+ * The head from the records themselves: a scan on FerretDB (filter on rootId, sort on seq), so it
+ * runs only to recover, after a head document proved stale or missing, never on the hot path.
+ */
+async function deriveChainHead(db: Db, rootId: string, signal?: AbortSignal): Promise<ChainHead | null> {
+  return lineageCollection(db).find({ rootId }, { maxTimeMS: DERIVE_DEADLINE_MS, signal, projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next();
+}
+/** A recovery scan may take longer than a point read, still inside the persist client's socket timeout. */
+const DERIVE_DEADLINE_MS = 12_000;
 
 /**
  * What the lineage workflow knows about its root, so persisting needs no reads: FerretDB's SQLite
@@ -108,8 +186,11 @@ export async function persistLineageBatch(
   verifySignature: (signed: SignedArtifact | SignedDenial) => boolean,
   now: () => Date = () => new Date(),
   chain?: ChainState,
+  /** Aborted when the attempt is abandoned: no call starts after it, reads in flight are cancelled. */
+  signal?: AbortSignal,
 ): Promise<PersistResult> {
   const c = lineageCollection(db);
+  const step = () => signal?.throwIfAborted();
   const seen = new Set<string>();
   const decisions: Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }> = [];
   const rejected: string[] = [];
@@ -138,24 +219,21 @@ export async function persistLineageBatch(
         .filter((id) => !carried.has(id) && !recent.has(id)),
     ),
   ];
-  if (named.length > 0) decisions.unshift(...(await decisionsFromOutbox(db, rootId, named, seen, verifySignature)));
+  if (named.length > 0) {
+    step();
+    decisions.unshift(...(await decisionsFromOutbox(db, rootId, named, seen, verifySignature, signal)));
+  }
 
-  const present = chain
-    ? new Set<string>()
-    : new Set((await c.find({ _id: { $in: decisions.map((d) => d.signed.payload.id) } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+  const present = chain ? new Set<string>() : new Set((await pointReads(c, decisions.map((d) => d.signed.payload.id), { _id: 1 }, signal)).map((d) => d._id));
   let fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
   let alreadyPresent = present.size;
 
   // A fresh workflow run reads the head once (never carried from outside: anyone can start a
-  // lineage workflow with any input). It excludes this very batch, which a previous attempt may
-  // have partly stored.
-  let head: ChainHead | null =
-    chain?.head ??
-    (await c
-      .find({ rootId, _id: { $nin: fresh.map((d) => d.signed.payload.id) } }, { projection: { seq: 1, hash: 1 } })
-      .sort({ seq: -1 })
-      .limit(1)
-      .next());
+  // lineage workflow with any input): a point read of its head document. That head may be this
+  // very batch's last record (a previous attempt stored it all): its records then collide by id
+  // under other links and count as already present, which is what they are.
+  step();
+  let head: ChainHead | null = chain?.head ?? (await readChainHead(db, rootId, signal));
 
   // Ancestry: an artifact names its own (signed); a denial's is what an artifact in its place would
   // sign (src/artifact/ancestry.ts): its parent's, plus the parent unless that is a continue-as-new hop.
@@ -165,7 +243,7 @@ export async function persistLineageBatch(
     ...new Set(decisions.map((d) => (d.kind === 'denial' ? d.signed.payload.parent?.id : undefined)).filter((id): id is string => !!id && !known.has(id))),
   ];
   if (missingParents.length > 0) {
-    for (const d of await c.find({ _id: { $in: missingParents } }, { projection: { ancestors: 1, action: 1, 'artifact.payload.chain': 1 } }).toArray()) {
+    for (const d of await pointReads(c, missingParents, { ancestors: 1, action: 1, 'artifact.payload.chain': 1 }, signal)) {
       const chain = d.artifact?.payload.chain;
       known.set(d._id, chain ? ancestorsBelow({ id: d._id, action: d.action, chain, ancestors: d.ancestors }) : [...d.ancestors, d._id]);
     }
@@ -199,8 +277,9 @@ export async function persistLineageBatch(
   const docs: LineageRecord[] = [];
   for (let rounds = 0; fresh.length > 0; rounds++) {
     if (rounds > decisions.length + 3) throw new LineageStoreError(`root ${rootId}: could not link ${fresh.length} records after ${rounds} attempts`);
+    step();
     const linked = link(head, fresh);
-    const failed = await insertOrdered(c, linked);
+    const failed = await insertOrdered(c, linked, step);
     if (failed === null) {
       docs.push(...linked);
       head = { seq: linked[linked.length - 1]!.seq, hash: linked[linked.length - 1]!.hash };
@@ -209,7 +288,7 @@ export async function persistLineageBatch(
     docs.push(...linked.slice(0, failed.index));
     if (failed.index > 0) head = { seq: linked[failed.index - 1]!.seq, hash: linked[failed.index - 1]!.hash };
     const doc = linked[failed.index]!;
-    const stored = await c.findOne({ _id: doc._id }, { projection: { seq: 1, hash: 1 } });
+    const stored = await c.findOne({ _id: doc._id }, { ...READ, signal, projection: { seq: 1, hash: 1 } });
     if (stored) {
       if (stored.seq === doc.seq && stored.hash === doc.hash) {
         docs.push(doc);
@@ -219,12 +298,22 @@ export async function persistLineageBatch(
       }
       fresh = fresh.slice(failed.index + 1);
     } else {
-      head = await c.find({ rootId }, { projection: { seq: 1, hash: 1 } }).sort({ seq: -1 }).limit(1).next();
+      // The seq is taken: the head (carried, or read from a head document) is behind the chain.
+      step();
+      head = await deriveChainHead(db, rootId, signal);
       fresh = fresh.slice(failed.index);
     }
   }
+  // After the records, never before: a head document is never ahead of the chain. A lost update
+  // leaves it behind, which the next fresh run detects (above) and repairs here.
+  const last = docs[docs.length - 1];
+  if (last) {
+    step();
+    await headCollection(db).updateOne({ _id: rootId }, { $set: { recordId: last._id, seq: last.seq, hash: last.hash, at: recordedAt } }, { upsert: true });
+  }
 
   // Chained (now or before): their write-ahead entries are done.
+  step();
   await clearOutbox(db, decisions.map((d) => d.signed.payload.id));
   // A metrics SDK that throws must not fail a persist whose writes are done: its retries would
   // re-insert nothing, but this root's later batches would wait behind it.
@@ -243,8 +332,9 @@ export async function persistLineageBatch(
   const allowed = new Set([...calls, ...(chain?.calls ?? [])]);
   const unknown = [...new Set(batch.flatMap((sig) => (sig.kind === 'outcome' && !allowed.has(sig.id) ? [sig.id] : [])))];
   if (unknown.length > 0) {
-    const found = await c.find({ _id: { $in: unknown }, rootId, decision: 'allow', action: { $in: [...PER_CALL] as LineageRecord['action'][] } }, { projection: { _id: 1 } }).toArray();
-    for (const d of found) allowed.add(d._id);
+    for (const d of await pointReads(c, unknown, { rootId: 1, decision: 1, action: 1 }, signal)) {
+      if (d.rootId === rootId && d.decision === 'allow' && PER_CALL.has(d.action)) allowed.add(d._id);
+    }
   }
   let droppedOutcomes = 0;
   const outcomeDocs: OutcomeRecord[] = batch.flatMap((sig) => {
@@ -255,9 +345,9 @@ export async function persistLineageBatch(
     }
     return [{ _id: `${sig.id}:${sig.outcome.attempt}:${sig.outcome.status}`, recordId: sig.id, rootId, ...sig.outcome }];
   });
+  step();
   if (outcomeDocs.length > 0) await insertIgnoringDuplicates(outcomeCollection(db), outcomeDocs);
   const outcomes = outcomeDocs.length;
-  const last = docs[docs.length - 1];
   return {
     inserted: docs.length,
     alreadyPresent,
@@ -285,7 +375,7 @@ const OUTBOX_ANCESTRY_ROUNDS = 16;
 /**
  * The outbox decisions of `rootId` that `ids` name, with their own unchained parents, parents
  * first (the chain must hold a parent before its children). Parsed and verified like any signal;
- * `seen` gains what is returned. One indexed `_id $in` read per level of ancestry.
+ * `seen` gains what is returned. Point reads by `_id` (index searches), one round per level of ancestry.
  */
 async function decisionsFromOutbox(
   db: Db,
@@ -293,12 +383,14 @@ async function decisionsFromOutbox(
   ids: readonly string[],
   seen: Set<string>,
   verifySignature: (signed: SignedArtifact | SignedDenial) => boolean,
+  signal?: AbortSignal,
 ): Promise<Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }>> {
   const found = new Map<string, { kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }>();
   let wanted = ids.filter((id) => !seen.has(id));
   for (let round = 0; wanted.length > 0 && round < OUTBOX_ANCESTRY_ROUNDS; round++) {
     const next: string[] = [];
-    for (const entry of await outboxCollection(db).find({ _id: { $in: wanted }, rootId }).toArray()) {
+    for (const entry of await pointReads(outboxCollection(db), wanted, { rootId: 1, signal: 1 }, signal)) {
+      if (entry.rootId !== rootId) continue;
       // Read back from the store: parsed like any signal, verified like any decision.
       const parsed = LineageSignalSchema.safeParse(entry.signal);
       if (!parsed.success || parsed.data.kind === 'outcome') continue;
@@ -334,8 +426,9 @@ async function decisionsFromOutbox(
  * inserted), so each call stays below that; and the count the server reports is checked against
  * the failure's position, so a backend that kept going is caught rather than trusted.
  */
-async function insertOrdered(c: Collection<LineageRecord>, docs: LineageRecord[]): Promise<{ index: number } | null> {
+async function insertOrdered(c: Collection<LineageRecord>, docs: LineageRecord[], step: () => void): Promise<{ index: number } | null> {
   for (let start = 0; start < docs.length; start += INSERT_CHUNK) {
+    step();
     const chunk = docs.slice(start, start + INSERT_CHUNK);
     try {
       await c.insertMany(chunk, { ordered: true });
@@ -354,6 +447,28 @@ async function insertOrdered(c: Collection<LineageRecord>, docs: LineageRecord[]
   return null;
 }
 const INSERT_CHUNK = 50;
+
+/**
+ * The documents with these ids (those that exist), one point read each: `{ _id: { $in } }` is a
+ * collection scan on FerretDB, `{ _id }` an index search. A few at a time, so one batch does not
+ * take the whole connection pool from identity reads and claims.
+ */
+async function pointReads<T extends { _id: string }>(c: Collection<T>, ids: readonly string[], projection: Record<string, 1>, signal?: AbortSignal): Promise<T[]> {
+  const found: T[] = [];
+  for (let i = 0; i < ids.length; i += POINT_READS_AT_ONCE) {
+    signal?.throwIfAborted();
+    const docs = await Promise.all(ids.slice(i, i + POINT_READS_AT_ONCE).map((_id) => c.findOne({ _id } as never, { ...READ, signal, projection })));
+    for (const d of docs) if (d) found.push(d as T);
+  }
+  return found;
+}
+const POINT_READS_AT_ONCE = 8;
+
+/** Deletes these ids in one round trip (one delete statement per id: each an index search on FerretDB). */
+async function deleteByIds(db: Db, collection: string, ids: readonly string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  return (await db.collection<{ _id: string }>(collection).bulkWrite(ids.map((_id) => ({ deleteOne: { filter: { _id } } })), { ordered: false })).deletedCount;
+}
 
 /**
  * The write-ahead hand-off: every decision is inserted here before the authorization activity
@@ -385,17 +500,23 @@ export async function writeToOutbox(db: Db, rootId: string, signal: LineageSigna
     await collection.insertOne({ _id: signal.signed.payload.id, rootId, signal, at });
   } catch (err) {
     if ((err as { code?: number }).code !== 11000) throw err;
-    const stored = await collection.findOne({ _id: signal.signed.payload.id }, { projection: { 'signal.signed.signature': 1 } });
+    const stored = await collection.findOne({ _id: signal.signed.payload.id }, { ...READ, projection: { 'signal.signed.signature': 1 } });
     if (stored && (stored.signal as { signed?: { signature?: string } }).signed?.signature !== signal.signed.signature) {
       throw new LineageStoreError(`decision ${signal.signed.payload.id} is already in the outbox with other bytes (do all governance workers holding key ${signal.signed.payload.kid} use the same issuer?)`);
     }
   }
 }
 
-/** Entries due before `olderThan`, oldest first: decisions whose record has not reached the chain yet. */
+/**
+ * Entries due before `olderThan`, oldest first: decisions whose record has not reached the chain
+ * yet. Once per sweep, off the hot path; on FerretDB a scan of the outbox, which holds only the
+ * decisions not chained yet (the lineage backlog), never the store.
+ */
 export async function lingeringOutbox(db: Db, olderThan: Date, limit = 500): Promise<OutboxEntry[]> {
-  return outboxCollection(db).find({ at: { $lt: olderThan } }).sort({ at: 1 }).limit(limit).toArray();
+  return outboxCollection(db).find({ at: { $lt: olderThan } }, { maxTimeMS: SWEEP_READ_DEADLINE_MS }).sort({ at: 1 }).limit(limit).toArray();
 }
+/** A sweep's reads may scan a (bounded) collection: longer than a point read's deadline, inside the client's socket timeout. */
+export const SWEEP_READ_DEADLINE_MS = 12_000;
 
 /** Pushes an entry back after a re-delivery, doubling the wait each time (at most an hour), so nothing starves the rest. */
 export async function postponeOutbox(db: Db, entry: OutboxEntry, baseMs: number, now = Date.now()): Promise<void> {
@@ -418,5 +539,19 @@ export async function deadLetterOutbox(db: Db, entry: OutboxEntry, reason: strin
 }
 
 export async function clearOutbox(db: Db, ids: readonly string[]): Promise<void> {
-  if (ids.length > 0) await outboxCollection(db).deleteMany({ _id: { $in: [...ids] } });
+  await deleteByIds(db, OUTBOX_COLLECTION, ids);
 }
+
+/**
+ * Deletes up to `limit` documents of `collection` whose `at` is before `olderThan`: one bounded read
+ * of their ids and one bulk delete by _id, so a sweep's work is bounded whatever has piled up
+ * (the next sweep takes the rest). On FerretDB the read walks the collection in insertion order
+ * (claims are written in time order, so the expired ones come first) and stops at `limit` matches.
+ */
+export async function pruneOlderThan(db: Db, collection: string, olderThan: Date, limit = PRUNE_PER_SWEEP): Promise<number> {
+  const c = db.collection<{ _id: string; at: Date }>(collection);
+  const expired = await c.find({ at: { $lt: olderThan } }, { maxTimeMS: SWEEP_READ_DEADLINE_MS, projection: { _id: 1 } }).limit(limit).toArray();
+  return deleteByIds(db, collection, expired.map((d) => d._id));
+}
+/** Most documents one sweep deletes from one collection. */
+export const PRUNE_PER_SWEEP = 2_000;

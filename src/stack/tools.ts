@@ -1,12 +1,24 @@
 // Finding or installing the stack's binaries into .tools/ (cached: a second run installs nothing).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join, sep } from 'node:path';
 import { findPackageRoot } from '../package-info';
 
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const FERRETDB_VERSION = 'v1.24.0';
+/**
+ * Our patches on top of FerretDB FERRETDB_VERSION, applied to the vendored sources before the build:
+ * bump it when a patch changes, so a cached binary is rebuilt.
+ * id1: SQLite queries by _id use the _id index. Upstream compares `_ferretdb_sjson->'$._id'` while
+ * its `_id_` index is on `_ferretdb_sjson->"_id"` (same value, another expression), so SQLite never
+ * uses the index and every point read, update or delete by _id scans the whole table.
+ */
+export const FERRETDB_PATCH_LEVEL = 'id1';
+/** Module file -> the exact text replaced in it (which must occur once) and its replacement. */
+const FERRETDB_PATCHES: Record<string, { readonly from: string; readonly to: string }> = {
+  'internal/backends/sqlite/metadata/metadata.go': { from: `IDColumn = DefaultColumn + "->'$._id'"`, to: 'IDColumn = DefaultColumn + `->"_id"`' },
+};
 
 export class ProvisioningError extends Error {
   override readonly name = 'ProvisioningError';
@@ -123,7 +135,7 @@ export function ensureTemporalCli(log: (line: string) => void = () => undefined)
 
 /** FerretDB v1 (MongoDB wire protocol over SQLite), built from the Go module proxy into .tools/. */
 export async function ensureFerretDb(log: (line: string) => void = () => undefined): Promise<string> {
-  const dir = join(toolsDir, `ferretdb-${FERRETDB_VERSION}`);
+  const dir = join(toolsDir, `ferretdb-${FERRETDB_VERSION}-${FERRETDB_PATCH_LEVEL}`);
   const binary = join(dir, 'ferretdb');
   if (existsSync(binary)) return binary;
   const go = onPath('go');
@@ -135,12 +147,26 @@ export async function ensureFerretDb(log: (line: string) => void = () => undefin
   }
   log(`building FerretDB ${FERRETDB_VERSION} with Go into ${dir} (first run only, about 2 minutes on 2 cores)`);
   mkdirSync(dir, { recursive: true });
-  const build = await runWithProgress('building FerretDB', go, ['build', '-v', '-o', `${binary}.partial`, '.'], {
-    cwd: join(projectRoot, 'tools', 'ferretdb'),
-    env: { ...process.env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' },
-  }, log);
-  if (!build.ok) {
-    throw new ProvisioningError(`cannot build FerretDB (go build said: ${build.output}). Set MONGODB_URI to a MongoDB server instead.`);
+  const source = join(projectRoot, 'tools', 'ferretdb');
+  // Built from a vendored copy (Go refuses to overlay files in its module cache), with our patches
+  // applied to the vendored files, in a scratch directory (an installed package's tree is read-only).
+  const build = join(dir, 'build');
+  rmSync(build, { recursive: true, force: true });
+  mkdirSync(build, { recursive: true });
+  for (const file of ['go.mod', 'go.sum', 'main.go']) copyFileSync(join(source, file), join(build, file));
+  const env = { ...process.env, CGO_ENABLED: '0', GOFLAGS: '' };
+  const vendored = await runWithProgress('downloading FerretDB', go, ['mod', 'vendor'], { cwd: build, env }, log);
+  if (!vendored.ok) throw new ProvisioningError(`cannot fetch FerretDB's sources (go mod vendor said: ${vendored.output}). Set MONGODB_URI to a MongoDB server instead.`);
+  for (const [file, { from, to }] of Object.entries(FERRETDB_PATCHES)) {
+    const target = join(build, 'vendor', 'github.com', 'FerretDB', 'FerretDB', file);
+    const text = existsSync(target) ? readFileSync(target, 'utf8') : '';
+    if (text.split(from).length !== 2) throw new ProvisioningError(`FerretDB ${FERRETDB_VERSION}'s ${file} does not read as expected; cannot apply the _id index patch`);
+    writeFileSync(target, text.replace(from, to));
+  }
+  const built = await runWithProgress('building FerretDB', go, ['build', '-v', '-mod=vendor', '-o', `${binary}.partial`, '.'], { cwd: build, env }, log);
+  rmSync(build, { recursive: true, force: true });
+  if (!built.ok) {
+    throw new ProvisioningError(`cannot build FerretDB (go build said: ${built.output}). Set MONGODB_URI to a MongoDB server instead.`);
   }
   renameSync(`${binary}.partial`, binary);
   return binary;

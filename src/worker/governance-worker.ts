@@ -1,5 +1,7 @@
-// The governance worker: runs the authorization activity on the governance task queue. It is the
-// only process that holds the signing key.
+// The governance worker: runs the authorization activity on the governance task queue (and, with
+// directAuthorization, answers direct requests), and the lineage workflows with their persist
+// activity on the lineage task queue (a second Worker with slots of its own, so lineage work never
+// delays an authorization). It is the only process that holds the signing key.
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type ActivityInterceptorsFactory } from '@temporalio/worker';
 import { createAuthorizer } from '../../activities/authorize';
 import { callerFromInfo, readDeliveredMessage, readRunStart, runStartCache } from '../../activities/caller';
@@ -22,10 +24,10 @@ import { drainOutcomeReports, enforcementInterceptor } from '../../interceptors/
 import { signingInput } from '../artifact/artifact';
 import { fromBase64Url } from '../common/base64url';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
-import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
+import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageTaskQueue, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
 import { ApplicationFailure } from '@temporalio/common';
 import { handOffToLineage, LineageDispatcher } from '../lineage/handoff';
-import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
+import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, LINEAGE_WRITE_DEADLINES, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
 import { observeAuthorizations } from '../observability/authorization';
@@ -34,6 +36,7 @@ import { guardedDataConverter } from './data-converter';
 import type { Duration } from '@temporalio/common';
 import { checkMongoReachable, checkSearchAttributes, GovernanceStartupError, holdResources, once, releaseAfterRun } from './lifecycle';
 import { hostname } from 'node:os';
+import { setMaxListeners } from 'node:events';
 import { governanceWorkerIdentity } from '../health/worker-identity';
 import type { WorkerHealthOptions, WorkerHealthServer } from '../health/worker-server';
 
@@ -54,7 +57,15 @@ export interface GovernanceWorkerOptions {
   readonly artifactTtlMs?: number;
   /** Most levels of child-workflow nesting below a root (default and maximum MAX_NESTING_DEPTH, 32); deeper child starts are denied NESTING_TOO_DEEP. */
   readonly maxNestingDepth?: number;
+  /** Authorization activities in flight at once on the governance task queue (default 200). */
   readonly maxConcurrentActivityTaskExecutions?: number;
+  /** Persist activities in flight at once on the lineage task queue (default 20): MongoDB writes, never in the authorizations' slots. */
+  readonly maxConcurrentLineagePersists?: number;
+  /**
+   * Lineage workflow runs kept in the lineage worker's cache (default 500). An idle run completes
+   * after a minute (workflows/lineage.ts) and leaves it anyway; this bounds the memory of open roots.
+   */
+  readonly maxCachedLineageWorkflows?: number;
   /** MongoDB for identity (principals, API keys, revocations) and lineage records (MONGODB_URI). */
   readonly mongoUri: string;
   readonly database?: string;
@@ -177,12 +188,13 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   const identity = options.identitySource ?? mongoIdentitySource({ mongoUri: options.mongoUri, database: options.database, refreshMs: options.identityRefreshMs, component: 'governance-worker' });
 
   const taskQueue = options.taskQueue ?? DEFAULT_GOVERNANCE_TASK_QUEUE;
+  const lineageQueue = lineageTaskQueue(taskQueue);
   const artifactTtlMs = options.artifactTtlMs ?? 5 * 60_000;
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   let sweeper: { stop(): Promise<void> } | undefined;
   const dispatcher = new LineageDispatcher({
-    deliver: (rootId, signals) => handOffToLineage(governanceClient(), taskQueue, signals, rootId),
+    deliver: (rootId, signals) => handOffToLineage(governanceClient(), lineageQueue, signals, rootId),
     onError: (rootId, err) => currentLogger().warn('lineage: signal not delivered; the outbox holds the decisions and the sweeper will re-deliver them', { rootId, error: String(err) }),
   });
   let healthServer: WorkerHealthServer | undefined;
@@ -194,6 +206,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     throw new GovernanceWorkerConfigError((err as Error).message);
   }
   let createdWorker: Worker | undefined;
+  let lineageWorker: Worker | undefined;
   // Everything the worker opens, released when its run ends (or by closeGovernanceWorker).
   const release = once(async () => {
     // First: its /readyz reads the identity source closed below, and direct requests decide with it.
@@ -238,11 +251,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     artifactTtlMs,
     maxNestingDepth: options.maxNestingDepth,
     now: () => Context.current().info.scheduledTimestampMs,
-    // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained
-    // now. A lost signal (an impostor run holding the lineage id, a terminated lineage run) costs
-    // latency, never a record: the sweeper re-delivers what lingers in the outbox.
-    // The signal is not awaited: it would add a server round trip to every decision, and the
-    // outbox already makes the decision durable (LineageDispatcher).
+    // Durable first (MongoDB, which deciding needs anyway), then the signal that gets it chained,
+    // not awaited: it would add a server round trip to every decision (LineageDispatcher). A lost
+    // signal (an impostor run holding the lineage id, a terminated lineage run) costs latency,
+    // never a record: persist takes what a record names from the outbox, the sweeper re-delivers.
     handOff: async (signal, rootId) => {
       if (signal.kind === 'outcome') return;
       await writeToOutbox(await lineageDb.get(), rootId, signal);
@@ -255,7 +267,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // One history read per run grant, shared by its retries; the server's record is immutable.
   const runStart = runStartCache((caller) => readRunStart(governanceClient(), caller));
 
-  /** Lineage workflow runs seen to run on the governance task queue. */
+  /** Lineage workflow runs seen to run on the lineage task queue. */
   const lineageCallers = new Set<string>();
 
 
@@ -323,6 +335,53 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
         throw new GovernanceStartupError('health-port', (err as Error).message);
       }
     }
+    const workerIdentity = governanceWorkerIdentity(`${process.pid}@${hostname()}`, policy);
+    // The lineage half first: if the authorization half cannot be created, it is discarded below.
+    lineageWorker = await Worker.create({
+      connection: options.connection,
+      namespace: options.namespace ?? 'default',
+      taskQueue: lineageQueue,
+      // The same identity on both queues: health and the console show one governance worker.
+      identity: workerIdentity,
+      dataConverter,
+      // The lineage workflow is bundled without the governance workflow interceptors: it records
+      // governance, it is not governed by it (it would need an authorization to record one).
+      workflowBundle: await lineageBundle(options.dataConverter),
+      maxCachedWorkflows: options.maxCachedLineageWorkflows ?? DEFAULT_MAX_CACHED_LINEAGE_WORKFLOWS,
+      activities: {
+        [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
+          // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
+          // A type name is anyone's to choose, so the caller's task queue is checked too (once per run).
+          const context = Context.current();
+          const { workflowType, workflowExecution } = context.info;
+          const refuse = (why: string) => ApplicationFailure.nonRetryable(`persisting lineage of root ${rootId} is reserved to its lineage workflow ${lineageWorkflowId(rootId)} on ${lineageQueue}: ${why}`, 'GovernanceLineageCallerRefused');
+          if (workflowType !== LINEAGE_WORKFLOW_TYPE || workflowExecution?.workflowId !== lineageWorkflowId(rootId)) throw refuse(`called by ${workflowType} ${workflowExecution?.workflowId}`);
+          // Abandoned attempts stop: at the attempt's own deadline (a margin below its
+          // start-to-close, when the server gives up on it and schedules a retry), or when the
+          // server cancels it (learnt from the heartbeats below). No MongoDB call starts after
+          // that, and reads in flight are cancelled, so a zombie never holds a slot for long.
+          const abandoned = AbortSignal.any([context.cancellationSignal, AbortSignal.timeout(attemptBudgetMs(context.info.startToCloseTimeoutMs))]);
+          setMaxListeners(64, abandoned); // one listener per read in flight (a few at a time)
+          const beat = setInterval(() => context.heartbeat(), PERSIST_HEARTBEAT_MS);
+          beat.unref();
+          try {
+            if (!lineageCallers.has(workflowExecution.runId)) {
+              const { taskQueue: callerQueue } = await context.client.workflow.getHandle(workflowExecution.workflowId, workflowExecution.runId).describe();
+              if (callerQueue !== lineageQueue) throw refuse(`the calling run is on task queue ${callerQueue}`);
+              lineageCallers.add(workflowExecution.runId);
+              if (lineageCallers.size > 10_000) lineageCallers.delete(lineageCallers.values().next().value!);
+            }
+            const parsed = batch.map((s) => LineageSignalSchema.parse(s));
+            return await persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain, abandoned);
+          } finally {
+            clearInterval(beat);
+          }
+        },
+      },
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentLineagePersists ?? DEFAULT_MAX_CONCURRENT_LINEAGE_PERSISTS,
+      shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
+      shutdownForceTime: options.shutdownForceTime,
+    });
     if (directOptions) {
       try {
         directEndpoint = await startDirectEndpoint(directOptions, (body) => decideDirect(body, directOptions!.maxScheduledAgeMs));
@@ -336,11 +395,9 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     taskQueue,
     // The SDK's default identity plus the policy, so DescribeTaskQueue (and the console's health
     // page) shows which policy each governance worker decides under.
-    identity: governanceWorkerIdentity(`${process.pid}@${hostname()}`, policy),
+    identity: workerIdentity,
     dataConverter,
-    // The lineage workflow is bundled without the governance workflow interceptors: it records
-    // governance, it is not governed by it (it would need an authorization to record one).
-    workflowBundle: await lineageBundle(options.dataConverter),
+    // Activities only: the authorization activity, in slots no lineage work can take.
     activities: {
       [AUTHORIZE_ACTIVITY]: (input: unknown) => {
         const { info, log } = Context.current();
@@ -356,21 +413,6 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           { log, scheduledAtMs: info.currentAttemptScheduledTimestampMs },
         );
       },
-      [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
-        // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
-        // A type name is anyone's to choose, so the caller's task queue is checked too (once per run).
-        const { workflowType, workflowExecution } = Context.current().info;
-        const refuse = (why: string) => ApplicationFailure.nonRetryable(`persisting lineage of root ${rootId} is reserved to its lineage workflow ${lineageWorkflowId(rootId)} on ${taskQueue}: ${why}`, 'GovernanceLineageCallerRefused');
-        if (workflowType !== LINEAGE_WORKFLOW_TYPE || workflowExecution?.workflowId !== lineageWorkflowId(rootId)) throw refuse(`called by ${workflowType} ${workflowExecution?.workflowId}`);
-        if (!lineageCallers.has(workflowExecution.runId)) {
-          const { taskQueue: callerQueue } = await Context.current().client.workflow.getHandle(workflowExecution.workflowId, workflowExecution.runId).describe();
-          if (callerQueue !== taskQueue) throw refuse(`the calling run is on task queue ${callerQueue}`);
-          lineageCallers.add(workflowExecution.runId);
-          if (lineageCallers.size > 10_000) lineageCallers.delete(lineageCallers.values().next().value!);
-        }
-        const parsed = batch.map((s) => LineageSignalSchema.parse(s));
-        return persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain);
-      },
     },
     interceptors: {
       activity: [
@@ -379,7 +421,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           trustBundle,
           identity: () => identity.current(),
           maxStalenessMs,
-          unprotectedActivityTypes: [AUTHORIZE_ACTIVITY, PERSIST_LINEAGE_ACTIVITY],
+          unprotectedActivityTypes: [AUTHORIZE_ACTIVITY],
           claimArtifact: async (claim) => claimArtifact(await identity.db(), claim),
         }),
       ],
@@ -387,16 +429,16 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions ?? 200,
     shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
     shutdownForceTime: options.shutdownForceTime,
-    // The identity reader lives as long as the worker runs.
+    // The identity reader lives as long as the worker runs; the lineage worker runs alongside.
     plugins: [
       {
         name: 'temporal-governance.identity',
         runWorker: (w, next) => {
-          sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }), taskQueue, lineageDb, {
+          sweeper = outboxSweeper(new Client({ connection: options.connection, namespace: options.namespace ?? 'default', dataConverter }), lineageQueue, lineageDb, {
             everyMs: options.lineageSweepMs ?? DEFAULT_LINEAGE_SWEEP_MS,
             claimLifetimeMs: artifactTtlMs + CLAIM_MARGIN_MS,
           });
-          return releaseAfterRun(w, next(w));
+          return releaseAfterRun(w, runBoth(w, next(w), lineageWorker!));
         },
       },
     ],
@@ -407,6 +449,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     createdWorker = worker;
     return worker;
   } catch (err) {
+    if (lineageWorker) await discardWorker(lineageWorker);
     await release();
     throw err;
   }
@@ -419,6 +462,56 @@ function currentLogger(): Pick<Runtime['logger'], 'warn' | 'info'> {
   } catch {
     return Runtime.instance().logger;
   }
+}
+
+/** Default slots of the lineage worker's persist activities. */
+export const DEFAULT_MAX_CONCURRENT_LINEAGE_PERSISTS = 20;
+/** Default lineage workflow runs cached by the lineage worker. */
+export const DEFAULT_MAX_CACHED_LINEAGE_WORKFLOWS = 500;
+const PERSIST_HEARTBEAT_MS = 2_000;
+
+/**
+ * When a persist attempt stops starting MongoDB calls: 2 s before its start-to-close, when the
+ * server gives up on it. A write in flight then ends within the client's socket timeout at the
+ * latest (reads in flight are cancelled at once), so an abandoned attempt outlives its slot's
+ * timeout by at most LINEAGE_WRITE_DEADLINES.socketTimeoutMS.
+ */
+function attemptBudgetMs(startToCloseTimeoutMs: number): number {
+  return Math.max(1_000, startToCloseTimeoutMs - 2_000);
+}
+
+/**
+ * Runs the lineage worker for as long as the authorization worker runs, and drains it after the
+ * authorization worker has drained (in-flight authorizations hand off to lineage through Temporal,
+ * not through this process). A lineage worker that stops on its own stops the authorization worker
+ * too (and its failure is the run's): a governance worker is either whole or stopped.
+ */
+function runBoth(authorization: Worker, authorizationRun: Promise<void>, lineage: Worker): Promise<void> {
+  let lineageFailure: unknown;
+  const lineageRun = lineage.run().then(
+    () => undefined,
+    (err: unknown) => {
+      lineageFailure = err;
+    },
+  );
+  void lineageRun.then(() => {
+    if (authorization.getState() === 'RUNNING') authorization.shutdown();
+  });
+  return authorizationRun
+    .finally(async () => {
+      if (lineage.getState() === 'RUNNING') lineage.shutdown();
+      await lineageRun;
+    })
+    .then(() => {
+      if (lineageFailure !== undefined) throw lineageFailure;
+    });
+}
+
+/** Frees a Worker that will never run (the SDK releases a native worker only at the end of a run). */
+async function discardWorker(worker: Worker): Promise<void> {
+  const run = worker.run();
+  if (worker.getState() === 'RUNNING') worker.shutdown();
+  await run.catch(() => undefined);
 }
 
 const bundles = new Map<string, Promise<{ code: string }>>();
@@ -447,7 +540,7 @@ function lazyLineageDb(uri: string, database?: string) {
     async get(): Promise<Db> {
       if (closed) throw new Error('the governance worker is closed: lineage is not written any more');
       connecting ??= (async () => {
-        const connected = await connectLineage(uri, database);
+        const connected = await connectLineage(uri, database, LINEAGE_WRITE_DEADLINES);
         try {
           await ensureLineageIndexes(connected.db);
           return connected;

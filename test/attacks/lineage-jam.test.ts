@@ -10,7 +10,7 @@ import { AUTHORIZE_ACTIVITY } from '../../src/common/constants';
 import { sha256Hex } from '../../src/common/digest';
 import type { SignedArtifact } from '../../src/common/schemas';
 import { outcomesOf } from '../../src/lineage/queries';
-import { LINEAGE_SIGNAL, LINEAGE_STATS_QUERY, LINEAGE_WORKFLOW_TYPE, LineageRecordSchema, lineageWorkflowId, type LineageStats } from '../../src/lineage/schema';
+import { LINEAGE_SIGNAL, LINEAGE_STATS_QUERY, LINEAGE_WORKFLOW_TYPE, LineageRecordSchema, lineageTaskQueue, lineageWorkflowId, type LineageStats } from '../../src/lineage/schema';
 import { connectLineage, lineageCollection } from '../../src/lineage/store';
 import { runsOf } from '../fixtures/activities';
 import { goSignal, payAfterSignal, payOnce } from '../fixtures/workflows';
@@ -170,23 +170,23 @@ describe('impostors holding a lineage workflow id', () => {
       const impostorRun = await arms.raw.workflow.getHandle(lineageId, impostor.firstExecutionRunId).describe();
       expect(impostorRun.status.name).toBe('TERMINATED');
       const current = await arms.raw.workflow.getHandle(lineageId).describe();
-      expect(current).toMatchObject({ type: LINEAGE_WORKFLOW_TYPE, taskQueue: env.governanceTaskQueue });
+      expect(current).toMatchObject({ type: LINEAGE_WORKFLOW_TYPE, taskQueue: lineageTaskQueue(env.governanceTaskQueue) });
       expect(current.runId).not.toBe(impostor.firstExecutionRunId);
     }, await arms.workers({ rogue: true }));
     expect(runsOf(`${marker}:after`)).toBe(1);
   });
 
-  test("an impostor of governance's OWN lineage type on the governance queue, started with attacker-chosen input, must not swallow the root's decisions", async () => {
+  test("an impostor of governance's OWN lineage type on governance's lineage queue, started with attacker-chosen input, must not swallow the root's decisions", async () => {
     const marker = uniqueName('same-type-impostor');
     await env.run(async () => {
       const { handle, rootId } = await openRoot(marker);
       const lineageId = lineageWorkflowId(rootId);
       await env.client.workflow.getHandle(lineageId).terminate('test: the lineage run ended (as if idle)');
-      // Passes the hand-off's check (type governanceLineage, governance task queue) and is run by the
-      // governance worker itself, but with the attacker's input: a root id that is not this one.
+      // Passes the hand-off's check (type governanceLineage, governance's lineage task queue) and is
+      // run by the governance worker itself, but with the attacker's input: a root id that is not this one.
       const impostor = await arms.raw.workflow.start(LINEAGE_WORKFLOW_TYPE, {
         workflowId: lineageId,
-        taskQueue: env.governanceTaskQueue,
+        taskQueue: lineageTaskQueue(env.governanceTaskQueue),
         args: [{ rootId: `${rootId}-attacker`, pending: [] }],
       });
       try {
@@ -278,9 +278,14 @@ describe('execution outcomes', () => {
     await env.run(async () => {
       const { rootId, deniedId } = await deniedCharge();
       const forged = { kind: 'outcome', id: deniedId, outcome: { status: 'completed', failureType: null, attempt: 2, at: Date.now() } };
-      await arms.raw.workflow
-        .execute('roguePersist', { taskQueue: arms.rogueQueue, workflowId: uniqueName('rogue-persist'), args: [env.governanceTaskQueue, rootId, [forged], { head: null, grants: {} }] })
-        .catch(() => undefined); // refused is fine; what matters is what MongoDB holds
+      const outcome = await arms.raw.workflow
+        .execute('roguePersist', { taskQueue: arms.rogueQueue, workflowId: uniqueName('rogue-persist'), args: [lineageTaskQueue(env.governanceTaskQueue), rootId, [forged], { head: null, grants: {} }] })
+        .then(
+          () => 'ran',
+          (err: unknown) => String((err as { cause?: { cause?: { type?: string } } }).cause?.cause?.type),
+        );
+      // Where persist is served (the lineage task queue), it refuses a caller that is not the root's lineage workflow.
+      expect(outcome).toBe('GovernanceLineageCallerRefused');
       expect(await outcomesAppearing(deniedId, 3_000)).toEqual([]);
     }, await arms.workers({ rogue: true }));
   });
