@@ -161,7 +161,12 @@ export function throughputTable(result: ThroughputResult): string {
   return table(
     `Throughput: ${result.workflows} workflows x ${result.activitiesPerWorkflow} activities in flight`,
     ['variant', 'activities/s', 'per round', 'app CPU ms/call', 'governance CPU ms/call', 'server CPU ms/call', 'FerretDB CPU ms/call'],
-    [row('ungoverned', u), row('governed', g), ['governed / ungoverned', ratio(g.callsPerSec, u.callsPerSec), '', ...PROCESSES.map(cpuRatio)]],
+    [
+      row('ungoverned', u),
+      row('governed', g),
+      ['governed - ungoverned', fmt(g.callsPerSec - u.callsPerSec), '', ...PROCESSES.map((p) => (u.cpuPerCall[p] === null || g.cpuPerCall[p] === null ? 'n/a' : fmt(g.cpuPerCall[p]! - u.cpuPerCall[p]!)))],
+      ['governed / ungoverned', ratio(g.callsPerSec, u.callsPerSec), '', ...PROCESSES.map(cpuRatio)],
+    ],
     [
       `${rounds} alternating rounds per variant after one warm-up round each; activities/s = calls / (first start to last result), summed over rounds.`,
       'CPU from /proc/<pid>/stat (utime + stime, 10 ms ticks) over each round / activity calls: app = this process (client and both',
