@@ -190,7 +190,7 @@ async function pool<T>(items: readonly T[], limit: number, fn: (item: T, index: 
 }
 
 /** Every payload in a history event (an object with `data` bytes), with its attribute path and size. */
-function payloadsOf(value: unknown, path: string, out: { where: string; bytes: number }[]): void {
+export function payloadsOf(value: unknown, path: string, out: { where: string; bytes: number }[]): void {
   if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return;
   const record = value as Record<string, unknown>;
   if (record.data instanceof Uint8Array) {
