@@ -82,7 +82,11 @@ function onLog(entry: LogEntry): void {
     }
     return;
   }
-  if (entry.level === 'WARN' || entry.level === 'ERROR') count(`${entry.level} ${entry.message}`.slice(0, 160));
+  if (entry.level === 'WARN' || entry.level === 'ERROR') {
+    // The SDK's "Activity failed" lines say which activity in their metadata.
+    const activityType = typeof entry.meta?.activityType === 'string' ? ` (${entry.meta.activityType})` : '';
+    count(`${entry.level} ${entry.message}${activityType}`.slice(0, 160));
+  }
 }
 
 function count(key: string): void {
