@@ -100,7 +100,9 @@ function send(message: ChildMessage): void {
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/governance-process.ts runs as a child of the bench (it needs an IPC channel)');
-  Runtime.install({ logger: new DefaultLogger('INFO', onLog) });
+  // Core's own warnings (e.g. "Activity not found on completion" under overload) are forwarded and
+  // counted like the worker's, not printed one per task.
+  Runtime.install({ logger: new DefaultLogger('INFO', onLog), telemetryOptions: { logging: { filter: { core: 'WARN', other: 'WARN' }, forward: {} } } });
   let stopWorker: (() => Promise<void>) | undefined;
   process.on('disconnect', () => process.exit(0)); // the bench has gone: so do we
   process.on('message', (raw: unknown) => {

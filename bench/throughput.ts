@@ -15,6 +15,7 @@ import * as activities from './activities';
 import { benchPlugin, createBenchIdentity, startGovernanceProcess } from './harness';
 import type { BenchKeys } from './latency';
 import { readCpuMs } from './proc';
+import { classifyFailure } from './scale';
 import { fmt, ratio, table } from './util';
 import type { benchParallel } from './workflows';
 
@@ -42,6 +43,8 @@ export interface ThroughputRound {
   readonly seconds: number;
   /** CPU ms each process used during the round (null: pid unknown, e.g. an external server). */
   readonly cpuMs: Record<ProcessName, number | null>;
+  /** Workflows that did not complete, by deny code or failure type (their calls are not counted). */
+  readonly failed: Record<string, number>;
 }
 
 export interface ThroughputResult {
@@ -90,7 +93,8 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const round = async (variant: Variant, workflows: number): Promise<ThroughputRound> => {
       const before = cpuNow();
       const t0 = performance.now();
-      const results = await Promise.all(
+      // allSettled: a failed workflow is counted, and no call is left running on a connection about to close.
+      const settled = await Promise.allSettled(
         Array.from({ length: workflows }, () => {
           sequence += 1;
           return clients[variant].workflow.execute<typeof benchParallel>('benchParallel', {
@@ -100,15 +104,21 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
             workflowExecutionTimeout: '10 minutes',
           });
         }),
-      ).catch((err: unknown) => {
-        const cause = (err as { cause?: unknown }).cause;
-        throw new Error(`${variant} throughput workflow failed: ${(err as Error).message}${cause ? ` (cause: ${String(cause)})` : ''}`);
-      });
+      );
       const seconds = (performance.now() - t0) / 1000;
       const after = cpuNow();
-      if (results.some((n) => n !== options.activitiesPerWorkflow)) throw new Error(`a ${variant} throughput workflow returned the wrong count`);
+      const failed: Record<string, number> = {};
+      let completed = 0;
+      for (const result of settled) {
+        if (result.status === 'fulfilled' && result.value === options.activitiesPerWorkflow) completed += 1;
+        else {
+          const outcome = result.status === 'fulfilled' ? { status: 'failed' as const, type: `wrong count ${result.value}` } : classifyFailure(result.reason);
+          const key = outcome.status === 'denied' ? `denied ${outcome.code}` : outcome.status === 'failed' ? outcome.type : 'completed';
+          failed[key] = (failed[key] ?? 0) + 1;
+        }
+      }
       const cpuMs = Object.fromEntries(PROCESSES.map((p) => [p, before[p] === null || after[p] === null ? null : after[p]! - before[p]!])) as Record<ProcessName, number | null>;
-      return { variant, calls: workflows * options.activitiesPerWorkflow, seconds, cpuMs };
+      return { variant, calls: completed * options.activitiesPerWorkflow, seconds, cpuMs, failed };
     };
 
     options.log('throughput: warm-up round per variant...');
@@ -138,6 +148,7 @@ interface VariantSummary {
   readonly maxPerSec: number;
   /** CPU ms per activity call, per process (null: unknown). */
   readonly cpuPerCall: Record<ProcessName, number | null>;
+  readonly failed: Record<string, number>;
 }
 
 export function summarizeThroughput(result: ThroughputResult, variant: Variant): VariantSummary {
@@ -148,7 +159,9 @@ export function summarizeThroughput(result: ThroughputResult, variant: Variant):
   const cpuPerCall = Object.fromEntries(
     PROCESSES.map((p) => [p, rounds.some((r) => r.cpuMs[p] === null) ? null : rounds.reduce((s, r) => s + r.cpuMs[p]!, 0) / calls]),
   ) as Record<ProcessName, number | null>;
-  return { callsPerSec: calls / seconds, minPerSec: Math.min(...rates), maxPerSec: Math.max(...rates), cpuPerCall };
+  const failed: Record<string, number> = {};
+  for (const r of rounds) for (const [k, n] of Object.entries(r.failed)) failed[k] = (failed[k] ?? 0) + n;
+  return { callsPerSec: calls / seconds, minPerSec: Math.min(...rates), maxPerSec: Math.max(...rates), cpuPerCall, failed };
 }
 
 export function throughputTable(result: ThroughputResult): string {
@@ -172,6 +185,10 @@ export function throughputTable(result: ThroughputResult): string {
       'CPU from /proc/<pid>/stat (utime + stime, 10 ms ticks) over each round / activity calls: app = this process (client and both',
       'app workers), governance = the governance worker in its own child process (it idles through the ungoverned rounds), server =',
       'Temporal dev server, FerretDB = the MongoDB-wire server. Governed CPU includes each workflow\'s run grant and lineage.',
+      ...(['ungoverned', 'governed'] as const).flatMap((v) => {
+        const failed = Object.entries((v === 'ungoverned' ? u : g).failed);
+        return failed.length === 0 ? [] : [`FAILED ${v} workflows (their calls are not counted): ${failed.map(([k, n]) => `${k} ${n}`).join(', ')}`];
+      }),
     ],
   );
 }
