@@ -208,7 +208,8 @@ const print = (text: string) => process.stdout.write(`${text}\n`);
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // Core's own log lines go through the same ERROR-level logger (not one WARN line per task on stderr under overload).
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' }, forward: {} } } });
 
   print('temporal-governance benchmark');
   print(machineInfo());

@@ -22,7 +22,8 @@ import { ApplicationFailure, TimeoutFailure } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
 import { DenialDetailsSchema } from '../src/common/schemas';
 import { findGovernanceDenial } from '../src/common/denial';
-import { connectLineage, lineageCollection, outboxCollection } from '../src/lineage/store';
+import { MongoClient } from 'mongodb';
+import { lineageCollection, outboxCollection } from '../src/lineage/store';
 import { DEAD_LETTER_COLLECTION, LINEAGE_WORKFLOW_TYPE } from '../src/lineage/schema';
 import type { SupervisedServer } from '../src/stack/stack';
 import * as benchActivities from './activities';
@@ -118,7 +119,8 @@ export interface ScaleReport {
   };
   readonly outcomes: { readonly soak: SectionOutcomes; readonly chain: SectionOutcomes & { readonly runs: number } };
   readonly decisions: { readonly soak: DecisionCount; readonly chain: DecisionCount; readonly other: DecisionCount; readonly total: DecisionCount };
-  readonly quiet: { readonly reached: boolean; readonly seconds: number; readonly outboxLeft: number; readonly deadLetters: number };
+  /** outboxLeft / deadLetters are -1 and storeError says why when the store could not be read. */
+  readonly quiet: { readonly reached: boolean; readonly seconds: number; readonly outboxLeft: number; readonly deadLetters: number; readonly storeError: string | null };
   readonly lineageLagMs: { readonly soak: Lag | null; readonly chain: Lag | null; readonly all: Lag | null };
   readonly memory: MemorySample[];
   readonly histories: {
@@ -320,7 +322,10 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
     options.log(`scale: all workflows settled after ${seconds().toFixed(0)} s; waiting for lineage to be quiet...`);
 
     // Quiet: every issued decision is stored and the outbox is empty (bounded).
-    const { client: mongo, db } = await connectLineage(options.mongoUri, database);
+    // The bench's own reads get long deadlines: the store under test may be slow (that is a finding), not the bench's failure.
+    const mongo = new MongoClient(options.mongoUri, { serverSelectionTimeoutMS: 30_000, connectTimeoutMS: 30_000, socketTimeoutMS: 300_000 });
+    await mongo.connect();
+    const db = mongo.db(database);
     try {
       let issuedIds = new Set<string>();
       let reached = false;
@@ -348,9 +353,21 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
       }
       const quietSeconds = (Date.now() - settled) / 1000;
       options.log(reached ? `scale: quiet after ${quietSeconds.toFixed(1)} s` : `scale: NOT quiet within ${options.quietTimeoutSeconds} s`);
-      const docs = await lineageCollection(db).find({}, { projection: { _id: 1, workflowId: 1, issuedAt: 1, recordedAt: 1 } }).toArray();
-      const deadLetters = await db.collection(DEAD_LETTER_COLLECTION).countDocuments();
-      outboxLeft = await outboxCollection(db).countDocuments();
+      let storeError: string | null = null;
+      let docs: { _id: string; workflowId: string; issuedAt: Date; recordedAt: Date }[] = [];
+      let deadLetters = -1;
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        try {
+          docs = await lineageCollection(db).find({}, { projection: { _id: 1, workflowId: 1, issuedAt: 1, recordedAt: 1 } }).toArray();
+          deadLetters = await db.collection(DEAD_LETTER_COLLECTION).countDocuments();
+          outboxLeft = await outboxCollection(db).countDocuments();
+          storeError = null;
+          break;
+        } catch (err) {
+          storeError = `cannot read the lineage store (attempt ${attempt} of 3): ${(err as Error).message}`;
+          options.log(`scale: ${storeError}`);
+        }
+      }
 
       const sectionOf = (workflowId: string | undefined | null) => (workflowId?.startsWith(soakPrefix) ? 'soak' : workflowId === chainId ? 'chain' : 'other');
       const count = (section: 'soak' | 'chain' | 'other' | 'total'): DecisionCount => {
@@ -378,6 +395,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
       const chainRuns = histories.all.filter((h) => h.workflowId === chainId).length;
 
       const problems: string[] = [];
+      if (storeError) problems.push(`${storeError}; the stored counts below are not known`);
       if (!reached) problems.push(`lineage was not quiet within ${options.quietTimeoutSeconds} s (outbox ${outboxLeft} entries)`);
       if (decisions.total.missing > 0) problems.push(`${decisions.total.missing} issued decision(s) are missing from MongoDB`);
       if (soak.unexpected > 0) problems.push(`${soak.unexpected} soak workflow(s) did not end as the policy says`);
@@ -397,7 +415,7 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
         },
         outcomes: { soak, chain: { ...chainTally, runs: chainRuns } },
         decisions,
-        quiet: { reached, seconds: quietSeconds, outboxLeft, deadLetters },
+        quiet: { reached, seconds: quietSeconds, outboxLeft, deadLetters, storeError },
         lineageLagMs,
         memory: memory.stop(),
         histories: historyFacts,
@@ -502,7 +520,8 @@ export function scaleTables(report: ScaleReport): string {
       [decisionRow('soak', d.soak), decisionRow('chain', d.chain), decisionRow('other', d.other), decisionRow('total', d.total)],
       [
         `quiet: ${report.quiet.reached ? `reached ${fmt(report.quiet.seconds)} s after the last workflow settled` : `NOT reached within ${fmt(report.quiet.seconds)} s`}; ` +
-          `outbox left ${report.quiet.outboxLeft}, dead letters ${report.quiet.deadLetters}.`,
+          `outbox left ${report.quiet.outboxLeft}, dead letters ${report.quiet.deadLetters}.` +
+          (report.quiet.storeError ? ` STORE NOT READABLE: ${report.quiet.storeError}` : ''),
         'issued = distinct record ids of the worker\'s "Governance decision" log lines (one per returned authorization, run grants included);',
         'stored = lineage documents; "stored, never returned" = persisted from the write-ahead outbox by an attempt that then did not return.',
       ],
