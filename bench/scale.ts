@@ -544,11 +544,11 @@ export function scaleTables(report: ScaleReport): string {
     ),
   );
   const h = report.histories;
-  const historyRow = (name: string, f: HistoryFact | null): Cell[] => (f ? [name, f.workflowType, f.workflowId, String(f.events), kib(f.bytes)] : [name, '-', '-', '-', '-']);
+  const historyRow = (name: string, f: HistoryFact | null): Cell[] => (f ? [name, f.workflowType, `${f.workflowId} run ${f.runId.slice(0, 8)}`, String(f.events), kib(f.bytes)] : [name, '-', '-', '-', '-']);
   out.push(
     table(
       `Scale: largest histories (${h.read} histories read)`,
-      ['which', 'workflow type', 'workflow id', 'events', 'size'],
+      ['which', 'workflow type', 'workflow id and run', 'events', 'size'],
       [historyRow('most events', h.largestByEvents), historyRow('most bytes', h.largestByBytes), ...h.byType.map((f) => historyRow(`largest ${f.workflowType}`, f))],
       [`activity attempts after the first: ${counts(h.retriedAttempts)}`],
     ),
