@@ -82,6 +82,8 @@ export interface DecisionCount {
   readonly missing: number;
   /** Stored but never returned by an authorization (e.g. its attempts were abandoned after the write-ahead). */
   readonly storedNotIssued: number;
+  /** Up to 10 of each, to look them up (`temporal-governance lineage show`). */
+  readonly samples: { readonly missing: string[]; readonly storedNotIssued: { id: string; action: string; target: string }[] };
 }
 
 export interface Lag {
@@ -354,11 +356,11 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
       const quietSeconds = (Date.now() - settled) / 1000;
       options.log(reached ? `scale: quiet after ${quietSeconds.toFixed(1)} s` : `scale: NOT quiet within ${options.quietTimeoutSeconds} s`);
       let storeError: string | null = null;
-      let docs: { _id: string; workflowId: string; issuedAt: Date; recordedAt: Date }[] = [];
+      let docs: { _id: string; workflowId: string; action: string; target: string; issuedAt: Date; recordedAt: Date }[] = [];
       let deadLetters = -1;
       for (let attempt = 1; attempt <= 3; attempt++) {
         try {
-          docs = await lineageCollection(db).find({}, { projection: { _id: 1, workflowId: 1, issuedAt: 1, recordedAt: 1 } }).toArray();
+          docs = await lineageCollection(db).find({}, { projection: { _id: 1, workflowId: 1, action: 1, target: 1, issuedAt: 1, recordedAt: 1 } }).toArray();
           deadLetters = await db.collection(DEAD_LETTER_COLLECTION).countDocuments();
           outboxLeft = await outboxCollection(db).countDocuments();
           storeError = null;
@@ -381,6 +383,10 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
           stored: stored.length,
           missing: issued.filter((d) => !storedIds.has(d.recordId)).length,
           storedNotIssued: stored.filter((d) => !issuedSet.has(d._id)).length,
+          samples: {
+            missing: issued.filter((d) => !storedIds.has(d.recordId)).slice(0, 10).map((d) => d.recordId),
+            storedNotIssued: stored.filter((d) => !issuedSet.has(d._id)).slice(0, 10).map((d) => ({ id: d._id, action: d.action, target: d.target })),
+          },
         };
       };
       const decisions = { soak: count('soak'), chain: count('chain'), other: count('other'), total: count('total') };
@@ -524,6 +530,10 @@ export function scaleTables(report: ScaleReport): string {
           (report.quiet.storeError ? ` STORE NOT READABLE: ${report.quiet.storeError}` : ''),
         'issued = distinct record ids of the worker\'s "Governance decision" log lines (one per returned authorization, run grants included);',
         'stored = lineage documents; "stored, never returned" = persisted from the write-ahead outbox by an attempt that then did not return.',
+        ...(d.total.samples.missing.length > 0 ? [`missing (first ${d.total.samples.missing.length}): ${d.total.samples.missing.join(', ')}`] : []),
+        ...(d.total.samples.storedNotIssued.length > 0
+          ? [`stored, never returned (first ${d.total.samples.storedNotIssued.length}): ${d.total.samples.storedNotIssued.map((x) => `${x.id} (${x.action} ${x.target})`).join(', ')}`]
+          : []),
       ],
     ),
   );
