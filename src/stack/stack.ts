@@ -1,7 +1,7 @@
 // The dev stack the project provisions and starts itself (demo, tests, CI): Temporal and MongoDB.
 // Existing servers win: TEMPORAL_ADDRESS and MONGODB_URI point at them and nothing is started.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -17,7 +17,26 @@ export interface DevStack {
   readonly mongoUri: string | null;
   /** What was started or used, for people reading logs. */
   readonly description: string[];
+  /** The servers this stack started itself (absent for an existing TEMPORAL_ADDRESS / MONGODB_URI). */
+  readonly servers: { readonly temporal?: SupervisedServer; readonly mongo?: SupervisedServer };
   stop(): Promise<void>;
+}
+
+/**
+ * A server the stack started under its supervisor. The bench reads its pid (CPU, RSS from /proc)
+ * and restarts MongoDB under load (`npm run bench -- --scale --fault mongo-restart`).
+ */
+export interface SupervisedServer {
+  readonly name: string;
+  /** The server process's own pid (the one below its supervisor), null while it is stopped or off Linux. */
+  pid(): number | null;
+  /** Stops the server; its data directory stays. A stopped server can be started again. */
+  stop(): Promise<void>;
+  /**
+   * Starts it again with the same command, port and data, and resolves once it answers. An
+   * in-memory Temporal server (persistTemporal unset) comes back empty.
+   */
+  start(): Promise<void>;
 }
 
 export interface DevStackOptions {
@@ -102,6 +121,35 @@ async function waitFor(what: string, child: ChildProcess | null, probe: () => Pr
   throw new ProvisioningError(`${what} did not become ready within ${timeoutMs / 1000}s: ${(last as Error)?.message ?? last}`);
 }
 
+/** The first child of a supervisor process: the server itself (Linux /proc; null elsewhere). */
+function childPid(supervisorPid: number | undefined): number | null {
+  if (supervisorPid === undefined) return null;
+  try {
+    const first = readFileSync(`/proc/${supervisorPid}/task/${supervisorPid}/children`, 'utf8').trim().split(/\s+/)[0];
+    return first ? Number(first) : null;
+  } catch {
+    return null;
+  }
+}
+
+function supervisedServer(name: string, command: string, args: string[], probe: () => Promise<void>, log: (line: string) => void): SupervisedServer {
+  let child: ChildProcess | null = null;
+  return {
+    name,
+    pid: () => (child && child.exitCode === null && child.signalCode === null ? childPid(child.pid) : null),
+    async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return;
+      child = startSupervised(name, command, args, log);
+      await waitFor(name, child, probe, 60_000);
+    },
+    async stop() {
+      const running = child;
+      child = null;
+      if (running) await stopChild(running);
+    },
+  };
+}
+
 async function registerSearchAttributes(address: string, namespace: string, log: (line: string) => void): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
@@ -147,10 +195,11 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
   const log = options.log ?? ((line: string) => process.stderr.write(`[stack] ${line}\n`));
   const name = options.name ?? 'dev';
   const namespace = env.TEMPORAL_NAMESPACE ?? 'default';
-  const started: ChildProcess[] = [];
+  const started: SupervisedServer[] = [];
+  const servers: { temporal?: SupervisedServer; mongo?: SupervisedServer } = {};
   const description: string[] = [];
   const stop = async () => {
-    await Promise.all(started.map(stopChild));
+    await Promise.all(started.map((server) => server.stop()));
   };
 
   try {
@@ -172,11 +221,13 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
           mkdirSync(join(dataDir, name), { recursive: true });
           args.push('--db-filename', join(dataDir, name, 'temporal.sqlite'));
         }
-        const child = startSupervised('temporal server start-dev', cli, args, log);
-        started.push(child);
         temporalAddress = `127.0.0.1:${port}`;
         uiUrl = `http://127.0.0.1:${uiPort}`;
-        await waitFor('temporal server start-dev', child, () => pingTemporal(temporalAddress), 60_000);
+        const address = temporalAddress;
+        const server = supervisedServer('temporal server start-dev', cli, args, () => pingTemporal(address), log);
+        started.push(server);
+        servers.temporal = server;
+        await server.start();
         description.push(`Temporal: ${cli} server start-dev on ${temporalAddress}, Web UI ${uiUrl}`);
       }
       await registerSearchAttributes(temporalAddress, namespace, log);
@@ -190,27 +241,29 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         description.push('MongoDB: existing server (MONGODB_URI)');
       } else {
         const port = await freePort();
+        const uri = `mongodb://127.0.0.1:${port}/`;
         const mongod = onPath('mongod');
-        let child: ChildProcess;
+        let server: SupervisedServer;
         if (mongod) {
           const dbPath = join(dataDir, name, 'mongod');
           mkdirSync(dbPath, { recursive: true });
-          child = startSupervised('mongod', mongod, ['--dbpath', dbPath, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], log);
+          server = supervisedServer('mongod', mongod, ['--dbpath', dbPath, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], () => pingMongo(uri), log);
           description.push(`MongoDB: mongod on 127.0.0.1:${port}`);
         } else {
           const ferretdb = await ensureFerretDb(log);
           const dir = join(dataDir, name, 'ferretdb');
           mkdirSync(dir, { recursive: true });
-          child = startSupervised('ferretdb', ferretdb, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dir}/`], log);
+          server = supervisedServer('ferretdb', ferretdb, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dir}/`], () => pingMongo(uri), log);
           description.push(`MongoDB: FerretDB (SQLite backend in ${dir}) on 127.0.0.1:${port}`);
         }
-        started.push(child);
-        mongoUri = `mongodb://127.0.0.1:${port}/`;
-        await waitFor('MongoDB server', child, () => pingMongo(mongoUri!), 60_000);
+        started.push(server);
+        servers.mongo = server;
+        mongoUri = uri;
+        await server.start();
       }
     }
 
-    return { temporalAddress, namespace, uiUrl, mongoUri, description, stop };
+    return { temporalAddress, namespace, uiUrl, mongoUri, description, servers, stop };
   } catch (err) {
     await stop();
     throw err;
