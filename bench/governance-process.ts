@@ -11,7 +11,7 @@
 // `stop`; child -> parent `ready`, `report`, `stopped`, `failed`. The child exits when its parent goes.
 import { DefaultLogger, NativeConnection, Runtime, type LogEntry } from '@temporalio/worker';
 import { z } from 'zod';
-import { createGovernanceWorker } from '../src/worker/governance-worker';
+import { createGovernanceWorker, governanceDirectUrl } from '../src/worker/governance-worker';
 import { DECISION_LOG_MESSAGE } from '../src/observability/decision-log';
 
 export const GovernanceProcessConfigSchema = z
@@ -25,6 +25,8 @@ export const GovernanceProcessConfigSchema = z
     signingKeyPath: z.string().min(1),
     trustBundlePath: z.string().min(1),
     issuer: z.string().min(1),
+    /** Also serve direct authorization (docs/direct-authorization.md) on a free loopback port. */
+    direct: z.boolean().default(false),
   })
   .strict();
 export type GovernanceProcessConfig = z.infer<typeof GovernanceProcessConfigSchema>;
@@ -47,7 +49,7 @@ export const ParentMessageSchema = z.discriminatedUnion('type', [
 export type ParentMessage = z.infer<typeof ParentMessageSchema>;
 
 export const ChildMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }).strict(),
+  z.object({ type: z.literal('ready'), directUrl: z.string().url().optional() }).strict(),
   z
     .object({
       type: z.literal('report'),
@@ -116,16 +118,16 @@ async function main(): Promise<void> {
     else if (message.type === 'stop') void (stopWorker ?? (async () => undefined))().then(() => send({ type: 'stopped' }));
     else
       void start(message.config).then(
-        (stop) => {
+        ({ stop, directUrl }) => {
           stopWorker = stop;
-          send({ type: 'ready' });
+          send({ type: 'ready', ...(directUrl ? { directUrl } : {}) });
         },
         (err: unknown) => send({ type: 'failed', message: err instanceof Error ? err.message : String(err) }),
       );
   });
 }
 
-async function start(config: GovernanceProcessConfig): Promise<() => Promise<void>> {
+async function start(config: GovernanceProcessConfig): Promise<{ stop: () => Promise<void>; directUrl?: string }> {
   const connection = await NativeConnection.connect({ address: config.address });
   const worker = await createGovernanceWorker({
     connection,
@@ -137,14 +139,16 @@ async function start(config: GovernanceProcessConfig): Promise<() => Promise<voi
     issuer: config.issuer,
     mongoUri: config.mongoUri,
     database: config.database,
+    directAuthorization: config.direct ? { port: 0 } : undefined,
   });
   const run = worker.run();
   run.catch((err: unknown) => send({ type: 'failed', message: `governance worker stopped: ${err instanceof Error ? err.message : String(err)}` }));
-  return async () => {
+  const stop = async () => {
     if (worker.getState() === 'RUNNING') worker.shutdown();
     await run.catch(() => undefined);
     await connection.close().catch(() => undefined);
   };
+  return { stop, directUrl: governanceDirectUrl(worker) };
 }
 
 if (require.main === module) {

@@ -7,6 +7,7 @@ import { GovernancePlugin } from '../src/plugin';
 import { createApiKey, createPrincipal } from '../src/identity/store';
 import { connectLineage } from '../src/lineage/store';
 import { projectRoot } from '../src/stack/tools';
+import { WORKER_ROLE } from '../src/common/constants';
 import { ChildMessageSchema, type ChildMessage, type GovernanceProcessConfig, type IssuedDecision, type ParentMessage } from './governance-process';
 import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
 
@@ -17,12 +18,14 @@ export interface GovernanceReport {
 
 export interface GovernanceProcess {
   readonly pid: number;
+  /** The direct-authorization endpoint, when the process was started with `direct`. */
+  readonly directUrl: string | undefined;
   report(): Promise<GovernanceReport>;
   stop(): Promise<void>;
 }
 
 /** Starts the governance worker in a child process and resolves once it polls. */
-export async function startGovernanceProcess(config: Omit<GovernanceProcessConfig, 'policyPath' | 'issuer'>, log: (line: string) => void): Promise<GovernanceProcess> {
+export async function startGovernanceProcess(config: Omit<GovernanceProcessConfig, 'policyPath' | 'issuer' | 'direct'> & { direct?: boolean }, log: (line: string) => void): Promise<GovernanceProcess> {
   const child: ChildProcess = spawn(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), join(__dirname, 'governance-process.ts')], {
     cwd: projectRoot,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -66,15 +69,17 @@ export async function startGovernanceProcess(config: Omit<GovernanceProcessConfi
     });
   };
 
-  const full: GovernanceProcessConfig = { ...config, policyPath: BENCH_POLICY_PATH, issuer: 'temporal-governance-bench' };
+  const full: GovernanceProcessConfig = { ...config, direct: config.direct ?? false, policyPath: BENCH_POLICY_PATH, issuer: 'temporal-governance-bench' };
+  let directUrl: string | undefined;
   try {
-    await ask({ type: 'start', config: full }, 'ready', 120_000);
+    ({ directUrl } = await ask({ type: 'start', config: full }, 'ready', 120_000));
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
   }
   return {
     pid,
+    directUrl,
     report: async () => {
       const { decisions, warnings } = await ask({ type: 'report' }, 'report', 30_000);
       return { decisions, warnings };
@@ -101,12 +106,24 @@ export async function createBenchIdentity(mongoUri: string, database: string): P
   }
 }
 
+/** A worker principal (role temporal-governance:worker) and its API key, for direct authorization. */
+export async function createBenchWorkerKey(mongoUri: string, database: string): Promise<string> {
+  const identity = await connectLineage(mongoUri, database);
+  try {
+    await createPrincipal(identity.db, { id: 'bench-worker', roles: [WORKER_ROLE], description: 'benchmark application worker (direct authorization)' });
+    return (await createApiKey(identity.db, { principal: 'bench-worker' })).apiKey;
+  } finally {
+    await identity.client.close();
+  }
+}
+
 /** The plugin for the governed client and app worker (the API key stays in this process). */
-export function benchPlugin(apiKey: string, mongoUri: string, database: string, keys: BenchKeys, governanceQueue: string): GovernancePlugin {
+export function benchPlugin(apiKey: string, mongoUri: string, database: string, keys: BenchKeys, governanceQueue: string, direct?: { endpoint: string; workerKey: string }): GovernancePlugin {
   return new GovernancePlugin({
     apiKey,
     identity: { mongoUri, database },
     trustBundle: keys.bundlePath,
     workflow: { taskQueue: governanceQueue },
+    ...(direct ? { directAuthorization: { endpoints: [direct.endpoint], apiKey: direct.workerKey } } : {}),
   });
 }

@@ -12,7 +12,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@te
 import { join } from 'node:path';
 import type { SupervisedServer } from '../src/stack/stack';
 import * as activities from './activities';
-import { benchPlugin, createBenchIdentity, startGovernanceProcess } from './harness';
+import { benchPlugin, createBenchIdentity, createBenchWorkerKey, startGovernanceProcess } from './harness';
 import type { BenchKeys } from './latency';
 import { readCpuMs } from './proc';
 import { classifyFailure } from './scale';
@@ -33,7 +33,7 @@ export interface ThroughputOptions {
   readonly log: (line: string) => void;
 }
 
-type Variant = 'ungoverned' | 'governed';
+type Variant = 'ungoverned' | 'governed' | 'direct';
 const PROCESSES = ['app', 'governance', 'server', 'mongo'] as const;
 type ProcessName = (typeof PROCESSES)[number];
 
@@ -56,14 +56,16 @@ export interface ThroughputResult {
 export async function runThroughput(options: ThroughputOptions): Promise<ThroughputResult> {
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const database = `bench_tp_${Date.now().toString(36)}`;
-  const queues = { ungoverned: `tp-plain-${suffix}`, governed: `tp-governed-${suffix}`, governance: `tp-governance-${suffix}` };
+  const queues = { ungoverned: `tp-plain-${suffix}`, governed: `tp-governed-${suffix}`, direct: `tp-direct-${suffix}`, governance: `tp-governance-${suffix}` };
   const apiKey = await createBenchIdentity(options.mongoUri, database);
+  const workerKey = await createBenchWorkerKey(options.mongoUri, database);
   const plugin = benchPlugin(apiKey, options.mongoUri, database, options.keys, queues.governance);
   options.log('throughput: starting the governance worker process...');
   const governance = await startGovernanceProcess(
-    { address: options.address, namespace: options.namespace, taskQueue: queues.governance, mongoUri: options.mongoUri, database, signingKeyPath: options.keys.keyPath, trustBundlePath: options.keys.bundlePath },
+    { address: options.address, namespace: options.namespace, taskQueue: queues.governance, mongoUri: options.mongoUri, database, signingKeyPath: options.keys.keyPath, trustBundlePath: options.keys.bundlePath, direct: true },
     options.log,
   );
+  const directPlugin = benchPlugin(apiKey, options.mongoUri, database, options.keys, queues.governance, { endpoint: governance.directUrl!, workerKey });
   const pids: Record<ProcessName, () => number | null> = {
     app: () => process.pid,
     governance: () => governance.pid,
@@ -80,7 +82,9 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const logger = new DefaultLogger('WARN');
     const plainBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger });
     const governedBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, plugins: [plugin], logger });
+    const directBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, plugins: [directPlugin], logger });
     workers.push(
+      await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.direct, workflowBundle: directBundle, activities, plugins: [directPlugin] }),
       await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.ungoverned, workflowBundle: plainBundle, activities }),
       await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.governed, workflowBundle: governedBundle, activities, plugins: [plugin] }),
     );
@@ -88,6 +92,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const clients: Record<Variant, Client> = {
       ungoverned: new Client({ connection: clientConnection, namespace: options.namespace }),
       governed: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
+      direct: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
     };
     let sequence = 0;
     const round = async (variant: Variant, workflows: number): Promise<ThroughputRound> => {
@@ -125,9 +130,12 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     const warmup = Math.min(10, options.workflows);
     await round('ungoverned', warmup);
     await round('governed', warmup);
+    await round('direct', warmup);
     const rounds: ThroughputRound[] = [];
     for (let r = 0; r < options.rounds; r++) {
-      const order: Variant[] = r % 2 === 0 ? ['ungoverned', 'governed'] : ['governed', 'ungoverned'];
+      const variants: Variant[] = ['ungoverned', 'governed', 'direct'];
+      // Each variant goes first, second and last in turn, so drift falls on all alike.
+      const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       for (const variant of order) rounds.push(await round(variant, options.workflows));
       options.log(`throughput: round ${r + 1}/${options.rounds} done`);
     }
@@ -137,6 +145,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
     await Promise.allSettled(runs);
     await governance.stop();
     await plugin.close();
+    await directPlugin.close();
     await clientConnection.close().catch(() => undefined);
     await connection.close().catch(() => undefined);
   }
@@ -167,26 +176,32 @@ export function summarizeThroughput(result: ThroughputResult, variant: Variant):
 export function throughputTable(result: ThroughputResult): string {
   const u = summarizeThroughput(result, 'ungoverned');
   const g = summarizeThroughput(result, 'governed');
+  const d = summarizeThroughput(result, 'direct');
   const cpu = (x: number | null) => (x === null ? 'n/a' : fmt(x));
-  const cpuRatio = (p: ProcessName) => (u.cpuPerCall[p] && g.cpuPerCall[p] !== null ? ratio(g.cpuPerCall[p]!, u.cpuPerCall[p]!) : 'n/a');
+  const cpuRatio = (s: VariantSummary) => (p: ProcessName) => (u.cpuPerCall[p] && s.cpuPerCall[p] !== null ? ratio(s.cpuPerCall[p]!, u.cpuPerCall[p]!) : 'n/a');
+  const cpuDiff = (s: VariantSummary) => (p: ProcessName) => (u.cpuPerCall[p] === null || s.cpuPerCall[p] === null ? 'n/a' : fmt(s.cpuPerCall[p]! - u.cpuPerCall[p]!));
   const row = (name: string, s: VariantSummary) => [name, fmt(s.callsPerSec), `${fmt(s.minPerSec)}-${fmt(s.maxPerSec)}`, ...PROCESSES.map((p) => cpu(s.cpuPerCall[p]))];
-  const rounds = result.rounds.length / 2;
+  const rounds = result.rounds.length / 3;
   return table(
     `Throughput: ${result.workflows} workflows x ${result.activitiesPerWorkflow} activities in flight`,
     ['variant', 'activities/s', 'per round', 'app CPU ms/call', 'governance CPU ms/call', 'server CPU ms/call', 'FerretDB CPU ms/call'],
     [
       row('ungoverned', u),
       row('governed', g),
-      ['governed - ungoverned', fmt(g.callsPerSec - u.callsPerSec), '', ...PROCESSES.map((p) => (u.cpuPerCall[p] === null || g.cpuPerCall[p] === null ? 'n/a' : fmt(g.cpuPerCall[p]! - u.cpuPerCall[p]!)))],
-      ['governed / ungoverned', ratio(g.callsPerSec, u.callsPerSec), '', ...PROCESSES.map(cpuRatio)],
+      ['governed - ungoverned', fmt(g.callsPerSec - u.callsPerSec), '', ...PROCESSES.map(cpuDiff(g))],
+      ['governed / ungoverned', ratio(g.callsPerSec, u.callsPerSec), '', ...PROCESSES.map(cpuRatio(g))],
+      row('governed (direct)', d),
+      ['direct - ungoverned', fmt(d.callsPerSec - u.callsPerSec), '', ...PROCESSES.map(cpuDiff(d))],
+      ['direct / ungoverned', ratio(d.callsPerSec, u.callsPerSec), '', ...PROCESSES.map(cpuRatio(d))],
     ],
     [
       `${rounds} alternating rounds per variant after one warm-up round each; activities/s = calls / (first start to last result), summed over rounds.`,
       'CPU from /proc/<pid>/stat (utime + stime, 10 ms ticks) over each round / activity calls: app = this process (client and both',
       'app workers), governance = the governance worker in its own child process (it idles through the ungoverned rounds), server =',
       'Temporal dev server, FerretDB = the MongoDB-wire server. Governed CPU includes each workflow\'s run grant and lineage.',
-      ...(['ungoverned', 'governed'] as const).flatMap((v) => {
-        const failed = Object.entries((v === 'ungoverned' ? u : g).failed);
+      'Governed (direct) = each call authorized by a local activity asking the governance worker directly (docs/direct-authorization.md).',
+      ...(['ungoverned', 'governed', 'direct'] as const).flatMap((v) => {
+        const failed = Object.entries((v === 'ungoverned' ? u : v === 'governed' ? g : d).failed);
         return failed.length === 0 ? [] : [`FAILED ${v} workflows (their calls are not counted): ${failed.map(([k, n]) => `${k} ${n}`).join(', ')}`];
       }),
     ],
