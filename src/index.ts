@@ -31,5 +31,8 @@ export {
   loadIdentitySnapshot,
   revoke,
 } from './identity/store';
+// Revoke an authorization with this, not revoke(db, 'authorization', id): a continue-as-new hop is
+// revoked through its chain id, which only the lookup knows (docs/identity.md section 7).
+export { revokeAuthorization, NotAnAuthorizationError, type AuthorizationRevocation } from './identity/revoke-authorization';
 export * from './identity/schema';
 export * from './workflow';

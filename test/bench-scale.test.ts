@@ -80,12 +80,16 @@ test('a tiny scale run stores every issued decision and prints the whole report'
   expect(report.outcomes.soak).toMatchObject({ workflows: soakWorkflows, completed: 4, denied: { NEGATIVE_SEQUENCE: 2 }, failed: {}, unexpected: 0 });
   expect(report.outcomes.chain).toMatchObject({ workflows: 1, completed: 1, unexpected: 0, runs: chainDepth + 1 });
 
-  // Issued == stored, per section. Soak: a run grant + its calls per workflow. Chain: per run a
-  // run grant and a call, plus a continue-as-new decision for every run but the last.
+  // Every issued decision is stored, per section. Soak: a run grant + its calls per workflow.
+  // Chain: per run a run grant and a call, plus a continue-as-new decision for every run but the
+  // last. A decision can be stored and never returned (it is written ahead of its return, and an
+  // attempt can be lost after that on a loaded machine): counted, never a missing one.
   const { soak, chain, total } = report.decisions;
-  expect(soak).toMatchObject({ issued: soakWorkflows * (1 + soakCalls), issuedDenials: 2, stored: soakWorkflows * (1 + soakCalls), missing: 0, storedNotIssued: 0 });
-  expect(chain).toMatchObject({ issued: 3 * (chainDepth + 1) - 1, issuedDenials: 0, stored: 3 * (chainDepth + 1) - 1, missing: 0, storedNotIssued: 0 });
-  expect(total.issued).toBe(total.stored);
+  expect(soak).toMatchObject({ issued: soakWorkflows * (1 + soakCalls), issuedDenials: 2, missing: 0 });
+  expect(chain).toMatchObject({ issued: 3 * (chainDepth + 1) - 1, issuedDenials: 0, missing: 0 });
+  expect(soak.stored).toBe(soak.issued + soak.storedNotIssued);
+  expect(chain.stored).toBe(chain.issued + chain.storedNotIssued);
+  expect(total.missing).toBe(0);
   expect(report.quiet).toMatchObject({ reached: true, outboxLeft: 0, deadLetters: 0 });
 
   expect(report.lineageLagMs.all.records).toBe(total.stored);

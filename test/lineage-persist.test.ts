@@ -190,3 +190,14 @@ test('a persist attempt whose signal is aborted starts no further MongoDB call',
   expect(await lineageCollection(db).countDocuments({})).toBe(0);
   await db.dropDatabase();
 });
+
+test('a batch whose records arrived children first (signals from several processes) is chained parents first and verifies', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  const reversed = [f.childCharge, f.childRun, f.childGrant, f.root].map(a);
+  expect(await persistLineageBatch(db, rootId, reversed, verifier(), undefined, { head: null, calls: [] })).toMatchObject({ inserted: 4, rejected: [] });
+  const chain = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
+  expect(chain.map((d) => d._id)).toEqual([f.root, f.childGrant, f.childRun, f.childCharge].map((x) => x.payload.id));
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 4, violations: [] });
+  await db.dropDatabase();
+});

@@ -140,7 +140,9 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
     if (mustRotate()) {
       // Drain first so the next run starts with a small backlog; signals keep arriving meanwhile,
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
-      while (pending.length > BATCH && (await flush()));
+      // Bounded in records and in characters: the carried backlog is the next run's input.
+      const backlogChars = () => pending.reduce((n, s) => n + JSON.stringify(s).length, 0);
+      while ((pending.length > BATCH || backlogChars() > BATCH_CHARS) && (await flush()));
       await condition(allHandlersFinished);
       await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, stats } satisfies LineageWorkflowInput);
     }

@@ -526,7 +526,7 @@ class GovernanceOutbound implements WorkflowOutboundCallsInterceptor {
     // Each LocalActivityDoBackoff comes back here with a new seq (hence a new activity id), so every
     // attempt after a backoff is authorized afresh; LocalActivityDoBackoff from next() passes through
     // untouched (enforced() only acts on GovernanceDenied activity failures).
-    if (input.activityType === DIRECT_AUTHORIZE_ACTIVITY) return next(input); // recursion guard (direct authorization)
+    if (config.direct && input.activityType === DIRECT_AUTHORIZE_ACTIVITY) return next(input); // recursion guard (direct authorization)
     await this.run.grantReady;
     const artifact = this.run.isExempt(input.activityType)
       ? this.run.grant!

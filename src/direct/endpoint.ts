@@ -50,6 +50,10 @@ export interface DirectEndpoint {
 
 /** Requests carry the call's arguments: as much as a Temporal payload may hold, and some room. */
 const BODY_LIMIT = 4 * 1024 * 1024;
+const REQUEST_TIMEOUT_MS = 10_000;
+const MAX_CONNECTIONS = 1_024;
+/** Like the authorization activity's slots (maxConcurrentActivityTaskExecutions, default 200). */
+const MAX_IN_FLIGHT = 200;
 
 export async function startDirectEndpoint(options: ResolvedDirectEndpointOptions, handle: (body: DirectAuthorizeBody) => Promise<DirectAuthorizeResponse>): Promise<DirectEndpoint> {
   let https: { cert: Buffer; key: Buffer } | null = null;
@@ -60,8 +64,16 @@ export async function startDirectEndpoint(options: ResolvedDirectEndpointOptions
       throw new DirectEndpointError(`directAuthorization.tls: cannot read ${(err as NodeJS.ErrnoException).path ?? 'a PEM file'}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   }
-  const app: FastifyInstance = (https ? Fastify({ https, logger: false, bodyLimit: BODY_LIMIT }) : Fastify({ logger: false, bodyLimit: BODY_LIMIT })) as FastifyInstance;
+  // A slow or idle peer cannot hold the process (it also runs the authorization activity): every
+  // request has a deadline, connections are capped, and so are decisions in flight.
+  const limits = { logger: false, bodyLimit: BODY_LIMIT, requestTimeout: REQUEST_TIMEOUT_MS, connectionTimeout: REQUEST_TIMEOUT_MS };
+  const app: FastifyInstance = (https ? Fastify({ https, ...limits }) : Fastify(limits)) as FastifyInstance;
+  app.server.maxConnections = MAX_CONNECTIONS;
+  let inFlight = 0;
   app.post(DIRECT_AUTHORIZE_PATH, async (req, reply) => {
+    if (inFlight >= MAX_IN_FLIGHT) {
+      return reply.code(503).send({ failure: { type: 'GovernanceUnavailable', nonRetryable: false, message: `this governance worker is deciding ${MAX_IN_FLIGHT} direct requests already` } } satisfies DirectAuthorizeResponse);
+    }
     const parsed = DirectAuthorizeBodySchema.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -69,8 +81,13 @@ export async function startDirectEndpoint(options: ResolvedDirectEndpointOptions
         failure: { type: 'GovernanceMalformedRequest', nonRetryable: true, message: `malformed direct authorization request: ${issue ? `${issue.path.join('.') || '<root>'}: ${issue.message}` : 'invalid'}` },
       } satisfies DirectAuthorizeResponse);
     }
-    const response = await handle(parsed.data);
-    return reply.code('failure' in response ? failureStatus(response.failure.type) : 200).send(response);
+    inFlight += 1;
+    try {
+      const response = await handle(parsed.data);
+      return await reply.code('failure' in response ? failureStatus(response.failure.type) : 200).send(response);
+    } finally {
+      inFlight -= 1;
+    }
   });
   // Error pages say what failed, never how (no stack, no internals).
   app.setErrorHandler((err: { statusCode?: number; message?: string }, _req, reply) => {

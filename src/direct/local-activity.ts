@@ -17,7 +17,12 @@ export const DirectAuthorizationOptionsSchema = z
      * tried in turn from a rotating start; a load balancer's single URL works too.
      */
     endpoints: z
-      .array(z.string().url().refine((u) => /^https?:\/\//.test(u), 'an endpoint is an http:// or https:// URL'))
+      .array(
+        z
+          .string()
+          .url()
+          .refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), 'an endpoint is an https:// URL (http:// only on loopback: requests carry call arguments)'),
+      )
       .min(1, 'name at least one governance endpoint'),
     /** API key (`tgk.…`) of a principal holding role temporal-governance:worker: this worker's credential. */
     apiKey: z.string().min(1),
@@ -53,6 +58,8 @@ function describeError(err: unknown): string {
 
 const RETRY_INITIAL_MS = 200;
 const RETRY_MAX_MS = 5_000;
+/** However long the workflow code asks the attempt to last. */
+const MAX_ATTEMPT_MS = 10 * 60_000;
 
 /** Why one request got no decision: governance's own failure, or no endpoint answering. */
 type Attempt = { readonly result: unknown } | { readonly failure: { type: string; message: string; nonRetryable: boolean } };
@@ -97,8 +104,10 @@ export function directAuthorizeActivity(options: { endpoints: readonly string[];
 
   return async function authorizeDirect(request: unknown): Promise<unknown> {
     const { info, cancellationSignal, sleep } = Context.current();
-    if (!info.workflowExecution || !info.workflowNamespace || !info.workflowType) {
-      throw ApplicationFailure.nonRetryable('direct authorization runs for a workflow run only', 'GovernanceMalformedRequest');
+    // Only as the local activity the workflow interceptors schedule: scheduled remotely (by anyone's
+    // workflow, on this worker's task queue) it would spend this worker's slots and key on requests.
+    if (!info.isLocal || !info.workflowExecution || !info.workflowNamespace || !info.workflowType) {
+      throw ApplicationFailure.nonRetryable('direct authorization runs as the local activity of a governed workflow run only', 'GovernanceMalformedRequest');
     }
     const caller: DirectCaller = {
       namespace: info.workflowNamespace,
@@ -109,7 +118,7 @@ export function directAuthorizeActivity(options: { endpoints: readonly string[];
       scheduledAt: info.scheduledTimestampMs,
     };
     // Room to report the last failure before the attempt's own timeout.
-    const deadline = Date.now() + Math.max(0, info.startToCloseTimeoutMs - 500);
+    const deadline = Date.now() + Math.max(0, Math.min(info.startToCloseTimeoutMs, MAX_ATTEMPT_MS) - 500);
     for (let wait = RETRY_INITIAL_MS; ; wait = Math.min(wait * 2, RETRY_MAX_MS)) {
       const attempt = await ask(request, caller, cancellationSignal, deadline);
       if ('result' in attempt) return attempt.result;

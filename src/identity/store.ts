@@ -122,7 +122,11 @@ export async function expireApiKey(db: Db, keyId: string, at = new Date()): Prom
   return { ...key.data, expiresAt: at };
 }
 
-/** Records a revocation (idempotent: the first reason and time are kept). */
+/**
+ * Records a revocation (idempotent: the first reason and time are kept). For an authorization use
+ * revokeAuthorization (src/identity/revoke-authorization.ts): a continue-as-new hop must be revoked
+ * through its chain id, which this low-level write does not look up.
+ */
 export async function revoke(db: Db, kind: RevocationKind, id: string, reason: string, now = new Date()): Promise<RevocationDocument> {
   const doc: RevocationDocument = { _id: `${kind}:${id}`, kind, id, reason, at: now };
   try {

@@ -223,6 +223,8 @@ export async function persistLineageBatch(
     step();
     decisions.unshift(...(await decisionsFromOutbox(db, rootId, named, seen, verifySignature, signal)));
   }
+  // Signals from several processes can arrive in any order: parents first, whatever came first.
+  decisions.splice(0, decisions.length, ...parentsFirst(decisions));
 
   const present = chain ? new Set<string>() : new Set((await pointReads(c, decisions.map((d) => d.signed.payload.id), { _id: 1 }, signal)).map((d) => d._id));
   let fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
@@ -403,19 +405,28 @@ async function decisionsFromOutbox(
     }
     wanted = [...new Set(next)];
   }
-  // Parents first: each decision after the found ancestors it names.
-  const ordered: Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }> = [];
+  const ordered = parentsFirst([...found.values()]);
+  for (const d of ordered) seen.add(d.signed.payload.id);
+  return ordered;
+}
+
+/**
+ * The same decisions, each after those of them it descends from (by parent links), otherwise in
+ * the order given: the chain must hold a parent before its children.
+ */
+function parentsFirst<D extends { signed: SignedArtifact | SignedDenial }>(decisions: readonly D[]): D[] {
+  const byId = new Map(decisions.map((d) => [d.signed.payload.id, d]));
+  const ordered: D[] = [];
   const placed = new Set<string>();
-  const place = (id: string) => {
-    const d = found.get(id);
-    if (!d || placed.has(id)) return;
-    placed.add(id);
-    const parentId = d.signed.payload.parent?.id;
-    if (parentId) place(parentId);
-    ordered.push(d);
-  };
-  for (const id of found.keys()) place(id);
-  for (const id of placed) seen.add(id);
+  for (const start of decisions) {
+    // Walk up to the first ancestor present and not yet placed (iteratively: chains can be long), then place downwards.
+    const path: D[] = [];
+    for (let d: D | undefined = start; d && !placed.has(d.signed.payload.id); d = byId.get(d.signed.payload.parent?.id ?? '')) {
+      placed.add(d.signed.payload.id);
+      path.push(d);
+    }
+    ordered.push(...path.reverse());
+  }
   return ordered;
 }
 

@@ -282,7 +282,11 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     const stale = stalenessProblem(snapshot, Date.now(), maxStalenessMs);
     if (stale || !snapshot) return { failure: { type: IDENTITY_STALE_FAILURE, message: stale!.reason, nonRetryable: false } };
     const proven = verifyWorkerRequest(body.proof, body.request, snapshot, Date.now(), nodeEd25519, { maxScheduledAgeMs });
-    if ('code' in proven) return { failure: { type: 'GovernanceWorkerUnauthenticated', message: `the worker request is refused (${proven.code}): ${proven.reason}`, nonRetryable: true } };
+    if ('code' in proven) {
+      // The reason names keys and principals: for the operator's log, not for whoever asked.
+      currentLogger().warn('direct authorization: worker request refused', { code: proven.code, reason: proven.reason });
+      return { failure: { type: 'GovernanceWorkerUnauthenticated', message: `the worker request is refused (${proven.code}); the governance worker's log says why`, nonRetryable: true } };
+    }
     const { caller } = proven;
     if ((body.request as { action?: unknown } | null)?.action === 'workflow') {
       // A run grant's scheduling must survive a lost workflow task: only the authorization activity has one that does.

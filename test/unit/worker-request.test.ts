@@ -4,6 +4,8 @@ import { WORKER_ROLE } from '../../src/common/constants';
 import { nodeEd25519 } from '../../src/crypto/node';
 import { nobleEd25519 } from '../../src/crypto/noble';
 import { requestDigest } from '../../src/direct/wire';
+import { parseDirectAuthorizationOptions } from '../../src/direct/local-activity';
+import { parseDirectEndpointOptions } from '../../src/direct/endpoint';
 import { signWorkerRequest, verifyWorkerRequest, type DirectCaller } from '../../src/direct/worker-request';
 import { generateApiKey, parseApiKey, signWithApiKey } from '../../src/identity/api-key';
 import { SignedWorkerRequestSchema, type ApiKeyDocument, type RevocationKind } from '../../src/identity/schema';
@@ -77,5 +79,30 @@ describe('verifyWorkerRequest', () => {
     const bad = { n: Number.NaN };
     const proof = signWithApiKey({ ...sign().payload, requestDigest: `sha256:${'0'.repeat(64)}` }, parseApiKey(worker.apiKey));
     expect(reason(verify(proof, bad))).toMatch(/^MALFORMED_REQUEST/);
+  });
+});
+
+describe('direct authorization settings', () => {
+  test('application workers: https endpoints, or http on loopback only; a bad key is named, never echoed', () => {
+    const apiKey = worker.apiKey;
+    expect(parseDirectAuthorizationOptions({ endpoints: ['https://governance.internal:7243/'], apiKey }).endpoints).toEqual(['https://governance.internal:7243']);
+    for (const url of ['http://127.0.0.1:7243', 'http://localhost:7243', 'http://[::1]:7243']) expect(parseDirectAuthorizationOptions({ endpoints: [url], apiKey }).endpoints).toEqual([url]);
+    for (const url of ['http://governance.internal:7243', 'http://127.0.0.1.evil:7243', 'ftp://127.0.0.1']) expect(() => parseDirectAuthorizationOptions({ endpoints: [url], apiKey })).toThrow(/https:\/\//);
+    expect(() => parseDirectAuthorizationOptions({ endpoints: [], apiKey })).toThrow(/at least one/);
+    let message = '';
+    try {
+      parseDirectAuthorizationOptions({ endpoints: ['http://127.0.0.1:1'], apiKey: `${apiKey}x` });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^directAuthorization\.apiKey: malformed API key/);
+    expect(message).not.toContain(apiKey.slice(-20));
+  });
+
+  test('governance workers: loopback by default; any other address needs TLS', () => {
+    expect(parseDirectEndpointOptions({ port: 0 })).toMatchObject({ host: '127.0.0.1', maxScheduledAgeMs: 600_000 });
+    for (const host of ['0.0.0.0', '::', '10.0.0.5']) expect(() => parseDirectEndpointOptions({ port: 7243, host })).toThrow(/needs tls/);
+    expect(parseDirectEndpointOptions({ port: 7243, host: '0.0.0.0', tls: { certFile: 'c.pem', keyFile: 'k.pem' } })).toMatchObject({ host: '0.0.0.0' });
+    expect(() => parseDirectEndpointOptions({ port: 70_000 })).toThrow(/port/);
   });
 });
