@@ -52,6 +52,34 @@ export function makeBenchKeys(): BenchKeys {
   return { dir, keyPath, bundlePath, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/** The bench's governance worker in this process (latency and message sections), on the bench policy and keys. */
+export function benchGovernanceWorker(
+  connection: NativeConnection,
+  o: { namespace: string; taskQueue: string; mongoUri: string; database: string; keys: BenchKeys; direct?: boolean },
+): Promise<Worker> {
+  return createGovernanceWorker({
+    connection,
+    namespace: o.namespace,
+    taskQueue: o.taskQueue,
+    policy: BENCH_POLICY_PATH,
+    signingKeyPath: o.keys.keyPath,
+    trustBundlePath: o.keys.bundlePath,
+    issuer: 'temporal-governance-bench',
+    mongoUri: o.mongoUri,
+    database: o.database,
+    directAuthorization: o.direct ? { port: 0 } : undefined,
+  });
+}
+
+/** One client per variant: plain, and governed (the direct variant starts its workflows like the governed one). */
+export function benchClients(connection: Connection, namespace: string, plugin: GovernancePlugin): Record<'ungoverned' | 'governed' | 'direct', Client> {
+  return {
+    ungoverned: new Client({ connection, namespace }),
+    governed: new Client({ connection, namespace, plugins: [plugin] }),
+    direct: new Client({ connection, namespace, plugins: [plugin] }),
+  };
+}
+
 export interface LatencyOptions {
   /** MongoDB the governance worker persists lineage to (lineage is part of governance). */
   readonly mongoUri: string;
@@ -148,18 +176,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
   const runs: Promise<void>[] = [];
   let directPlugin: GovernancePlugin | undefined;
   try {
-    const governance = await createGovernanceWorker({
-      connection,
-      namespace: options.namespace,
-      taskQueue: queues.governance,
-      policy: BENCH_POLICY_PATH,
-      signingKeyPath: options.keys.keyPath,
-      trustBundlePath: options.keys.bundlePath,
-      issuer: 'temporal-governance-bench',
-      mongoUri: options.mongoUri,
-      database: lineageDatabase,
-      directAuthorization: { port: 0 },
-    });
+    const governance = await benchGovernanceWorker(connection, { namespace: options.namespace, taskQueue: queues.governance, mongoUri: options.mongoUri, database: lineageDatabase, keys: options.keys, direct: true });
     directPlugin = new GovernancePlugin({
       identity: { mongoUri: options.mongoUri, database: lineageDatabase },
       trustBundle: options.keys.bundlePath,
@@ -182,11 +199,7 @@ export async function runLatency(options: LatencyOptions): Promise<LatencyResult
     );
     for (const worker of workers) runs.push(worker.run());
 
-    const clients: Record<Variant, Client> = {
-      ungoverned: new Client({ connection: clientConnection, namespace: options.namespace }),
-      governed: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
-      direct: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
-    };
+    const clients: Record<Variant, Client> = benchClients(clientConnection, options.namespace, plugin);
     let sequence = 0;
     const runOnce = async (variant: Variant, calls: number): Promise<{ gaps: number[]; wallPerActivity: number }> => {
       sequence += 1;

@@ -23,9 +23,8 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker } from '@te
 import { connectLineage } from '../src/lineage/store';
 import { createApiKey, createPrincipal } from '../src/identity/store';
 import { GovernancePlugin } from '../src/plugin';
-import { createGovernanceWorker } from '../src/worker/governance-worker';
 import * as activities from './activities';
-import { BENCH_POLICY_PATH, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
+import { benchGovernanceWorker, BENCH_PRINCIPAL, BENCH_ROLES, type BenchKeys } from './latency';
 import { setAndReadUpdate, setSignal, stopSignal, valueQuery, type benchMessages } from './workflows';
 import { ratio, summarize, table, type Summary } from './util';
 
@@ -96,17 +95,7 @@ export async function runMessages(options: MessageOptions): Promise<MessageResul
     workers.push(
       await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.ungoverned, workflowBundle: plainBundle, activities }),
       await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.governed, workflowBundle: governedBundle, activities, plugins: [plugin] }),
-      await createGovernanceWorker({
-        connection,
-        namespace: options.namespace,
-        taskQueue: queues.governance,
-        policy: BENCH_POLICY_PATH,
-        signingKeyPath: options.keys.keyPath,
-        trustBundlePath: options.keys.bundlePath,
-        issuer: 'temporal-governance-bench',
-        mongoUri: options.mongoUri,
-        database: lineageDatabase,
-      }),
+      await benchGovernanceWorker(connection, { namespace: options.namespace, taskQueue: queues.governance, mongoUri: options.mongoUri, database: lineageDatabase, keys: options.keys }),
     );
     for (const worker of workers) runs.push(worker.run());
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { SupervisedServer } from '../src/stack/stack';
 import * as activities from './activities';
 import { benchPlugin, createBenchIdentity, createBenchWorkerKey, startGovernanceProcess } from './harness';
-import type { BenchKeys } from './latency';
+import { benchClients, type BenchKeys } from './latency';
 import { readCpuMs } from './proc';
 import { classifyFailure } from './scale';
 import { fmt, ratio, table } from './util';
@@ -89,11 +89,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<Through
       await Worker.create({ connection, namespace: options.namespace, taskQueue: queues.governed, workflowBundle: governedBundle, activities, plugins: [plugin] }),
     );
     for (const worker of workers) runs.push(worker.run());
-    const clients: Record<Variant, Client> = {
-      ungoverned: new Client({ connection: clientConnection, namespace: options.namespace }),
-      governed: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
-      direct: new Client({ connection: clientConnection, namespace: options.namespace, plugins: [plugin] }),
-    };
+    const clients: Record<Variant, Client> = benchClients(clientConnection, options.namespace, plugin);
     let sequence = 0;
     const round = async (variant: Variant, workflows: number): Promise<ThroughputRound> => {
       const before = cpuNow();
