@@ -24,7 +24,7 @@ import { DenialDetailsSchema } from '../src/common/schemas';
 import { findGovernanceDenial } from '../src/common/denial';
 import { MongoClient } from 'mongodb';
 import { lineageCollection, outboxCollection } from '../src/lineage/store';
-import { DEAD_LETTER_COLLECTION, LINEAGE_WORKFLOW_TYPE } from '../src/lineage/schema';
+import { DEAD_LETTER_COLLECTION, LINEAGE_WORKFLOW_TYPE, lineageTaskQueue } from '../src/lineage/schema';
 import type { SupervisedServer } from '../src/stack/stack';
 import * as benchActivities from './activities';
 import { benchPlugin, createBenchIdentity, startGovernanceProcess } from './harness';
@@ -397,7 +397,8 @@ export async function runScale(options: ScaleOptions): Promise<ScaleReport> {
       };
 
       options.log('scale: reading every workflow history...');
-      const histories = await readHistories(plainClient, [queues.app, queues.governance]);
+      // Lineage workflows run on the governance queue's lineage queue (lineageTaskQueue).
+      const histories = await readHistories(plainClient, [queues.app, queues.governance, lineageTaskQueue(queues.governance)]);
       const chainRuns = histories.all.filter((h) => h.workflowId === chainId).length;
 
       const problems: string[] = [];

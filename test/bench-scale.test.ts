@@ -105,8 +105,9 @@ test('a tiny scale run stores every issued decision and prints the whole report'
   expect(memory['governance worker'].hwmKiB).toBeGreaterThan(0);
   expect(memory['Temporal server'].pid).toBeNull();
 
-  // Every workflow's history: the soak's, every chain run's and one lineage workflow per root.
-  expect(report.histories.read).toBe(soakWorkflows + (chainDepth + 1) + soakWorkflows + 1);
+  // Every workflow's history: the soak's, every chain run's and each root's lineage runs (at least
+  // one per root; an idle lineage run ends and the next record starts another).
+  expect(report.histories.read).toBeGreaterThanOrEqual(soakWorkflows + (chainDepth + 1) + soakWorkflows + 1);
   expect(report.histories.largestByBytes.bytes).toBeGreaterThan(0);
   const places = report.histories.payloads.map((p: { where: string }) => p.where);
   expect(places).toContain('activityTaskScheduledEventAttributes.input.payloads');

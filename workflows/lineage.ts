@@ -27,6 +27,8 @@ const BATCH = 500;
 const BATCH_CHARS = 1_000_000;
 /** Well under Temporal's 10,000 signals per run; the carried-over backlog stays small. */
 const SIGNALS_PER_RUN = 2_000;
+/** A signal can carry many records (LineageDispatcher): a run's history is bounded by records too. */
+const RECORDS_PER_RUN = 2_000;
 // An idle run completes and leaves the worker's cache; the next signal (or the outbox sweeper)
 // starts a fresh one, whose first batch reads the chain head (a point read, src/lineage/store.ts).
 // A minute keeps a root busy in bursts in one run, and bounds what open roots hold in memory.
@@ -66,6 +68,7 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
   const recentCallOrder: string[] = [];
   const recentCalls = new Set(recentCallOrder);
   let received = 0;
+  let receivedRecords = 0;
   // Anyone with namespace access can signal this workflow. What cannot be a signed decision of this
   // root is dropped and counted here or by the persist activity (which checks signatures), so an
   // operator sees it (memo, current details, query) and it never holds back genuine records.
@@ -96,11 +99,12 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
   };
   setHandler(lineageSignal, (...records) => {
     received += 1;
+    receivedRecords += records.length;
     // Each record is judged on its own: a bad one never takes the others with it.
     for (const raw of records) accept(raw);
   });
   setHandler(lineageStatsQuery, () => ({ ...stats }));
-  const mustRotate = () => received >= SIGNALS_PER_RUN || workflowInfo().continueAsNewSuggested;
+  const mustRotate = () => received >= SIGNALS_PER_RUN || receivedRecords >= RECORDS_PER_RUN || workflowInfo().continueAsNewSuggested;
 
   /** Persists the oldest batch; false when MongoDB is unavailable (the batch stays, durable in history). */
   async function flush(): Promise<boolean> {
@@ -141,8 +145,10 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
       // Drain first so the next run starts with a small backlog; signals keep arriving meanwhile,
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
       // Bounded in records and in characters: the carried backlog is the next run's input.
-      const backlogChars = () => pending.reduce((n, s) => n + JSON.stringify(s).length, 0);
-      while ((pending.length > BATCH || backlogChars() > BATCH_CHARS) && (await flush()));
+      let backlogChars = pending.reduce((n, s) => n + JSON.stringify(s).length, 0);
+      while ((pending.length > BATCH || backlogChars > BATCH_CHARS) && (await flush())) {
+        backlogChars = pending.reduce((n, s) => n + JSON.stringify(s).length, 0);
+      }
       await condition(allHandlersFinished);
       await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending, stats } satisfies LineageWorkflowInput);
     }
