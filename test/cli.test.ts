@@ -103,6 +103,22 @@ describe('a bad argument: exit 2, the error naming the command, its usage line, 
     expect(r.stdout).toContain('Usage: temporal-governance <command> [options]');
   });
 
+  // A real process each: `worker governance` installs the Temporal runtime, once per process.
+  test.each([
+    [['--direct-port', 'http'], '--direct-port must be an integer from 1 to 65535'],
+    [['--direct-host', '0.0.0.0'], '--direct-host needs --direct-port'],
+    [['--direct-port', '7243', '--direct-tls-cert', 'c.pem'], '--direct-tls-cert and --direct-tls-key go together'],
+  ])('worker governance %j: a usage error, nothing started', (flags, message) => {
+    const r = run('worker', 'governance', '--policy', 'p.yaml', '--key', 'k', '--bundle', 'b', ...flags);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(lines(r.stderr)).toEqual([
+      `temporal-governance worker governance: ${message}`,
+      usageLine(findCommand('worker governance')!).replace(/^/, 'Usage: '),
+      'Run "temporal-governance help worker governance" for its options.',
+    ]);
+  });
+
   test('the same from the real process: a command error, a group error, an unknown command', () => {
     const command = run('policy', 'check');
     expect(command.code).toBe(2);
