@@ -4,7 +4,7 @@
 // durable in this workflow's history. Runs on governance workers' lineage task queue
 // (lineageTaskQueue()), without governance interceptors; persist runs there too (proxyActivities
 // defaults to the workflow's own task queue).
-import { condition, continueAsNew, defineQuery, defineSignal, log, proxyActivities, setCurrentDetails, setHandler, sleep, upsertMemo, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, log, patched, proxyActivities, setCurrentDetails, setHandler, sleep, upsertMemo, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
 import {
   LINEAGE_SIGNAL,
   LINEAGE_STATS_QUERY,
@@ -17,6 +17,7 @@ import {
   type LineageStats,
   type LineageWorkflowInput,
 } from '../src/lineage/schema';
+import { splitCarry } from '../src/lineage/carry';
 
 /** One argument per record: a sender hands a root's records over together (LineageDispatcher). */
 export const lineageSignal = defineSignal<unknown[]>(LINEAGE_SIGNAL);
@@ -29,6 +30,10 @@ const BATCH_CHARS = 1_000_000;
 const SIGNALS_PER_RUN = 2_000;
 /** A signal can carry many records (LineageDispatcher): a run's history is bounded by records too. */
 const RECORDS_PER_RUN = 2_000;
+/** Batches a rotation persists before it continues as new: a run's history stays bounded even when persistence cannot keep up. */
+const ROTATION_FLUSHES = 4;
+/** Runs started by an earlier version replay as they ran (see the patched() call below). */
+const BOUNDED_CARRY = 'temporal-governance.lineage-bounded-carry';
 // An idle run completes and leaves the worker's cache; the next signal (or the outbox sweeper)
 // starts a fresh one, whose first batch reads the chain head (a point read, src/lineage/store.ts).
 // A minute keeps a root busy in bursts in one run, and bounds what open roots hold in memory.
@@ -59,10 +64,17 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
   // what was recently stored is known only from this run's own persist results.
   const rootId = rootOfLineageWorkflow(workflowInfo().workflowId);
   if (rootId === null) return;
+  // A run an earlier version started, replayed by this one (a worker upgrade while the root is
+  // busy), keeps its old rotation and takes duplicates as they come; every new run bounds both.
+  const bounded = patched(BOUNDED_CARRY);
   const parsed = LineageWorkflowInputSchema.safeParse(claimed);
   const carried = parsed.success && parsed.data.rootId === rootId ? parsed.data : { rootId, pending: [] };
   const input: LineageWorkflowInput = { rootId, pending: carried.pending.filter((s) => JSON.stringify(s).length <= MAX_LINEAGE_SIGNAL_CHARS), stats: carried.stats };
   const pending: LineageSignal[] = [...input.pending];
+  // The exact JSON of each pending record: a re-delivery of one still waiting (the sweeper, a retried
+  // hand-off) is taken once. Exact bytes, so a forged copy under a genuine id never hides the genuine one.
+  const waiting = new Set<string>();
+  for (const r of pending) waiting.add(JSON.stringify(r));
   let head: PersistResult['head'] = null;
   // Allowed per-call decisions stored recently: the calls outcomes may name without a lookup.
   const recentCallOrder: string[] = [];
@@ -72,14 +84,14 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
   // Anyone with namespace access can signal this workflow. What cannot be a signed decision of this
   // root is dropped and counted here or by the persist activity (which checks signatures), so an
   // operator sees it (memo, current details, query) and it never holds back genuine records.
-  const stats: LineageStats = { ...{ malformed: 0, oversized: 0, rejected: 0 }, ...input.stats };
+  const stats: LineageStats = { ...{ malformed: 0, oversized: 0, rejected: 0, shed: 0 }, ...input.stats };
   let reported = canonicalStats(stats);
   const report = () => {
     const now = canonicalStats(stats);
     if (now === reported) return;
     reported = now;
     upsertMemo({ governanceLineageDropped: stats });
-    setCurrentDetails(`lineage of root ${input.rootId}: dropped ${stats.malformed} malformed, ${stats.oversized} oversized and ${stats.rejected} unsigned or foreign signals`);
+    setCurrentDetails(`lineage of root ${input.rootId}: dropped ${stats.malformed} malformed, ${stats.oversized} oversized and ${stats.rejected} unsigned or foreign signals; shed ${stats.shed} outcomes at continue-as-new`);
     log.warn('lineage: dropped signals that are not signed decisions of this root', { rootId: input.rootId, ...stats });
   };
   const accept = (raw: unknown) => {
@@ -94,8 +106,16 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
       return;
     }
     const parsed = LineageSignalSchema.safeParse(raw);
-    if (parsed.success) pending.push(parsed.data);
-    else stats.malformed += 1;
+    if (!parsed.success) {
+      stats.malformed += 1;
+      return;
+    }
+    if (bounded) {
+      const key = JSON.stringify(parsed.data);
+      if (waiting.has(key)) return;
+      waiting.add(key);
+    }
+    pending.push(parsed.data);
   };
   setHandler(lineageSignal, (...records) => {
     received += 1;
@@ -129,7 +149,7 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
       }
       while (recentCallOrder.length > RECENT) recentCalls.delete(recentCallOrder.shift()!);
       report();
-      pending.splice(0, batch.length);
+      for (const r of pending.splice(0, batch.length)) waiting.delete(JSON.stringify(r));
       return true;
     } catch {
       await sleep('5 seconds');
@@ -142,6 +162,22 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
       return; // idle: the next signal-with-start begins a fresh run; the store keeps the chain head
     }
     if (mustRotate()) {
+      if (bounded) {
+        // Persist what the next run could not carry, while persistence keeps up, a few batches at
+        // most: signals keep arriving meanwhile, and this run's history must stay bounded.
+        for (let i = 0; i < ROTATION_FLUSHES && splitCarry(pending).left.length > 0; i++) {
+          if (!(await flush())) break;
+        }
+        await condition(allHandlersFinished);
+        const { next, left } = splitCarry(pending);
+        const shed = left.filter((r) => r.kind === 'outcome').length;
+        if (left.length > 0) {
+          stats.shed += shed;
+          report();
+          log.warn('lineage: continuing as new with part of the backlog; the outbox holds the decisions left, the sweeper re-delivers them', { rootId, carried: next.length, decisionsLeft: left.length - shed, outcomesShed: shed });
+        }
+        await continueAsNew<typeof governanceLineage>({ rootId: input.rootId, pending: next, stats } satisfies LineageWorkflowInput);
+      }
       // Drain first so the next run starts with a small backlog; signals keep arriving meanwhile,
       // which is why the rotation threshold sits far below Temporal's 10,000 signals per run.
       // Bounded in records and in characters: the carried backlog is the next run's input.
@@ -157,5 +193,5 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
 }
 
 function canonicalStats(s: LineageStats): string {
-  return `${s.malformed}/${s.oversized}/${s.rejected}`;
+  return `${s.malformed}/${s.oversized}/${s.rejected}/${s.shed}`;
 }

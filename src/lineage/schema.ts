@@ -76,7 +76,7 @@ export const LineageWorkflowInputSchema = z.object({
   rootId: z.string().min(1),
   pending: z.array(LineageSignalSchema),
   /** Dropped-signal counters carried across continue-as-new (informational). */
-  stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int() }).strict().optional(),
+  stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int(), shed: z.number().int().default(0) }).strict().optional(),
 });
 
 export interface LineageStats {
@@ -86,6 +86,8 @@ export interface LineageStats {
   oversized: number;
   /** Decisions whose signature does not verify or whose root is another one, and outcomes that name no allowed call of this root. */
   rejected: number;
+  /** Outcomes a continue-as-new could not carry (more than 1,000,000 JSON characters waited): lost evidence, logged. */
+  shed: number;
 }
 export type LineageWorkflowInput = z.infer<typeof LineageWorkflowInputSchema>;
 

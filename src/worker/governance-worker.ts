@@ -27,7 +27,7 @@ import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageTaskQueue, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, PERSIST_LINEAGE_ACTIVITY } from '../lineage/schema';
 import { ApplicationFailure } from '@temporalio/common';
 import { handOffToLineage, LineageDispatcher } from '../lineage/handoff';
-import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, LINEAGE_WRITE_DEADLINES, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState } from '../lineage/store';
+import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, LINEAGE_WRITE_DEADLINES, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState, type OutboxEntry } from '../lineage/store';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
 import { observeAuthorizations } from '../observability/authorization';
@@ -583,17 +583,36 @@ function outboxSweeper(
   const { everyMs } = timing;
   let running: Promise<void> | undefined;
   let stopped = false;
+  // A root's lingering decisions leave together, as one signal per 512 KiB (not one signal each):
+  // a lineage run that fell behind is not handed the same backlog again one record at a time.
+  const dispatcher = new LineageDispatcher({
+    windowMs: 0,
+    deliver: (rootId, signals) => withDeadline(handOffToLineage(client, taskQueue, signals, rootId), 30_000),
+    onError: () => undefined, // next time
+  });
   const sweep = async () => {
     try {
       const db = await lineageDb.get();
-      for (const entry of await lingeringOutbox(db, new Date(Date.now() - everyMs))) {
-        if (stopped) return; // what is left lingers for the next worker's sweep
-        if (JSON.stringify(entry.signal).length > MAX_LINEAGE_SIGNAL_CHARS) {
-          await deadLetterOutbox(db, entry, `larger than a lineage signal may be (${MAX_LINEAGE_SIGNAL_CHARS} characters)`);
-          continue;
+      const due = new Date(Date.now() - everyMs);
+      // Page after page (a delivered entry is pushed back past `due`), so a backlog of thousands
+      // (a lineage run that left its decisions here at continue-as-new) goes in one sweep.
+      for (let page = 0; page < SWEEP_PAGES && !stopped; page++) {
+        const entries = await lingeringOutbox(db, due, SWEEP_PAGE);
+        const delivered: OutboxEntry[] = [];
+        for (const entry of entries) {
+          if (JSON.stringify(entry.signal).length > MAX_LINEAGE_SIGNAL_CHARS) {
+            await deadLetterOutbox(db, entry, `larger than a lineage signal may be (${MAX_LINEAGE_SIGNAL_CHARS} characters)`);
+            continue;
+          }
+          dispatcher.send(entry.rootId, entry.signal);
+          delivered.push(entry);
         }
-        await withDeadline(handOffToLineage(client, taskQueue, entry.signal, entry.rootId), 30_000).catch(() => undefined); // next time
-        await postponeOutbox(db, entry, everyMs);
+        await dispatcher.drain(30_000);
+        for (const entry of delivered) {
+          if (stopped) return; // what is left lingers for the next worker's sweep
+          await postponeOutbox(db, entry, everyMs);
+        }
+        if (entries.length < SWEEP_PAGE) break;
       }
       await pruneArtifactClaims(db, new Date(Date.now() - timing.claimLifetimeMs));
     } catch {
@@ -608,7 +627,7 @@ function outboxSweeper(
   timer.unref();
   return {
     // The sweep in progress ends at its next entry; its calls are bounded (MongoDB's socket
-    // timeout, the hand-off deadline), so stopping waits at most one of them.
+    // timeout, the hand-offs' 30 s drain), so stopping waits at most one of them.
     stop: async () => {
       stopped = true;
       clearInterval(timer);
@@ -616,6 +635,10 @@ function outboxSweeper(
     },
   };
 }
+
+/** A sweep re-delivers at most SWEEP_PAGES pages of SWEEP_PAGE entries; the next sweep takes the rest. */
+const SWEEP_PAGE = 500;
+const SWEEP_PAGES = 20;
 
 /** Rejects when `promise` has not settled within `ms`, so one hung call cannot stop the sweeper for good. */
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -134,7 +134,7 @@ describe('signals to a real root lineage workflow', () => {
       // malformed: the five junk values; oversized: the blob; rejected: the forged copies (of an
       // existing, a fresh and the upcoming id) and the foreign root's decision: every signed-looking
       // signal goes to persistence, which verifies it.
-      expect(stats).toEqual({ malformed: 5, oversized: 1, rejected: 4 });
+      expect(stats).toEqual({ malformed: 5, oversized: 1, rejected: 4, shed: 0 });
       expect((await lineage(rootId).describe()).memo?.governanceLineageDropped).toEqual(stats);
 
       const records = await recordsOf(rootId);
