@@ -1,7 +1,7 @@
 // Hand-off to the lineage workflow by signal-with-start: durable in Temporal once it returns,
 // whatever MongoDB is doing.
 import type { Client } from '@temporalio/client';
-import { LINEAGE_SIGNAL, LINEAGE_WORKFLOW_TYPE, lineageWorkflowId, MAX_LINEAGE_SIGNAL_CHARS, type LineageSignal } from './schema';
+import { LINEAGE_SIGNAL, LINEAGE_WORKFLOW_TYPE, lineageWorkflowId, type LineageSignal } from './schema';
 
 export class LineageHandOffError extends Error {
   override readonly name = 'LineageHandOffError';
@@ -155,5 +155,8 @@ export class LineageDispatcher {
   }
 }
 
-/** One delivery stays far below Temporal's 2 MiB payload limit (each record is at most MAX_LINEAGE_SIGNAL_CHARS). */
-const DELIVERY_CHARS = MAX_LINEAGE_SIGNAL_CHARS;
+/**
+ * One delivery stays below Temporal's 512 KiB payload warning (and far below its 2 MiB limit); a
+ * single record may be larger (up to MAX_LINEAGE_SIGNAL_CHARS), and then travels alone.
+ */
+const DELIVERY_CHARS = 400_000;

@@ -583,7 +583,7 @@ function outboxSweeper(
   const { everyMs } = timing;
   let running: Promise<void> | undefined;
   let stopped = false;
-  // A root's lingering decisions leave together, as one signal per 512 KiB (not one signal each):
+  // A root's lingering decisions leave together, a few hundred per signal (not one signal each):
   // a lineage run that fell behind is not handed the same backlog again one record at a time.
   const dispatcher = new LineageDispatcher({
     windowMs: 0,
