@@ -197,7 +197,7 @@ export async function persistLargeRoot(db: Db, keys: Keys, activities: number, b
     const chain: ChainState | undefined = options.carryHead && head ? { head } : undefined;
     head = (await persistLineageBatch(db, grant.artifact.payload.id, signals.slice(i, i + 200), verifierFor(keys), undefined, chain)).head;
   }
-  return signals.map((s) => (s.kind === 'outcome' ? s.id : s.signed.payload.id));
+  return signals.map((s) => (s.kind === 'outcome' || s.kind === 'ref' ? s.id : s.signed.payload.id));
 }
 
 /**

@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => f?.close());
 
-const a = (signed: SignedArtifact): LineageSignal => ({ kind: 'artifact', signed });
+const a = (signed: SignedArtifact) => ({ kind: 'artifact' as const, signed });
 const verifier = () => (signed: SignedArtifact | { payload: { kid: string }; signature: string }) => {
   const key = f.keys.trust.keys.get(signed.payload.kid);
   return !!key && nodeEd25519.verify(fromBase64Url(signed.signature), signingInput((signed as SignedArtifact).payload), key);
@@ -199,5 +199,35 @@ test('a batch whose records arrived children first (signals from several process
   const chain = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
   expect(chain.map((d) => d._id)).toEqual([f.root, f.childGrant, f.childRun, f.childCharge].map((x) => x.payload.id));
   expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 4, violations: [] });
+  await db.dropDatabase();
+});
+
+test('references: a batch of decision ids is chained from the outbox in the order it names them, parents first; ids chained already count as present; ids the outbox does not hold for this root, or holds forged, are refused', async () => {
+  const db = await freshDb();
+  const rootId = f.root.payload.id;
+  const ref = (id: string): LineageSignal => ({ kind: 'ref', id });
+  const decisions = [f.root, f.charge1, f.charge2, f.childGrant, f.childRun];
+  for (const [i, signed] of decisions.entries()) await writeToOutbox(db, rootId, a(signed), new Date(T0 + i));
+  // Another root's decision in the outbox, and a forged entry under a fresh id claiming this root.
+  await writeToOutbox(db, f.otherRoot.payload.id, a(f.otherCharge), new Date(T0));
+  const forged: SignedArtifact = { ...f.charge1, payload: { ...f.charge1.payload, id: `art_${'f'.repeat(32)}` } };
+  await outboxCollection(db).insertOne({ _id: forged.payload.id, rootId, signal: a(forged), at: new Date(T0) });
+
+  // charge2 named before charge1, childRun before its parent childGrant (which is not named at all).
+  const names = [f.root, f.charge2, f.charge1, f.childRun].map((d) => d.payload.id);
+  const first = await persistLineageBatch(db, rootId, [...names.map(ref), ref(f.charge2.payload.id), ref(f.otherCharge.payload.id), ref(forged.payload.id), ref('art_nothing')], verifier(), undefined, { head: null, calls: [] });
+  expect(first.rejected.sort()).toEqual([f.otherCharge.payload.id, forged.payload.id, 'art_nothing'].sort());
+  expect(first.inserted).toBe(5);
+  const chain = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
+  // The unnamed parent the outbox lookup brought along goes ahead (after its own parent).
+  expect(chain.map((d) => d._id)).toEqual([f.root, f.childGrant, f.charge2, f.charge1, f.childRun].map((d) => d.payload.id));
+  // What is chained is the outbox's signed bytes.
+  expect(chain[3]!.artifact).toEqual(f.charge1);
+  expect(await outboxCollection(db).countDocuments({ rootId })).toBe(1); // only the forged entry is left
+  // Re-delivered references, after chaining (their outbox entries are gone): present, not refused.
+  const again = await persistLineageBatch(db, rootId, names.map(ref), verifier(), undefined, { head: first.head, calls: first.calls });
+  expect(again).toMatchObject({ inserted: 0, alreadyPresent: 4, rejected: [] });
+  expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 5, violations: [] });
+  expect(await lineageCollection(db).countDocuments({ _id: { $in: [forged.payload.id, f.otherCharge.payload.id] } })).toBe(0);
   await db.dropDatabase();
 });

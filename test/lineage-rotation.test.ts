@@ -91,7 +91,7 @@ function decision(rootId: string, n: number): LineageSignal {
 function outcome(n: number, idChars = 40): LineageSignal {
   return { kind: 'outcome', id: `art_${String(n).padStart(idChars - 4, '0')}`, outcome: { status: 'started', failureType: null, attempt: 1, at: n } };
 }
-const key = (r: LineageSignal) => (r.kind === 'outcome' ? `o:${r.id}` : `d:${r.signed.payload.id}`);
+const key = (r: LineageSignal) => (r.kind === 'outcome' ? `o:${r.id}` : r.kind === 'ref' ? `r:${r.id}` : `d:${r.signed.payload.id}`);
 
 /** Signals `records` to the root's lineage workflow, 50 per signal, while persistence is down; returns the first run's id. */
 async function pileUp(rootId: string, records: LineageSignal[]): Promise<string> {

@@ -16,6 +16,8 @@ export const LINEAGE_STATS_QUERY = 'governanceLineageStats';
  * stays below Temporal's 2 MiB payload limit whatever anyone signals.
  */
 export const MAX_LINEAGE_SIGNAL_CHARS = 512 * 1024;
+/** A decision id (`art_` / `den_` and 32 hex digits) is far shorter: anything longer names no decision. */
+const MAX_REF_CHARS = 200;
 export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
 export const LINEAGE_COLLECTION = 'lineage';
 /** Append-only execution outcomes, one document per reported event (every attempt is kept). */
@@ -63,8 +65,14 @@ export const OutcomeSchema = z
   .strict();
 export type Outcome = z.infer<typeof OutcomeSchema>;
 
-/** What the lineage workflow receives by signal. */
+/**
+ * What the lineage workflow receives by signal. Governance sends `ref`: a decision by id, whose
+ * signed bytes the persist activity reads from the outbox (written before the decision was
+ * returned), so a decision is not copied into the lineage workflow's history twice more (signal and
+ * persist input). `artifact` / `denial` carry the decision itself (earlier versions, tools).
+ */
 export const LineageSignalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('ref'), id: z.string().min(1).max(MAX_REF_CHARS) }).strict(),
   z.object({ kind: z.literal('artifact'), signed: SignedArtifactSchema }).strict(),
   z.object({ kind: z.literal('denial'), signed: SignedDenialSchema }).strict(),
   z.object({ kind: z.literal('outcome'), id: z.string().min(1), outcome: OutcomeSchema }).strict(),

@@ -192,10 +192,30 @@ export async function persistLineageBatch(
   const c = lineageCollection(db);
   const step = () => signal?.throwIfAborted();
   const seen = new Set<string>();
-  const decisions: Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }> = [];
+  const decisions: StoredDecision[] = [];
   const rejected: string[] = [];
+  // A reference names a decision governance wrote to the outbox before returning it: its bytes are
+  // read from there (verified again), never from the signal. One that is not there was chained
+  // already (a re-delivery) or names no decision of this root (refused, counted).
+  const refs = [...new Set(batch.flatMap((s) => (s.kind === 'ref' ? [s.id] : [])))];
+  const referenced = new Map<string, StoredDecision>();
+  if (refs.length > 0) {
+    step();
+    for (const d of await decisionsFromOutbox(db, rootId, refs, new Set(), verifySignature, signal)) referenced.set(d.signed.payload.id, d);
+  }
+  const unresolved: string[] = [];
   for (const s of batch) {
-    if (s.kind === 'outcome' || seen.has(s.signed.payload.id)) continue;
+    if (s.kind === 'outcome') continue;
+    if (s.kind === 'ref') {
+      const d = referenced.get(s.id);
+      if (!d) unresolved.push(s.id);
+      else if (!seen.has(s.id)) {
+        seen.add(s.id);
+        decisions.push(d);
+      }
+      continue;
+    }
+    if (seen.has(s.signed.payload.id)) continue;
     // Anyone can signal a lineage workflow: only decisions governance signed for this very root
     // become records. Refusing one never holds back the others, nor a genuine record with its id.
     if (rootOf(s.signed) !== rootId || !verifySignature(s.signed)) {
@@ -205,18 +225,31 @@ export async function persistLineageBatch(
     seen.add(s.signed.payload.id);
     decisions.push({ kind: s.kind, signed: s.signed });
   }
+  // Unchained parents the outbox lookup brought along go first (parentsFirst places them).
+  for (const d of referenced.values()) {
+    if (seen.has(d.signed.payload.id)) continue;
+    seen.add(d.signed.payload.id);
+    decisions.unshift(d);
+  }
+  let alreadyChained = 0;
+  const missing = [...new Set(unresolved)].filter((id) => !seen.has(id));
+  if (missing.length > 0) {
+    step();
+    const chained = new Set((await pointReads(c, missing, { rootId: 1 }, signal)).filter((d) => d.rootId === rootId).map((d) => d._id));
+    alreadyChained = chained.size;
+    rejected.push(...missing.filter((id) => !chained.has(id)));
+  }
 
   // Decisions are signalled after they are returned, so a signal can reach the lineage workflow
   // ahead of the decision it names (an outcome its call, a decision its parent). Every decision is
   // in the outbox before it is returned: what the batch names and does not carry is taken from
   // there, parents first. (A parent already chained is simply not in the outbox any more.)
-  const carried = new Set(decisions.map((d) => d.signed.payload.id));
   const recent = new Set(chain?.calls ?? []);
   const named = [
     ...new Set(
-      batch
-        .flatMap((s) => (s.kind === 'outcome' ? [s.id] : s.signed.payload.parent ? [s.signed.payload.parent.id] : []))
-        .filter((id) => !carried.has(id) && !recent.has(id)),
+      [...batch.flatMap((s) => (s.kind === 'outcome' ? [s.id] : [])), ...decisions.flatMap((d) => (d.signed.payload.parent ? [d.signed.payload.parent.id] : []))].filter(
+        (id) => !seen.has(id) && !recent.has(id),
+      ),
     ),
   ];
   if (named.length > 0) {
@@ -228,7 +261,7 @@ export async function persistLineageBatch(
 
   const present = chain ? new Set<string>() : new Set((await pointReads(c, decisions.map((d) => d.signed.payload.id), { _id: 1 }, signal)).map((d) => d._id));
   let fresh = decisions.filter((d) => !present.has(d.signed.payload.id));
-  let alreadyPresent = present.size;
+  let alreadyPresent = present.size + alreadyChained;
 
   // A fresh workflow run reads the head once (never carried from outside: anyone can start a
   // lineage workflow with any input): a point read of its head document. That head may be this
@@ -371,6 +404,12 @@ async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: Outc
   }
 }
 
+/** A decision as it is chained: signed by governance, verified. */
+interface StoredDecision {
+  readonly kind: 'artifact' | 'denial';
+  readonly signed: SignedArtifact | SignedDenial;
+}
+
 /** How many parent links an outbox lookup follows: unchained ancestry is a few levels, not a tree. */
 const OUTBOX_ANCESTRY_ROUNDS = 16;
 
@@ -386,8 +425,8 @@ async function decisionsFromOutbox(
   seen: Set<string>,
   verifySignature: (signed: SignedArtifact | SignedDenial) => boolean,
   signal?: AbortSignal,
-): Promise<Array<{ kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }>> {
-  const found = new Map<string, { kind: 'artifact' | 'denial'; signed: SignedArtifact | SignedDenial }>();
+): Promise<StoredDecision[]> {
+  const found = new Map<string, StoredDecision>();
   let wanted = ids.filter((id) => !seen.has(id));
   for (let round = 0; wanted.length > 0 && round < OUTBOX_ANCESTRY_ROUNDS; round++) {
     const next: string[] = [];
@@ -395,7 +434,7 @@ async function decisionsFromOutbox(
       if (entry.rootId !== rootId) continue;
       // Read back from the store: parsed like any signal, verified like any decision.
       const parsed = LineageSignalSchema.safeParse(entry.signal);
-      if (!parsed.success || parsed.data.kind === 'outcome') continue;
+      if (!parsed.success || parsed.data.kind === 'outcome' || parsed.data.kind === 'ref') continue;
       const s = parsed.data;
       const id = s.signed.payload.id;
       if (id !== entry._id || found.has(id) || seen.has(id) || rootOf(s.signed) !== rootId || !verifySignature(s.signed)) continue;

@@ -255,10 +255,11 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     // not awaited: it would add a server round trip to every decision (LineageDispatcher). A lost
     // signal (an impostor run holding the lineage id, a terminated lineage run) costs latency,
     // never a record: persist takes what a record names from the outbox, the sweeper re-delivers.
+    // The signal names the decision; persist reads its bytes from the outbox (one copy in history, not three).
     handOff: async (signal, rootId) => {
-      if (signal.kind === 'outcome') return;
+      if (signal.kind === 'outcome' || signal.kind === 'ref') return;
       await writeToOutbox(await lineageDb.get(), rootId, signal);
-      dispatcher.send(rootId, signal);
+      dispatcher.send(rootId, { kind: 'ref', id: signal.signed.payload.id });
     },
   });
   // Span, metrics and one log line per decision (docs/observability.md).
@@ -604,7 +605,7 @@ function outboxSweeper(
             await deadLetterOutbox(db, entry, `larger than a lineage signal may be (${MAX_LINEAGE_SIGNAL_CHARS} characters)`);
             continue;
           }
-          dispatcher.send(entry.rootId, entry.signal);
+          dispatcher.send(entry.rootId, { kind: 'ref', id: entry._id });
           delivered.push(entry);
         }
         await dispatcher.drain(30_000);

@@ -150,6 +150,44 @@ describe('signals to a real root lineage workflow', () => {
     expect(runsOf(`${marker}:before`)).toBe(1);
     expect(runsOf(`${marker}:after`)).toBe(1);
   });
+
+  test('ONE hand-built signal with many arguments (junk, an oversized blob, a forged copy, a forged decision of another root, a genuine record twice, references to nothing and to a chained record): each argument is judged on its own, nothing genuine is held back or stored twice', async () => {
+    const marker = uniqueName('jam-multi');
+    await env.run(async () => {
+      const { handle, grant, before, rootId } = await openRoot(marker);
+      const foreign = `art_${'e'.repeat(32)}`;
+      await lineage(rootId).signal(
+        LINEAGE_SIGNAL,
+        'junk',
+        { kind: 'artifact', signed: { ...grant, signature: 'A'.repeat(600_000) } }, // > 512 KiB
+        { kind: 'artifact', signed: { payload: { ...grant.payload, principal: 'mallory', roles: ['admin', 'operator'] }, signature: brokenSignature(grant.signature) } },
+        { kind: 'artifact', signed: { payload: { ...before.payload, id: `art_${'d'.repeat(32)}`, rootId: foreign, chain: { id: foreign, hop: 1 }, ancestors: [foreign] }, signature: before.signature } },
+        { kind: 'artifact', signed: before },
+        { kind: 'artifact', signed: before },
+        { kind: 'ref', id: `art_${'c'.repeat(32)}` }, // names no decision governance issued
+        { kind: 'ref', id: grant.payload.id }, // a genuine one, chained already
+        { kind: 'ref', id: 'x'.repeat(201) }, // longer than any decision id
+      );
+      const stats = await eventually('the drop counters', async () => {
+        const s = await lineage(rootId).query<LineageStats>(LINEAGE_STATS_QUERY);
+        return s.rejected >= 3 ? s : undefined;
+      });
+      // The foreign-root claim and the unknown reference go to persistence too and are refused there.
+      expect(stats).toEqual({ malformed: 2, oversized: 1, rejected: 3, shed: 0 });
+      await handle.signal(goSignal);
+      await handle.result();
+      const decisions = await issuedDecisions(env.client, handle.workflowId, handle.firstExecutionRunId);
+      await waitForRecords(db, rootId, decisions.length, 60_000, env.client);
+      const records = await recordsOf(rootId);
+      expect(records.map((r) => r._id)).toEqual(decisions.map((d) => d.id)); // each genuine record once, in order
+      expect(records[0]!.artifact).toEqual(grant);
+      expect(records.map((r) => r.seq)).toEqual(decisions.map((_, i) => i));
+      expect(await lineageCollection(db).countDocuments({ _id: `art_${'d'.repeat(32)}` })).toBe(0);
+      expect(await lineageCollection(db).countDocuments({ rootId: foreign })).toBe(0);
+    }, await arms.workers());
+    expect(runsOf(`${marker}:before`)).toBe(1);
+    expect(runsOf(`${marker}:after`)).toBe(1);
+  });
 });
 
 describe('impostors holding a lineage workflow id', () => {

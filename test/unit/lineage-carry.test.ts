@@ -6,7 +6,7 @@ const outcome = (id: string): LineageSignal => ({ kind: 'outcome', id, outcome: 
 // Only the shape the split reads: kind and JSON size.
 const decision = (id: string, pad = 0): LineageSignal => ({ kind: 'artifact', signed: { payload: { id, pad: 'x'.repeat(pad) }, signature: 'sig' } }) as unknown as LineageSignal;
 const size = (r: LineageSignal) => JSON.stringify(r).length;
-const ids = (rs: LineageSignal[]) => rs.map((r) => (r.kind === 'outcome' ? `o:${r.id}` : `d:${r.signed.payload.id}`));
+const ids = (rs: LineageSignal[]) => rs.map((r) => (r.kind === 'outcome' ? `o:${r.id}` : r.kind === 'ref' ? `r:${r.id}` : `d:${r.signed.payload.id}`));
 
 test('everything fits: all is carried, in arrival order', () => {
   const pending = [decision('a'), outcome('a'), decision('b'), outcome('b')];
