@@ -72,6 +72,20 @@ test('replaying with governance removed is detected as non-deterministic', async
   await expect(Worker.runReplayHistory({ workflowsPath }, history, workflowId)).rejects.toThrow(/[Nn]ondeterminism|DeterminismViolation|non-determin/);
 });
 
+/**
+ * The root's lineage run once it has persisted something (an activity completed). Records reach it
+ * within the hand-off window (a second) after they are issued, so it may not exist yet at first.
+ */
+async function persistedLineage(rootId: string) {
+  const lineage = env.client.workflow.getHandle(`temporal-governance-lineage-${rootId}`);
+  for (let i = 0; i < 150; i++) {
+    const h = await lineage.fetchHistory().catch(() => undefined);
+    if ((h?.events ?? []).some((e) => e.activityTaskCompletedEventAttributes)) return h!;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the lineage workflow of root ${rootId} persisted nothing`);
+}
+
 test('the lineage workflow replays deterministically from its real history', async () => {
   const workflowId = uniqueName('replay-lineage');
   const { rootId, history } = await env.run(async () => {
@@ -81,14 +95,7 @@ test('the lineage workflow replays deterministically from its real history', asy
     const grant = (first.events ?? []).find((e) => e.activityTaskCompletedEventAttributes)!.activityTaskCompletedEventAttributes!;
     const result = defaultPayloadConverter.fromPayload(grant.result!.payloads![0]!) as { artifact: { payload: { rootId: string } } };
     const root = result.artifact.payload.rootId;
-    const lineage = env.client.workflow.getHandle(`temporal-governance-lineage-${root}`);
-    // wait until the lineage workflow has persisted something (an activity completed)
-    for (let i = 0; i < 100; i++) {
-      const h = await lineage.fetchHistory();
-      if ((h.events ?? []).some((e) => e.activityTaskCompletedEventAttributes)) return { rootId: root, history: h };
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    throw new Error('the lineage workflow persisted nothing');
+    return { rootId: root, history: await persistedLineage(root) };
   });
   expect(rootId).toMatch(/^art_/);
   await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, `temporal-governance-lineage-${rootId}`);
@@ -112,6 +119,7 @@ test('a lineage workflow that dropped junk, oversized and forged signals replays
     const grant = events.find((e) => e.activityTaskCompletedEventAttributes)!.activityTaskCompletedEventAttributes!;
     const result = defaultPayloadConverter.fromPayload(grant.result!.payloads![0]!) as { artifact: { payload: { rootId: string; id: string }; signature: string } };
     const id = `temporal-governance-lineage-${result.artifact.payload.rootId}`;
+    await persistedLineage(result.artifact.payload.rootId);
     const lineage = env.client.workflow.getHandle(id);
     // A record under a new id with a copied signature: it verifies under no key.
     const forged = { kind: 'artifact', signed: { ...result.artifact, payload: { ...result.artifact.payload, id: `${result.artifact.payload.rootId}-forged` } } };
