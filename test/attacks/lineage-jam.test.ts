@@ -48,6 +48,10 @@ async function openRoot(marker: string) {
   const before = (await scheduledHeader(handle, 'charge', 'temporal-governance-artifact')) as SignedArtifact;
   const rootId = grant.payload.id;
   await waitForRecords(db, rootId, 2, 60_000, env.client);
+  // And its outcome reports (they leave the worker within the one-second hand-off window): nothing of
+  // this root is on its way to the lineage workflow any more, so a test that ends that run is not
+  // overtaken by a late report starting a fresh one.
+  await eventually('the first charge\'s outcome reports', async () => ((await outcomesOf(db, before.payload.id)).length >= 2 ? true : undefined), 60_000);
   return { handle, grant, before, rootId };
 }
 
