@@ -10,7 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { ARTIFACT_TYPE, type SignedArtifact } from '../src/common/schemas';
 import { argumentsDigest } from '../src/common/digest';
-import { CARRY_CHARS } from '../src/lineage/carry';
+import { CARRY_BYTES } from '../src/lineage/carry';
 import { LINEAGE_SIGNAL, LINEAGE_WORKFLOW_TYPE, LineageWorkflowInputSchema, lineageWorkflowId, PERSIST_LINEAGE_ACTIVITY, type LineageSignal, type LineageStats } from '../src/lineage/schema';
 import { address, uniqueName } from './helpers/harness';
 
@@ -88,8 +88,8 @@ function decision(rootId: string, n: number): LineageSignal {
   };
   return { kind: 'artifact', signed: artifact };
 }
-function outcome(n: number, idChars = 40): LineageSignal {
-  return { kind: 'outcome', id: `art_${String(n).padStart(idChars - 4, '0')}`, outcome: { status: 'started', failureType: null, attempt: 1, at: n } };
+function outcome(n: number, idChars = 40, pad = '0'): LineageSignal {
+  return { kind: 'outcome', id: `art_${String(n).padStart(idChars - 4, pad)}`, outcome: { status: 'started', failureType: null, attempt: 1, at: n } };
 }
 const key = (r: LineageSignal) => (r.kind === 'outcome' ? `o:${r.id}` : r.kind === 'ref' ? `r:${r.id}` : `d:${r.signed.payload.id}`);
 
@@ -120,8 +120,11 @@ async function rotation(rootId: string, runId: string) {
       const payload = can.input!.payloads![0]!;
       return { history, bytes: payload.data!.length, input: LineageWorkflowInputSchema.parse(defaultPayloadConverter.fromPayload(payload)) };
     }
-    const stuck = events.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes!.failure?.message);
-    if (stuck.length > 0) throw new Error(`the lineage run's workflow task fails: ${stuck[0]}`);
+    // A wedged run fails its workflow task again and again with a failure (PayloadsTooLarge). A task
+    // failed without one is the server refusing a continue-as-new that new signals overtook
+    // (UNHANDLED_COMMAND): the next task takes them and continues as new again.
+    const stuck = events.map((e) => e.workflowTaskFailedEventAttributes?.failure?.message).filter((m): m is string => !!m);
+    if (stuck.length >= 2) throw new Error(`the lineage run's workflow task fails: ${stuck[0]}`);
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error('the lineage run did not continue as new');
@@ -148,8 +151,8 @@ test('persistence down through a rotation: the next run carries every outcome an
 
   const { history, bytes, input } = await rotation(rootId, runId);
   // ~2.3 MB arrived; the next run's input stays within the carry bound.
-  expect(JSON.stringify(records).length).toBeGreaterThan(2 * CARRY_CHARS);
-  expect(bytes).toBeLessThanOrEqual(CARRY_CHARS + 1_000);
+  expect(JSON.stringify(records).length).toBeGreaterThan(2 * CARRY_BYTES);
+  expect(bytes).toBeLessThanOrEqual(CARRY_BYTES + 1_000);
   const carried = input.pending.map(key);
   expect(new Set(carried).size).toBe(carried.length); // each record once
   expect(carried.filter((k) => k.startsWith('o:'))).toEqual(outcomes.map(key)); // every outcome, in order
@@ -166,14 +169,15 @@ test('persistence down through a rotation: the next run carries every outcome an
   expect((await persistedKeys(rootId, carried.length)).sort()).toEqual([...carried].sort());
 }, 180_000);
 
-test('outcomes beyond the bound are shed and counted (memo), never carried over the limit', async () => {
+test('outcomes beyond the bound are shed and counted (memo), never carried over the limit, even in three-byte characters', async () => {
   persistence = 'down';
   const rootId = `art_${uniqueName('shed').replace(/[^a-z0-9]/g, '')}`;
-  const outcomes = Array.from({ length: 2_100 }, (_, i) => outcome(i, 700));
+  // An attacker's outcomes can be any text: the bound is in bytes, as Temporal measures payloads.
+  const outcomes = Array.from({ length: 2_100 }, (_, i) => outcome(i, 700, '界'));
   const runId = await pileUp(rootId, outcomes);
 
   const { bytes, input } = await rotation(rootId, runId);
-  expect(bytes).toBeLessThanOrEqual(CARRY_CHARS + 1_000);
+  expect(bytes).toBeLessThanOrEqual(CARRY_BYTES + 1_000);
   const carried = input.pending.map(key);
   expect(carried).toEqual(outcomes.slice(0, carried.length).map(key));
   const shed = outcomes.length - carried.length;

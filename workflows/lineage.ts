@@ -17,7 +17,7 @@ import {
   type LineageStats,
   type LineageWorkflowInput,
 } from '../src/lineage/schema';
-import { splitCarry } from '../src/lineage/carry';
+import { splitCarry, utf8Length } from '../src/lineage/carry';
 
 /** One argument per record: a sender hands a root's records over together (LineageDispatcher). */
 export const lineageSignal = defineSignal<unknown[]>(LINEAGE_SIGNAL);
@@ -94,10 +94,13 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
     setCurrentDetails(`lineage of root ${input.rootId}: dropped ${stats.malformed} malformed, ${stats.oversized} oversized and ${stats.rejected} unsigned or foreign signals; shed ${stats.shed} outcomes at continue-as-new`);
     log.warn('lineage: dropped signals that are not signed decisions of this root', { rootId: input.rootId, ...stats });
   };
+  // Sizes are UTF-8 bytes of JSON (what Temporal's payload limits measure) in a bounded run; runs of
+  // an earlier version keep counting characters.
+  const sizeOf = (json: string) => (bounded ? utf8Length(json) : json.length);
   const accept = (raw: unknown) => {
     let size: number;
     try {
-      size = JSON.stringify(raw)?.length ?? 0;
+      size = sizeOf(JSON.stringify(raw) ?? '');
     } catch {
       size = Infinity;
     }
@@ -131,7 +134,7 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
     let chars = 0;
     let count = 0;
     while (count < pending.length && count < BATCH) {
-      chars += JSON.stringify(pending[count]).length;
+      chars += sizeOf(JSON.stringify(pending[count]));
       if (count > 0 && chars > BATCH_CHARS) break;
       count += 1;
     }

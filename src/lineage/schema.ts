@@ -16,8 +16,8 @@ export const LINEAGE_STATS_QUERY = 'governanceLineageStats';
  * stays below Temporal's 2 MiB payload limit whatever anyone signals.
  */
 export const MAX_LINEAGE_SIGNAL_CHARS = 512 * 1024;
-/** A decision id (`art_` / `den_` and 32 hex digits) is far shorter: anything longer names no decision. */
-const MAX_REF_CHARS = 200;
+/** How governance names its decisions (activities/authorize.ts): a reference to anything else names none. */
+const DECISION_ID = /^(art|den)_[0-9a-f]{32}$/;
 export const PERSIST_LINEAGE_ACTIVITY = 'temporal-governance.persistLineage';
 export const LINEAGE_COLLECTION = 'lineage';
 /** Append-only execution outcomes, one document per reported event (every attempt is kept). */
@@ -72,7 +72,7 @@ export type Outcome = z.infer<typeof OutcomeSchema>;
  * persist input). `artifact` / `denial` carry the decision itself (earlier versions, tools).
  */
 export const LineageSignalSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('ref'), id: z.string().min(1).max(MAX_REF_CHARS) }).strict(),
+  z.object({ kind: z.literal('ref'), id: z.string().regex(DECISION_ID) }).strict(),
   z.object({ kind: z.literal('artifact'), signed: SignedArtifactSchema }).strict(),
   z.object({ kind: z.literal('denial'), signed: SignedDenialSchema }).strict(),
   z.object({ kind: z.literal('outcome'), id: z.string().min(1), outcome: OutcomeSchema }).strict(),
@@ -84,7 +84,7 @@ export const LineageWorkflowInputSchema = z.object({
   rootId: z.string().min(1),
   pending: z.array(LineageSignalSchema),
   /** Dropped-signal counters carried across continue-as-new (informational). */
-  stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int(), shed: z.number().int().default(0) }).strict().optional(),
+  stats: z.object({ malformed: z.number().int(), oversized: z.number().int(), rejected: z.number().int(), shed: z.number().int().default(0) }).optional(),
 });
 
 export interface LineageStats {

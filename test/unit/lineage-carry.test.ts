@@ -1,5 +1,5 @@
 // What a lineage run carries into its next run at continue-as-new (src/lineage/carry.ts).
-import { splitCarry } from '../../src/lineage/carry';
+import { splitCarry, utf8Length } from '../../src/lineage/carry';
 import type { LineageSignal } from '../../src/lineage/schema';
 
 const outcome = (id: string): LineageSignal => ({ kind: 'outcome', id, outcome: { status: 'started', failureType: null, attempt: 1, at: 0 } });
@@ -45,4 +45,18 @@ test('exactly the budget fits; the default budget stays far below the 2 MiB payl
   const { next } = splitCarry(many);
   expect(JSON.stringify(next).length).toBeLessThan(1_000_000 + next.length + 2);
   expect(next.length).toBeGreaterThan(900);
+});
+
+test('utf8Length is the UTF-8 byte length (ASCII, two-, three- and four-byte characters, lone surrogates)', () => {
+  for (const text of ['', 'plain ascii', 'déjà vu', '界界界', 'emoji 😀 and 𝄞', '\ud800 lone high', 'lone low \udc00', '\u007f\u0080\u07ff\u0800\uffff']) {
+    expect(utf8Length(text)).toBe(Buffer.byteLength(text, 'utf8'));
+  }
+});
+
+test('the budget is in bytes: three-byte characters fit a third as many records', () => {
+  const wide = Array.from({ length: 10 }, (_, i) => outcome(`art_${'界'.repeat(100)}${i}`));
+  const one = Buffer.byteLength(JSON.stringify(wide[0]), 'utf8');
+  const { next, left } = splitCarry(wide, one * 4);
+  expect(next).toHaveLength(4);
+  expect(left).toHaveLength(6);
 });
