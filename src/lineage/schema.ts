@@ -94,7 +94,7 @@ export interface LineageStats {
   oversized: number;
   /** Decisions whose signature does not verify or whose root is another one, and outcomes that name no allowed call of this root. */
   rejected: number;
-  /** Outcomes a continue-as-new could not carry (more than 1,000,000 JSON characters waited): lost evidence, logged. */
+  /** Outcomes a continue-as-new could not carry (more than CARRY_BYTES of records waited): lost evidence, logged. */
   shed: number;
 }
 export type LineageWorkflowInput = z.infer<typeof LineageWorkflowInputSchema>;
