@@ -26,7 +26,7 @@ export interface GovernanceProcess {
 
 /** Starts the governance worker in a child process and resolves once it polls. */
 export async function startGovernanceProcess(config: Omit<GovernanceProcessConfig, 'policyPath' | 'issuer' | 'direct'> & { direct?: boolean }, log: (line: string) => void): Promise<GovernanceProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), join(__dirname, 'governance-process.ts')], {
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.BENCH_GOVERNANCE_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GOVERNANCE_CPU_PROF] : []), '-r', require.resolve('ts-node/register/transpile-only'), join(__dirname, 'governance-process.ts')], {
     cwd: projectRoot,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

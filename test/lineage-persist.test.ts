@@ -8,7 +8,9 @@ import { signingInput } from '../src/artifact/artifact';
 import { fromBase64Url } from '../src/common/base64url';
 import { nodeEd25519 } from '../src/crypto/node';
 import { claimArtifact, pruneArtifactClaims } from '../src/identity/store';
-import { buildLineageFixture, persistLargeRoot, uniqueDatabase, type LineageFixture } from './lineage-fixture';
+import { MongoClient } from 'mongodb';
+import { RecentDecisions } from '../src/lineage/recent-decisions';
+import { buildLineageFixture, mongoUri, persistLargeRoot, uniqueDatabase, type LineageFixture } from './lineage-fixture';
 
 const T0 = Date.parse('2025-06-01T09:00:00.000Z');
 let f: LineageFixture;
@@ -230,4 +232,70 @@ test('references: a batch of decision ids is chained from the outbox in the orde
   expect(await verifyLineage(db, f.keys.trust)).toMatchObject({ records: 5, violations: [] });
   expect(await lineageCollection(db).countDocuments({ _id: { $in: [forged.payload.id, f.otherCharge.payload.id] } })).toBe(0);
   await db.dropDatabase();
+});
+
+test('decisions this process signed are chained without reading the outbox or verifying again; a forged outbox entry under their id changes nothing; chained ids and their outcomes need no lookup; another process (no memory) reads and verifies the outbox as before', async () => {
+  const name = uniqueDatabase('lineage_persist_recent');
+  const commands: string[] = [];
+  const monitored = new MongoClient(mongoUri(), { monitorCommands: true });
+  monitored.on('commandStarted', (e) => {
+    const command = e.command as { find?: unknown; filter?: { _id?: unknown } };
+    if (e.commandName === 'find') commands.push(`find ${String(command.find)} ${String(command.filter?._id)}`);
+  });
+  const db = monitored.db(name);
+  await ensureLineageIndexes(db);
+  try {
+    const rootId = f.root.payload.id;
+    const ref = (id: string): LineageSignal => ({ kind: 'ref', id });
+    const recent = new RecentDecisions();
+    for (const signed of [f.root, f.charge1, f.charge2]) {
+      await writeToOutbox(db, rootId, a(signed), new Date(T0));
+      recent.wrote(rootId, a(signed));
+    }
+    // Another root's decision this process signed: named under this root, it is refused all the same.
+    await writeToOutbox(db, f.otherRoot.payload.id, a(f.otherCharge), new Date(T0));
+    recent.wrote(f.otherRoot.payload.id, a(f.otherCharge));
+    // The outbox copy of charge2 is rewritten by someone with store access: the memory of what was signed wins.
+    const tampered: SignedArtifact = { ...f.charge2, payload: { ...f.charge2.payload, argsDigest: `sha256:${'0'.repeat(64)}` } };
+    await outboxCollection(db).updateOne({ _id: f.charge2.payload.id }, { $set: { signal: a(tampered) } });
+    let verifications = 0;
+    const counting = (signed: SignedArtifact | { payload: { kid: string }; signature: string }) => {
+      verifications += 1;
+      return verifier()(signed);
+    };
+
+    commands.length = 0;
+    const first = await persistLineageBatch(db, rootId, [f.root, f.charge1, f.charge2, f.otherCharge].map((d) => ref(d.payload.id)), counting, undefined, { head: null, calls: [] }, undefined, recent);
+    expect(first).toMatchObject({ inserted: 3, rejected: [f.otherCharge.payload.id] });
+    expect(verifications).toBe(0);
+    // No outbox read for this process's own decisions: only the reference it cannot vouch for is looked up.
+    expect(commands.filter((c) => c.startsWith('find lineage_outbox'))).toEqual([`find lineage_outbox ${f.otherCharge.payload.id}`]);
+    const chain = await lineageCollection(db).find({ rootId }).sort({ seq: 1 }).toArray();
+    expect(chain.map((d) => d._id)).toEqual([f.root, f.charge1, f.charge2].map((d) => d.payload.id));
+    expect(chain[2]!.artifact).toEqual(f.charge2);
+    expect(recent.size.unchained).toBe(1); // the other root's decision waits for its own root
+
+    // Re-delivered references and outcomes of calls chained by an earlier batch (the workflow forgot them): no read at all.
+    commands.length = 0;
+    const outcome = (id: string): LineageSignal => ({ kind: 'outcome', id, outcome: { status: 'completed', failureType: null, attempt: 1, at: T0 + 5 } });
+    const again = await persistLineageBatch(db, rootId, [ref(f.root.payload.id), ref(f.charge1.payload.id), outcome(f.charge1.payload.id), outcome(f.root.payload.id)], counting, undefined, { head: first.head, calls: [] }, undefined, recent);
+    expect(again).toMatchObject({ inserted: 0, alreadyPresent: 2, rejected: [], outcomes: 1, droppedOutcomes: 1 });
+    expect(commands).toEqual([]);
+    expect(verifications).toBe(0);
+
+    // Another process knows nothing: it reads the outbox and verifies, and refuses the tampered copy.
+    const other = monitored.db(`${name}_other`);
+    await ensureLineageIndexes(other);
+    await writeToOutbox(other, rootId, a(f.root), new Date(T0));
+    await outboxCollection(other).insertOne({ _id: f.charge2.payload.id, rootId, signal: a(tampered), at: new Date(T0) });
+    commands.length = 0;
+    const elsewhere = await persistLineageBatch(other, rootId, [ref(f.root.payload.id), ref(f.charge2.payload.id)], counting, undefined, { head: null, calls: [] }, undefined, new RecentDecisions());
+    expect(elsewhere).toMatchObject({ inserted: 1, rejected: [f.charge2.payload.id] });
+    expect(commands.filter((c) => c.startsWith('find lineage_outbox')).sort()).toEqual([f.root, f.charge2].map((d) => `find lineage_outbox ${d.payload.id}`).sort());
+    expect(verifications).toBe(2);
+    await other.dropDatabase();
+  } finally {
+    await db.dropDatabase();
+    await monitored.close();
+  }
 });

@@ -11,6 +11,7 @@ import { MongoClient, type Collection, type Db } from 'mongodb';
 import { ancestorsBelow } from '../artifact/ancestry';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { AttributeNames, governanceInstruments } from '../observability/metrics';
+import type { RecentDecisions } from './recent-decisions';
 import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, LineageSignalSchema, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
 export const DEFAULT_DATABASE = 'temporal_governance';
@@ -188,6 +189,8 @@ export async function persistLineageBatch(
   chain?: ChainState,
   /** Aborted when the attempt is abandoned: no call starts after it, reads in flight are cancelled. */
   signal?: AbortSignal,
+  /** Decisions this process signed (taken without the outbox read) and chained (not looked up again). */
+  recent?: RecentDecisions,
 ): Promise<PersistResult> {
   const c = lineageCollection(db);
   const step = () => signal?.throwIfAborted();
@@ -201,7 +204,7 @@ export async function persistLineageBatch(
   const referenced = new Map<string, StoredDecision>();
   if (refs.length > 0) {
     step();
-    for (const d of await decisionsFromOutbox(db, rootId, refs, new Set(), verifySignature, signal)) referenced.set(d.signed.payload.id, d);
+    for (const d of await decisionsFromOutbox(db, rootId, refs, new Set(), verifySignature, signal, recent)) referenced.set(d.signed.payload.id, d);
   }
   const unresolved: string[] = [];
   for (const s of batch) {
@@ -231,12 +234,14 @@ export async function persistLineageBatch(
     seen.add(d.signed.payload.id);
     decisions.unshift(d);
   }
-  let alreadyChained = 0;
-  const missing = [...new Set(unresolved)].filter((id) => !seen.has(id));
+  const unresolvedIds = [...new Set(unresolved)].filter((id) => !seen.has(id));
+  // A re-delivered reference this process chained is known to be present without a read.
+  let alreadyChained = unresolvedIds.filter((id) => recent?.isChained(rootId, id)).length;
+  const missing = unresolvedIds.filter((id) => !recent?.isChained(rootId, id));
   if (missing.length > 0) {
     step();
     const chained = new Set((await pointReads(c, missing, { rootId: 1 }, signal)).filter((d) => d.rootId === rootId).map((d) => d._id));
-    alreadyChained = chained.size;
+    alreadyChained += chained.size;
     rejected.push(...missing.filter((id) => !chained.has(id)));
   }
 
@@ -244,17 +249,17 @@ export async function persistLineageBatch(
   // ahead of the decision it names (an outcome its call, a decision its parent). Every decision is
   // in the outbox before it is returned: what the batch names and does not carry is taken from
   // there, parents first. (A parent already chained is simply not in the outbox any more.)
-  const recent = new Set(chain?.calls ?? []);
+  const storedCalls = new Set(chain?.calls ?? []);
   const named = [
     ...new Set(
       [...batch.flatMap((s) => (s.kind === 'outcome' ? [s.id] : [])), ...decisions.flatMap((d) => (d.signed.payload.parent ? [d.signed.payload.parent.id] : []))].filter(
-        (id) => !seen.has(id) && !recent.has(id),
+        (id) => !seen.has(id) && !storedCalls.has(id),
       ),
     ),
   ];
   if (named.length > 0) {
     step();
-    decisions.unshift(...(await decisionsFromOutbox(db, rootId, named, seen, verifySignature, signal)));
+    decisions.unshift(...(await decisionsFromOutbox(db, rootId, named, seen, verifySignature, signal, recent)));
   }
   // Signals from several processes can arrive in any order: parents first, whatever came first.
   decisions.splice(0, decisions.length, ...parentsFirst(decisions));
@@ -350,6 +355,10 @@ export async function persistLineageBatch(
   // Chained (now or before): their write-ahead entries are done.
   step();
   await clearOutbox(db, decisions.map((d) => d.signed.payload.id));
+  recent?.markChained(
+    rootId,
+    decisions.map((d) => ({ id: d.signed.payload.id, call: d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action) })),
+  );
   // A metrics SDK that throws must not fail a persist whose writes are done: its retries would
   // re-insert nothing, but this root's later batches would wait behind it.
   try {
@@ -362,10 +371,11 @@ export async function persistLineageBatch(
   // backend, and every attempt's report is worth keeping.
   // An outcome counts only for a call this root allowed: one of this batch, one the workflow knows
   // it stored, or (rarely, for a call older than the workflow remembers) one found in the store.
-  const PER_CALL = new Set(['activity', 'local-activity']);
   const calls = decisions.filter((d) => d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action)).map((d) => d.signed.payload.id);
   const allowed = new Set([...calls, ...(chain?.calls ?? [])]);
-  const unknown = [...new Set(batch.flatMap((sig) => (sig.kind === 'outcome' && !allowed.has(sig.id) ? [sig.id] : [])))];
+  // What this process chained needs no lookup: an allowed per-call decision, or something outcomes may not name.
+  for (const sig of batch) if (sig.kind === 'outcome' && !allowed.has(sig.id) && recent?.isChainedCall(rootId, sig.id)) allowed.add(sig.id);
+  const unknown = [...new Set(batch.flatMap((sig) => (sig.kind === 'outcome' && !allowed.has(sig.id) && !recent?.isChained(rootId, sig.id) ? [sig.id] : [])))];
   if (unknown.length > 0) {
     for (const d of await pointReads(c, unknown, { rootId: 1, decision: 1, action: 1 }, signal)) {
       if (d.rootId === rootId && d.decision === 'allow' && PER_CALL.has(d.action)) allowed.add(d._id);
@@ -404,6 +414,9 @@ async function insertIgnoringDuplicates(c: Collection<OutcomeRecord>, docs: Outc
   }
 }
 
+/** Per-call actions: the only decisions outcomes may name. */
+const PER_CALL = new Set(['activity', 'local-activity']);
+
 /** A decision as it is chained: signed by governance, verified. */
 interface StoredDecision {
   readonly kind: 'artifact' | 'denial';
@@ -416,7 +429,9 @@ const OUTBOX_ANCESTRY_ROUNDS = 16;
 /**
  * The outbox decisions of `rootId` that `ids` name, with their own unchained parents, parents
  * first (the chain must hold a parent before its children). Parsed and verified like any signal;
- * `seen` gains what is returned. Point reads by `_id` (index searches), one round per level of ancestry.
+ * `seen` gains what is returned. Point reads by `_id` (index searches), one round per level of ancestry,
+ * except for what `recent` answers: decisions this process signed (already verified: it signed
+ * them) and ids it chained (no longer in the outbox).
  */
 async function decisionsFromOutbox(
   db: Db,
@@ -425,22 +440,31 @@ async function decisionsFromOutbox(
   seen: Set<string>,
   verifySignature: (signed: SignedArtifact | SignedDenial) => boolean,
   signal?: AbortSignal,
+  recent?: RecentDecisions,
 ): Promise<StoredDecision[]> {
   const found = new Map<string, StoredDecision>();
   let wanted = ids.filter((id) => !seen.has(id));
   for (let round = 0; wanted.length > 0 && round < OUTBOX_ANCESTRY_ROUNDS; round++) {
     const next: string[] = [];
-    for (const entry of await pointReads(outboxCollection(db), wanted, { rootId: 1, signal: 1 }, signal)) {
+    const take = (entryId: string, d: StoredDecision, verified: boolean) => {
+      const id = d.signed.payload.id;
+      if (id !== entryId || found.has(id) || seen.has(id) || rootOf(d.signed) !== rootId || (!verified && !verifySignature(d.signed))) return;
+      found.set(id, { kind: d.kind, signed: d.signed });
+      const parentId = d.signed.payload.parent?.id;
+      if (parentId && !found.has(parentId) && !seen.has(parentId)) next.push(parentId);
+    };
+    const toRead: string[] = [];
+    for (const id of wanted) {
+      const own = recent?.own(rootId, id);
+      if (own) take(id, own, true);
+      else if (!recent?.isChained(rootId, id)) toRead.push(id);
+    }
+    for (const entry of await pointReads(outboxCollection(db), toRead, { rootId: 1, signal: 1 }, signal)) {
       if (entry.rootId !== rootId) continue;
       // Read back from the store: parsed like any signal, verified like any decision.
       const parsed = LineageSignalSchema.safeParse(entry.signal);
       if (!parsed.success || parsed.data.kind === 'outcome' || parsed.data.kind === 'ref') continue;
-      const s = parsed.data;
-      const id = s.signed.payload.id;
-      if (id !== entry._id || found.has(id) || seen.has(id) || rootOf(s.signed) !== rootId || !verifySignature(s.signed)) continue;
-      found.set(id, { kind: s.kind, signed: s.signed });
-      const parentId = s.signed.payload.parent?.id;
-      if (parentId && !found.has(parentId) && !seen.has(parentId)) next.push(parentId);
+      take(entry._id, parsed.data, false);
     }
     wanted = [...new Set(next)];
   }

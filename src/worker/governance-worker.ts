@@ -14,6 +14,7 @@ import { verifyWorkerRequest } from '../direct/worker-request';
 import { stalenessProblem } from '../identity/snapshot';
 import { loadSigningKey, watchTrustBundle, KeyError } from '../crypto/keys';
 import { nodeEd25519 } from '../crypto/node';
+import { rememberVerified } from '../crypto/memo';
 import { DEFAULT_MAX_STALENESS_MS, mongoIdentitySource, type IdentitySource } from '../identity/cache';
 import { claimArtifact, claimMessageProof, claimRunGrant, claimStartProof, findStartProofClaim, pruneArtifactClaims } from '../identity/store';
 import { loadPolicyFile } from '../policy/load';
@@ -28,6 +29,7 @@ import { LINEAGE_WORKFLOW_TYPE, LineageSignalSchema, lineageTaskQueue, lineageWo
 import { ApplicationFailure } from '@temporalio/common';
 import { handOffToLineage, LineageDispatcher } from '../lineage/handoff';
 import { connectLineage, deadLetterOutbox, ensureLineageIndexes, lingeringOutbox, LINEAGE_WRITE_DEADLINES, persistLineageBatch, postponeOutbox, writeToOutbox, type ChainState, type OutboxEntry } from '../lineage/store';
+import { RecentDecisions } from '../lineage/recent-decisions';
 import { Client } from '@temporalio/client';
 import { toBase64Url } from '../common/base64url';
 import { observeAuthorizations } from '../observability/authorization';
@@ -193,6 +195,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
   // Lineage must work while MongoDB is down: connect lazily, per batch, and let failures retry.
   const lineageDb = lazyLineageDb(options.mongoUri, options.database);
   let sweeper: { stop(): Promise<void> } | undefined;
+  // This process's own decisions: its persist attempts take them without reading the outbox.
+  const recent = new RecentDecisions();
   const dispatcher = new LineageDispatcher({
     deliver: (rootId, signals) => handOffToLineage(governanceClient(), lineageQueue, signals, rootId),
     onError: (rootId, err) => currentLogger().warn('lineage: signal not delivered; the outbox holds the decisions and the sweeper will re-deliver them', { rootId, error: String(err) }),
@@ -244,7 +248,8 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       },
       confirmWithinMs: options.scheduleConfirmationMs,
     },
-    ed25519: nodeEd25519,
+    // Each call's authorization verifies its run's grant again: remembered, not repeated.
+    ed25519: rememberVerified(nodeEd25519),
     // The same on every worker holding the key: a retried authorization taken by another worker
     // must sign the same bytes under the same id, or lineage would hold the other version.
     issuer: options.issuer ?? `temporal-governance/${signingKey.kid}`,
@@ -259,6 +264,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
     handOff: async (signal, rootId) => {
       if (signal.kind === 'outcome' || signal.kind === 'ref') return;
       await writeToOutbox(await lineageDb.get(), rootId, signal);
+      recent.wrote(rootId, signal);
       dispatcher.send(rootId, { kind: 'ref', id: signal.signed.payload.id });
     },
   });
@@ -377,7 +383,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
               if (lineageCallers.size > 10_000) lineageCallers.delete(lineageCallers.values().next().value!);
             }
             const parsed = batch.map((s) => LineageSignalSchema.parse(s));
-            return await persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain, abandoned);
+            return await persistLineageBatch(await lineageDb.get(), rootId, parsed, verifyRecord, undefined, chain, abandoned, recent);
           } finally {
             clearInterval(beat);
           }
