@@ -73,14 +73,15 @@ test('replaying with governance removed is detected as non-deterministic', async
 });
 
 /**
- * The root's lineage run once it has persisted something (an activity completed). Records reach it
+ * The root's lineage run once it has persisted something (a local activity's marker; an activity in
+ * runs of an earlier version). Records reach it
  * within the hand-off window (a second) after they are issued, so it may not exist yet at first.
  */
 async function persistedLineage(rootId: string) {
   const lineage = env.client.workflow.getHandle(`temporal-governance-lineage-${rootId}`);
   for (let i = 0; i < 150; i++) {
     const h = await lineage.fetchHistory().catch(() => undefined);
-    if ((h?.events ?? []).some((e) => e.activityTaskCompletedEventAttributes)) return h!;
+    if ((h?.events ?? []).some((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity' || e.activityTaskCompletedEventAttributes)) return h!;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`the lineage workflow of root ${rootId} persisted nothing`);
@@ -108,6 +109,31 @@ test('a lineage run an earlier version recorded (before bounded carry) replays o
   const history = temporal.api.history.v1.History.decode(readFileSync(join(__dirname, 'fixtures', 'histories', 'lineage-d6efe50.bin')));
   expect(history.events!.length).toBeGreaterThan(10);
   await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, 'temporal-governance-lineage-art_835752d56546536271711638f08fd0df');
+});
+
+test('a lineage run the previous version recorded (bounded carry, persist as an activity) replays on this version: it keeps its activity', async () => {
+  // Recorded with the lineage workflow of b84b9a5: its bounded-carry patch marker and no local-persist one.
+  const { temporal } = await import('@temporalio/proto');
+  const history = temporal.api.history.v1.History.decode(readFileSync(join(__dirname, 'fixtures', 'histories', 'lineage-b84b9a5.bin')));
+  expect(history.events!.filter((e) => e.activityTaskScheduledEventAttributes).length).toBe(2);
+  expect(history.events!.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length).toBe(1);
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, 'temporal-governance-lineage-art_ae82c08550c1c5eca2e58ac3d452340c');
+});
+
+test('this version persists lineage by local activity: a lineage run holds markers, no activity task, no copy of a batch', async () => {
+  const workflowId = uniqueName('replay-lineage-local');
+  const { rootId, history } = await env.run(async () => {
+    const handle = await env.client.workflow.start(payOnce, { taskQueue: env.taskQueue, workflowId, args: [10, 'replay-local'] });
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const grant = events.find((e) => e.activityTaskCompletedEventAttributes)!.activityTaskCompletedEventAttributes!;
+    const result = defaultPayloadConverter.fromPayload(grant.result!.payloads![0]!) as { artifact: { payload: { rootId: string } } };
+    return { rootId: result.artifact.payload.rootId, history: await persistedLineage(result.artifact.payload.rootId) };
+  });
+  const events = history.events ?? [];
+  expect(events.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length).toBe(2);
+  await Worker.runReplayHistory({ workflowsPath: require.resolve('../workflows/lineage') }, history, `temporal-governance-lineage-${rootId}`);
 });
 
 test('a lineage workflow that dropped junk, oversized and forged signals replays deterministically', async () => {

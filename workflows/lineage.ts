@@ -2,9 +2,24 @@
 // activity (decisions) and the enforcement point (outcomes). It batches what it receives and hands
 // it to the persist activity; MongoDB being down only delays persistence, since the records are
 // durable in this workflow's history. Runs on governance workers' lineage task queue
-// (lineageTaskQueue()), without governance interceptors; persist runs there too (proxyActivities
-// defaults to the workflow's own task queue).
-import { condition, continueAsNew, defineQuery, defineSignal, log, patched, proxyActivities, setCurrentDetails, setHandler, sleep, upsertMemo, workflowInfo, allHandlersFinished } from '@temporalio/workflow';
+// (lineageTaskQueue()), without governance interceptors; persist is a local activity of the same
+// worker (runs of an earlier version keep the activity on that task queue).
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  log,
+  patched,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  setHandler,
+  sleep,
+  upsertMemo,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   LINEAGE_SIGNAL,
   LINEAGE_STATS_QUERY,
@@ -32,8 +47,9 @@ const SIGNALS_PER_RUN = 2_000;
 const RECORDS_PER_RUN = 2_000;
 /** Batches a rotation persists before it continues as new: a run's history stays bounded even when persistence cannot keep up. */
 const ROTATION_FLUSHES = 4;
-/** Runs started by an earlier version replay as they ran (see the patched() call below). */
+/** Runs started by an earlier version replay as they ran (see the patched() calls below). */
 const BOUNDED_CARRY = 'temporal-governance.lineage-bounded-carry';
+const LOCAL_PERSIST = 'temporal-governance.lineage-local-persist';
 // An idle run completes and leaves the worker's cache; the next signal (or the outbox sweeper)
 // starts a fresh one, whose first batch reads the chain head (a point read, src/lineage/store.ts).
 // A minute keeps a root busy in bursts in one run, and bounds what open roots hold in memory.
@@ -47,13 +63,28 @@ interface PersistResult {
 }
 const RECENT = 5_000;
 
-const persist = proxyActivities<Record<string, (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; calls: string[] }) => Promise<PersistResult>>>({
+type Persist = (rootId: string, batch: LineageSignal[], chain: { head: PersistResult['head']; calls: string[] }) => Promise<PersistResult>;
+const PERSIST_RETRY = { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' } as const;
+/**
+ * In the workflow task that asks for it, on the worker running this run: no activity task, no
+ * dispatch, no second workflow task, and no copy of the batch in history (a local activity's marker
+ * holds its result only). Its attempts are abandoned at the start-to-close timeout (cancelled, so
+ * they stop their MongoDB calls); a worker that dies mid-task leaves the task to time out, and the
+ * next worker replays it and persists again (persistence is idempotent).
+ */
+const persistLocally = proxyLocalActivities<Record<string, Persist>>({
+  startToCloseTimeout: '30 seconds',
+  scheduleToCloseTimeout: '2 minutes',
+  retry: PERSIST_RETRY,
+})[PERSIST_LINEAGE_ACTIVITY]!;
+/** The activity runs of an earlier version scheduled (and replay). */
+const persistRemotely = proxyActivities<Record<string, Persist>>({
   startToCloseTimeout: '30 seconds',
   // The attempt heartbeats every 2 s: a lost worker's attempt is retried after 10 s, and an
   // abandoned attempt learns it is cancelled (and stops its MongoDB calls).
   heartbeatTimeout: '10 seconds',
   scheduleToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '200 milliseconds', maximumInterval: '5 seconds' },
+  retry: PERSIST_RETRY,
 })[PERSIST_LINEAGE_ACTIVITY]!;
 
 export async function governanceLineage(claimed: unknown): Promise<void> {
@@ -67,6 +98,7 @@ export async function governanceLineage(claimed: unknown): Promise<void> {
   // A run an earlier version started, replayed by this one (a worker upgrade while the root is
   // busy), keeps its old rotation and takes duplicates as they come; every new run bounds both.
   const bounded = patched(BOUNDED_CARRY);
+  const persist = patched(LOCAL_PERSIST) ? persistLocally : persistRemotely;
   const parsed = LineageWorkflowInputSchema.safeParse(claimed);
   const carried = parsed.success && parsed.data.rootId === rootId ? parsed.data : { rootId, pending: [] };
   const input: LineageWorkflowInput = { rootId, pending: carried.pending.filter((s) => JSON.stringify(s).length <= MAX_LINEAGE_SIGNAL_CHARS), stats: carried.stats };

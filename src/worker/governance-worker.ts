@@ -361,8 +361,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
       maxCachedWorkflows: options.maxCachedLineageWorkflows ?? DEFAULT_MAX_CACHED_LINEAGE_WORKFLOWS,
       activities: {
         [PERSIST_LINEAGE_ACTIVITY]: async (rootId: string, batch: unknown[], chain: ChainState) => {
-          // Only a root's own lineage workflow may write that root's chain (the caller is server-set).
-          // A type name is anyone's to choose, so the caller's task queue is checked too (once per run).
+          // Only a root's own lineage workflow may write that root's chain. As an activity (runs of an
+          // earlier version), its caller is server-set, but a type name is anyone's to choose, so the
+          // caller's task queue is checked too (once per run). As a local activity it can only be
+          // called by a workflow this very worker runs: the lineage workflow of its own bundle.
           const context = Context.current();
           const { workflowType, workflowExecution } = context.info;
           const refuse = (why: string) => ApplicationFailure.nonRetryable(`persisting lineage of root ${rootId} is reserved to its lineage workflow ${lineageWorkflowId(rootId)} on ${lineageQueue}: ${why}`, 'GovernanceLineageCallerRefused');
@@ -373,10 +375,10 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
           // that, and reads in flight are cancelled, so a zombie never holds a slot for long.
           const abandoned = AbortSignal.any([context.cancellationSignal, AbortSignal.timeout(attemptBudgetMs(context.info.startToCloseTimeoutMs))]);
           setMaxListeners(64, abandoned); // one listener per read in flight (a few at a time)
-          const beat = setInterval(() => context.heartbeat(), PERSIST_HEARTBEAT_MS);
-          beat.unref();
+          const beat = context.info.isLocal ? undefined : setInterval(() => context.heartbeat(), PERSIST_HEARTBEAT_MS);
+          beat?.unref();
           try {
-            if (!lineageCallers.has(workflowExecution.runId)) {
+            if (!context.info.isLocal && !lineageCallers.has(workflowExecution.runId)) {
               const { taskQueue: callerQueue } = await context.client.workflow.getHandle(workflowExecution.workflowId, workflowExecution.runId).describe();
               if (callerQueue !== lineageQueue) throw refuse(`the calling run is on task queue ${callerQueue}`);
               lineageCallers.add(workflowExecution.runId);
@@ -390,6 +392,7 @@ export async function createGovernanceWorker(options: GovernanceWorkerOptions): 
         },
       },
       maxConcurrentActivityTaskExecutions: options.maxConcurrentLineagePersists ?? DEFAULT_MAX_CONCURRENT_LINEAGE_PERSISTS,
+      maxConcurrentLocalActivityExecutions: options.maxConcurrentLineagePersists ?? DEFAULT_MAX_CONCURRENT_LINEAGE_PERSISTS,
       shutdownGraceTime: options.shutdownGraceTime ?? DEFAULT_SHUTDOWN_GRACE_TIME,
       shutdownForceTime: options.shutdownForceTime,
     });
