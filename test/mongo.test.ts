@@ -30,3 +30,41 @@ test('insert, unique index and array-contains query work through the official dr
   expect(await collection.countDocuments({ ancestors: 'child' })).toBe(1);
   expect(await collection.countDocuments()).toBe(3);
 });
+
+test('group commit (GroupedInserts): concurrent inserts leave as a few commands, each caller learns its own outcome, duplicates included', async () => {
+  const { GroupedInserts } = await import('../src/lineage/grouped-insert');
+  const { claimArtifact } = await import('../src/identity/store');
+  const name = uniqueName('grouped').replace(/-/g, '_');
+  const monitored = await MongoClient.connect(process.env.MONGODB_URI!, { serverSelectionTimeoutMS: 10_000, monitorCommands: true });
+  try {
+    let inserts = 0;
+    monitored.on('commandStarted', (e) => {
+      if (e.commandName === 'insert') inserts += 1;
+    });
+    const collection = monitored.db(name).collection<{ _id: string; n: number }>('docs');
+    await collection.insertOne({ _id: 'taken', n: -1 });
+    inserts = 0;
+    const group = new GroupedInserts(collection);
+    // 60 at once: one already stored, one asked twice in the same burst.
+    const ids = [...Array.from({ length: 58 }, (_, i) => `d${i}`), 'taken', 'd7'];
+    const outcomes = await Promise.all(ids.map((_id, n) => group.insert({ _id, n })));
+    expect(outcomes.filter((o) => o === 'duplicate')).toHaveLength(2);
+    expect(outcomes[58]).toBe('duplicate');
+    expect(outcomes[59]).toBe('duplicate');
+    expect(outcomes.slice(0, 58).every((o) => o === 'inserted')).toBe(true);
+    expect(await collection.countDocuments({})).toBe(59);
+    expect((await collection.findOne({ _id: 'd7' }))!.n).toBe(7); // the first of the two stands
+    expect(inserts).toBeLessThanOrEqual(3); // the first alone, then the rest together (two in flight)
+    expect(inserts).toBeGreaterThanOrEqual(1);
+
+    // The claim API on top: concurrent claims of one artifact, same scheduling and another one.
+    const db = monitored.db(name);
+    const claim = { _id: 'art_grouped', scheduledAt: 1, workflowId: 'wf', runId: 'run', activityId: '1' };
+    const results = await Promise.all([claimArtifact(db, claim), claimArtifact(db, claim), claimArtifact(db, { ...claim, scheduledAt: 2 })]);
+    expect(results[0]).toBe('claimed');
+    expect(results.slice(1).sort()).toEqual(['replayed', 'same']);
+    await monitored.db(name).dropDatabase();
+  } finally {
+    await monitored.close();
+  }
+});

@@ -1,5 +1,6 @@
 // Identity in MongoDB: principals, API keys (public halves only), revocations, and the registry
 // that makes a start proof single-use. Uses only what FerretDB also serves.
+import { groupedInserts } from '../lineage/grouped-insert';
 import type { Collection, Db } from 'mongodb';
 import { z } from 'zod';
 import { generateApiKey } from './api-key';
@@ -219,14 +220,12 @@ export async function claimArtifact(
   now = new Date(),
 ): Promise<'claimed' | 'same' | 'replayed'> {
   const collection = artifactClaims(db);
-  try {
-    await collection.insertOne({ ...claim, at: now });
-    return 'claimed';
-  } catch (err) {
-    if (!isDuplicateKey(err)) throw err;
+  // Concurrent calls' claims share one insert command (group commit); each learns its own outcome.
+  if ((await groupedInserts<ArtifactClaim>(db, IDENTITY_COLLECTIONS.artifactClaims).insert({ ...claim, at: now })) === 'duplicate') {
     const [stored] = parseAll(ArtifactClaimSchema, [await collection.findOne({ _id: claim._id }, READ)], 'artifact claim');
     return stored!.scheduledAt === claim.scheduledAt && stored!.runId === claim.runId && stored!.activityId === claim.activityId ? 'same' : 'replayed';
   }
+  return 'claimed';
 }
 
 /**

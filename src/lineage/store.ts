@@ -11,6 +11,7 @@ import { MongoClient, type Collection, type Db } from 'mongodb';
 import { ancestorsBelow } from '../artifact/ancestry';
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 import { AttributeNames, governanceInstruments } from '../observability/metrics';
+import { groupedInserts } from './grouped-insert';
 import type { RecentDecisions } from './recent-decisions';
 import { chainHash, DEAD_LETTER_COLLECTION, GENESIS_HASH, LINEAGE_COLLECTION, LineageSignalSchema, OUTBOX_COLLECTION, OUTCOME_COLLECTION, recordFields, rootOf, type LineageRecord, type LineageSignal, type OutcomeRecord } from './schema';
 
@@ -570,10 +571,8 @@ export function outboxCollection(db: Db): Collection<OutboxEntry> {
  */
 export async function writeToOutbox(db: Db, rootId: string, signal: LineageSignal & { kind: 'artifact' | 'denial' }, at = new Date()): Promise<void> {
   const collection = outboxCollection(db);
-  try {
-    await collection.insertOne({ _id: signal.signed.payload.id, rootId, signal, at });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 11000) throw err;
+  // Concurrent decisions share one insert command (group commit): durable before each returns all the same.
+  if ((await groupedInserts<OutboxEntry>(db, OUTBOX_COLLECTION).insert({ _id: signal.signed.payload.id, rootId, signal, at })) === 'duplicate') {
     const stored = await collection.findOne({ _id: signal.signed.payload.id }, { ...READ, projection: { 'signal.signed.signature': 1 } });
     if (stored && (stored.signal as { signed?: { signature?: string } }).signed?.signature !== signal.signed.signature) {
       throw new LineageStoreError(`decision ${signal.signed.payload.id} is already in the outbox with other bytes (do all governance workers holding key ${signal.signed.payload.kid} use the same issuer?)`);
