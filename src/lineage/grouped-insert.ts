@@ -99,7 +99,7 @@ export function groupedInserts<T extends { _id: string }>(db: Db, name: string):
   return group as unknown as GroupedInserts<T>;
 }
 
-/** Commands in flight per collection: a slow one does not hold everything behind it. */
-export const GROUP_IN_FLIGHT = 2;
+/** One command in flight per collection: what arrives meanwhile waits for it and leaves together (SQLite, under FerretDB, writes one at a time anyway). */
+export const GROUP_IN_FLIGHT = 1;
 /** Documents per command: well inside FerretDB's internal batches of 100. */
 export const GROUP_MAX_DOCUMENTS = 100;
