@@ -283,6 +283,13 @@ test('decisions this process signed are chained without reading the outbox or ve
     expect(commands).toEqual([]);
     expect(verifications).toBe(0);
 
+    // A retried authorization on another governance process wrote charge1's entry again after it was chained here:
+    // the re-delivered reference is present (no read), and its entry leaves the outbox.
+    await writeToOutbox(db, rootId, a(f.charge1), new Date(T0));
+    const rewritten = await persistLineageBatch(db, rootId, [ref(f.charge1.payload.id)], counting, undefined, { head: again.head, calls: [] }, undefined, recent);
+    expect(rewritten).toMatchObject({ inserted: 0, alreadyPresent: 1, rejected: [] });
+    expect(await outboxCollection(db).countDocuments({ _id: f.charge1.payload.id })).toBe(0);
+
     // Another process knows nothing: it reads the outbox and verifies, and refuses the tampered copy.
     const other = monitored.db(`${name}_other`);
     await ensureLineageIndexes(other);

@@ -64,11 +64,12 @@ export class GroupedInserts<T extends { _id: string }> {
  * finds its own document inserted or not (a duplicate is what the callers already handle).
  */
 function settleFromWriteErrors<T>(group: Waiting<T>[], err: unknown): void {
-  const e = err as { writeErrors?: unknown; writeConcernErrors?: unknown[]; result?: { hasWriteConcernError?: () => boolean } };
+  // MongoBulkWriteError (driver 6): per-document errors, and the write concern error in its result.
+  const e = err as { writeErrors?: unknown; result?: { getWriteConcernError?: () => unknown } };
   const raw = e.writeErrors;
   const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{ index?: unknown; code?: unknown; errmsg?: unknown }>;
   const indexed = list.length > 0 && list.every((w) => Number.isInteger(w.index) && (w.index as number) >= 0 && (w.index as number) < group.length);
-  const concernFailed = (e.writeConcernErrors?.length ?? 0) > 0 || e.result?.hasWriteConcernError?.() === true;
+  const concernFailed = e.result?.getWriteConcernError?.() !== undefined && e.result?.getWriteConcernError?.() !== null;
   if (!indexed || concernFailed) {
     for (const w of group) w.reject(err);
     return;

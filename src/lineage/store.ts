@@ -236,8 +236,11 @@ export async function persistLineageBatch(
     decisions.unshift(d);
   }
   const unresolvedIds = [...new Set(unresolved)].filter((id) => !seen.has(id));
-  // A re-delivered reference this process chained is known to be present without a read.
-  let alreadyChained = unresolvedIds.filter((id) => recent?.isChained(rootId, id)).length;
+  // A re-delivered reference this process chained is known to be present without a read. Its
+  // outbox entry is cleared below all the same: a retried authorization on another process may
+  // have written it again after this one chained (and cleared) the first.
+  const chainedBefore = unresolvedIds.filter((id) => recent?.isChained(rootId, id));
+  let alreadyChained = chainedBefore.length;
   const missing = unresolvedIds.filter((id) => !recent?.isChained(rootId, id));
   if (missing.length > 0) {
     step();
@@ -355,7 +358,7 @@ export async function persistLineageBatch(
 
   // Chained (now or before): their write-ahead entries are done.
   step();
-  await clearOutbox(db, decisions.map((d) => d.signed.payload.id));
+  await clearOutbox(db, [...decisions.map((d) => d.signed.payload.id), ...chainedBefore]);
   recent?.markChained(
     rootId,
     decisions.map((d) => ({ id: d.signed.payload.id, call: d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action) })),

@@ -1,5 +1,5 @@
 // GroupedInserts (src/lineage/grouped-insert.ts): how one command's failure is told to each caller.
-import type { Collection } from 'mongodb';
+import { MongoBulkWriteError, type Collection } from 'mongodb';
 import { GroupedInserts } from '../../src/lineage/grouped-insert';
 
 type Doc = { _id: string };
@@ -18,9 +18,13 @@ function collectionAnswering(answer: (docs: Doc[]) => unknown): Collection<Doc> 
 }
 const settle = (p: Promise<unknown>) => p.then((v) => ({ ok: v }), (e: Error) => ({ err: e.message }));
 
+/** The error the driver throws for an unordered insertMany with per-document failures (and its result). */
+const bulkError = (writeErrors: Array<{ index: number; code: number; errmsg?: string }>, writeConcernError?: unknown) =>
+  new MongoBulkWriteError({ message: 'bulk', code: writeErrors[0]?.code ?? 0, writeErrors: writeErrors as never }, { getWriteConcernError: () => writeConcernError } as never);
+
 test('a burst leaves as few commands; the documents a bulk error names fail alone, by their own cause', async () => {
   const c = collectionAnswering((docs) =>
-    docs.length > 1 ? Object.assign(new Error('bulk'), { writeErrors: [{ index: 0, code: 11000, errmsg: 'dup' }, { index: 2, code: 121, errmsg: 'validation' }] }) : undefined,
+    docs.length > 1 ? bulkError([{ index: 0, code: 11000, errmsg: 'dup' }, { index: 2, code: 121, errmsg: 'validation' }]) : undefined,
   );
   const group = new GroupedInserts(c, 1);
   const results = await Promise.all(['a', 'b', 'c', 'd'].map((_id) => settle(group.insert({ _id }))));
@@ -30,7 +34,7 @@ test('a burst leaves as few commands; the documents a bulk error names fail alon
 });
 
 test('a failure that names no document, or a write concern error, fails every caller of that command (their fate is unknown)', async () => {
-  for (const failure of [new Error('socket closed'), Object.assign(new Error('bulk'), { writeErrors: [{ index: 0, code: 11000 }], writeConcernErrors: [{ code: 64 }] }), Object.assign(new Error('bulk'), { writeErrors: [{ index: 9, code: 11000 }] })]) {
+  for (const failure of [new Error('socket closed'), bulkError([{ index: 0, code: 11000 }], { code: 64, errmsg: 'waiting for replication timed out' }), bulkError([{ index: 9, code: 11000 }]), bulkError([])]) {
     const c = collectionAnswering(() => failure);
     const group = new GroupedInserts(c, 1);
     const results = await Promise.all(['a', 'b'].map((_id) => settle(group.insert({ _id }))));
