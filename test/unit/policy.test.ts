@@ -532,3 +532,18 @@ rules:
     expect(err.problems[0]).toMatch(/^rules\[0\]\.when\.args\[0\]\.op: /);
   });
 });
+
+test('the policy version hashes the document with its defaults filled in: a default written out or left out gives the same version, a change of meaning another (docs/policy.md)', () => {
+  const implicit = parsePolicy({ id: 'v', rules: [{ id: 'r', effect: 'allow', when: { args: [{ field: 'amount', op: 'lte', value: 10 }] } }, { id: 'd', effect: 'deny' }] });
+  const explicit = parsePolicy({
+    id: 'v',
+    exempt: { activities: [] },
+    rules: [
+      { id: 'r', effect: 'allow', when: { args: [{ arg: 0, field: 'amount', op: 'lte', value: 10 }] } },
+      { id: 'd', effect: 'deny', when: {} },
+    ],
+  });
+  expect(explicit.version).toBe(implicit.version);
+  expect(parsePolicy({ id: 'v', rules: [{ id: 'r', effect: 'allow', when: { args: [{ arg: 1, field: 'amount', op: 'lte', value: 10 }] } }, { id: 'd', effect: 'deny' }] }).version).not.toBe(implicit.version);
+  expect(parsePolicy({ id: 'v', description: 'x', rules: implicit.rules }).version).not.toBe(implicit.version);
+});
