@@ -66,7 +66,7 @@ import {
   type SignedArtifact,
 } from '../../src/common/schemas';
 import { resolveWorkflowConfig, type WorkflowGovernanceConfig } from '../../src/common/workflow-config';
-import { messageProofMismatch, SignedMessageProofSchema } from '../../src/identity/schema';
+import { messageProofMismatch, SignedMessageProofSchema } from '../../src/identity/message-proof-schema';
 import { payloadHash, verifySignedArtifact } from '../../src/artifact/artifact';
 import type { TrustBundle } from '../../src/artifact/trust-bundle';
 import { fromBase64Url } from '../../src/common/base64url';
