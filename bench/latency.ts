@@ -319,7 +319,7 @@ export function lineageTable(result: LatencyResult): string {
     [[String(l.records), fmt(l.persistedPerSec), fmt(l.lagMs.p50), fmt(l.lagMs.p95), fmt(l.lagMs.max)]],
     [
       'lag = recordedAt - issuedAt (issuedAt is the authorization activity\'s scheduled time): hand-off by signal-with-start,',
-      'batching in the lineage workflow, the persist activity and the MongoDB (FerretDB) insert. persisted/s is bounded by the',
+      'batching in the lineage workflow, the persist (a local activity) and the MongoDB (FerretDB) insert. persisted/s is bounded by the',
       'load offered (sequential governed calls), not the store: the 5,000-authorization test persists one root at ~64 records/s.',
     ],
   );

@@ -1,4 +1,4 @@
-// What a governance process knows about the decisions it signed itself, so the persist activity
+// What a governance process knows about the decisions it signed itself, so the persist
 // running beside it needs neither the outbox read nor a second signature check for them.
 import type { SignedArtifact, SignedDenial } from '../common/schemas';
 

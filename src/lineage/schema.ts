@@ -67,7 +67,7 @@ export type Outcome = z.infer<typeof OutcomeSchema>;
 
 /**
  * What the lineage workflow receives by signal. Governance sends `ref`: a decision by id, whose
- * signed bytes the persist activity reads from the outbox (written before the decision was
+ * signed bytes persist reads from the outbox (written before the decision was
  * returned), so a decision is not copied into the lineage workflow's history twice more (signal and
  * persist input). `artifact` / `denial` carry the decision itself (earlier versions, tools).
  */
