@@ -132,6 +132,14 @@ function childPid(supervisorPid: number | undefined): number | null {
   }
 }
 
+/**
+ * Ports are found free and then bound by the server a moment later (start-dev also picks its own
+ * HTTP API and metrics ports that way): another process can take one in between. Such a start
+ * fails with "address already in use" and is tried again with other ports.
+ */
+const PORT_ATTEMPTS = 3;
+const ADDRESS_IN_USE = /address already in use|EADDRINUSE/i;
+
 function supervisedServer(name: string, command: string, args: string[], probe: () => Promise<void>, log: (line: string) => void): SupervisedServer {
   let child: ChildProcess | null = null;
   return {
@@ -211,23 +219,35 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         description.push(`Temporal: existing server at ${temporalAddress} (TEMPORAL_ADDRESS)`);
       } else {
         const cli = ensureTemporalCli(log);
-        const [port, uiPort] = [await freePort(), await freePort()];
-        const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'error', '--namespace', namespace];
-        // start-dev polls its single shard's transfer queue 20 times a second, which quantizes every
-        // task dispatch to 50 ms; production clusters do not (measured with npm run bench).
-        args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000');
-        for (const sa of GOVERNANCE_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa}=Keyword`);
-        if (options.persistTemporal) {
-          mkdirSync(join(dataDir, name), { recursive: true });
-          args.push('--db-filename', join(dataDir, name, 'temporal.sqlite'));
+        for (let attempt = 1; ; attempt++) {
+          const [port, uiPort] = [await freePort(), await freePort()];
+          const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'error', '--namespace', namespace];
+          // start-dev polls its single shard's transfer queue 20 times a second, which quantizes every
+          // task dispatch to 50 ms; production clusters do not (measured with npm run bench).
+          args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000');
+          for (const sa of GOVERNANCE_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa}=Keyword`);
+          if (options.persistTemporal) {
+            mkdirSync(join(dataDir, name), { recursive: true });
+            args.push('--db-filename', join(dataDir, name, 'temporal.sqlite'));
+          }
+          const address = `127.0.0.1:${port}`;
+          const server = supervisedServer('temporal server start-dev', cli, args, () => pingTemporal(address), log);
+          try {
+            await server.start();
+          } catch (err) {
+            await server.stop();
+            if (attempt < PORT_ATTEMPTS && ADDRESS_IN_USE.test((err as Error).message)) {
+              log(`temporal server start-dev found a port taken (${PORT_ATTEMPTS - attempt} more tries with other ports)`);
+              continue;
+            }
+            throw err;
+          }
+          started.push(server);
+          servers.temporal = server;
+          temporalAddress = address;
+          uiUrl = `http://127.0.0.1:${uiPort}`;
+          break;
         }
-        temporalAddress = `127.0.0.1:${port}`;
-        uiUrl = `http://127.0.0.1:${uiPort}`;
-        const address = temporalAddress;
-        const server = supervisedServer('temporal server start-dev', cli, args, () => pingTemporal(address), log);
-        started.push(server);
-        servers.temporal = server;
-        await server.start();
         description.push(`Temporal: ${cli} server start-dev on ${temporalAddress}, Web UI ${uiUrl}`);
       }
       await registerSearchAttributes(temporalAddress, namespace, log);
@@ -240,26 +260,40 @@ export async function startDevStack(options: DevStackOptions = {}): Promise<DevS
         await waitFor('MongoDB at MONGODB_URI', null, () => pingMongo(mongoUri!), 15_000);
         description.push('MongoDB: existing server (MONGODB_URI)');
       } else {
-        const port = await freePort();
-        const uri = `mongodb://127.0.0.1:${port}/`;
         const mongod = onPath('mongod');
-        let server: SupervisedServer;
-        if (mongod) {
-          const dbPath = join(dataDir, name, 'mongod');
-          mkdirSync(dbPath, { recursive: true });
-          server = supervisedServer('mongod', mongod, ['--dbpath', dbPath, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], () => pingMongo(uri), log);
-          description.push(`MongoDB: mongod on 127.0.0.1:${port}`);
-        } else {
-          const ferretdb = await ensureFerretDb(log);
-          const dir = join(dataDir, name, 'ferretdb');
-          mkdirSync(dir, { recursive: true });
-          server = supervisedServer('ferretdb', ferretdb, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dir}/`], () => pingMongo(uri), log);
-          description.push(`MongoDB: FerretDB (SQLite backend in ${dir}) on 127.0.0.1:${port}`);
+        const ferretdb = mongod ? null : await ensureFerretDb(log);
+        for (let attempt = 1; ; attempt++) {
+          const port = await freePort();
+          const uri = `mongodb://127.0.0.1:${port}/`;
+          let server: SupervisedServer;
+          let what: string;
+          if (mongod) {
+            const dbPath = join(dataDir, name, 'mongod');
+            mkdirSync(dbPath, { recursive: true });
+            server = supervisedServer('mongod', mongod, ['--dbpath', dbPath, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'], () => pingMongo(uri), log);
+            what = `MongoDB: mongod on 127.0.0.1:${port}`;
+          } else {
+            const dir = join(dataDir, name, 'ferretdb');
+            mkdirSync(dir, { recursive: true });
+            server = supervisedServer('ferretdb', ferretdb!, ['-listen', `127.0.0.1:${port}`, '-sqlite-url', `file:${dir}/`], () => pingMongo(uri), log);
+            what = `MongoDB: FerretDB (SQLite backend in ${dir}) on 127.0.0.1:${port}`;
+          }
+          try {
+            await server.start();
+          } catch (err) {
+            await server.stop();
+            if (attempt < PORT_ATTEMPTS && ADDRESS_IN_USE.test((err as Error).message)) {
+              log(`${server.name} found its port taken (${PORT_ATTEMPTS - attempt} more tries with other ports)`);
+              continue;
+            }
+            throw err;
+          }
+          started.push(server);
+          servers.mongo = server;
+          mongoUri = uri;
+          description.push(what);
+          break;
         }
-        started.push(server);
-        servers.mongo = server;
-        mongoUri = uri;
-        await server.start();
       }
     }
 
