@@ -69,7 +69,7 @@ function settleFromWriteErrors<T>(group: Waiting<T>[], err: unknown): void {
   const raw = e.writeErrors;
   const list = (Array.isArray(raw) ? raw : raw ? [raw] : []) as Array<{ index?: unknown; code?: unknown; errmsg?: unknown }>;
   const indexed = list.length > 0 && list.every((w) => Number.isInteger(w.index) && (w.index as number) >= 0 && (w.index as number) < group.length);
-  const concernFailed = e.result?.getWriteConcernError?.() !== undefined && e.result?.getWriteConcernError?.() !== null;
+  const concernFailed = e.result?.getWriteConcernError?.() != null;
   if (!indexed || concernFailed) {
     for (const w of group) w.reject(err);
     return;

@@ -241,7 +241,7 @@ export async function persistLineageBatch(
   // have written it again after this one chained (and cleared) the first.
   const chainedBefore = unresolvedIds.filter((id) => recent?.isChained(rootId, id));
   let alreadyChained = chainedBefore.length;
-  const missing = unresolvedIds.filter((id) => !recent?.isChained(rootId, id));
+  const missing = unresolvedIds.filter((id) => !chainedBefore.includes(id));
   if (missing.length > 0) {
     step();
     const chained = new Set((await pointReads(c, missing, { rootId: 1 }, signal)).filter((d) => d.rootId === rootId).map((d) => d._id));
@@ -361,7 +361,7 @@ export async function persistLineageBatch(
   await clearOutbox(db, [...decisions.map((d) => d.signed.payload.id), ...chainedBefore]);
   recent?.markChained(
     rootId,
-    decisions.map((d) => ({ id: d.signed.payload.id, call: d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action) })),
+    decisions.map((d) => ({ id: d.signed.payload.id, call: isCall(d) })),
   );
   // A metrics SDK that throws must not fail a persist whose writes are done: its retries would
   // re-insert nothing, but this root's later batches would wait behind it.
@@ -375,7 +375,7 @@ export async function persistLineageBatch(
   // backend, and every attempt's report is worth keeping.
   // An outcome counts only for a call this root allowed: one of this batch, one the workflow knows
   // it stored, or (rarely, for a call older than the workflow remembers) one found in the store.
-  const calls = decisions.filter((d) => d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action)).map((d) => d.signed.payload.id);
+  const calls = decisions.filter(isCall).map((d) => d.signed.payload.id);
   const allowed = new Set([...calls, ...(chain?.calls ?? [])]);
   // What this process chained needs no lookup: an allowed per-call decision, or something outcomes may not name.
   for (const sig of batch) if (sig.kind === 'outcome' && !allowed.has(sig.id) && recent?.isChainedCall(rootId, sig.id)) allowed.add(sig.id);
@@ -426,6 +426,9 @@ interface StoredDecision {
   readonly kind: 'artifact' | 'denial';
   readonly signed: SignedArtifact | SignedDenial;
 }
+
+/** An allowed per-call decision: what outcomes may name. */
+const isCall = (d: StoredDecision) => d.kind === 'artifact' && PER_CALL.has(d.signed.payload.action);
 
 /** How many parent links an outbox lookup follows: unchained ancestry is a few levels, not a tree. */
 const OUTBOX_ANCESTRY_ROUNDS = 16;
